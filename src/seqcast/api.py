@@ -1,0 +1,449 @@
+"""The Python API: everything the CLI does, as functions.
+
+    from seqcast import api
+    api.fetch("eurpln", source="sample")
+    result = api.train(model="lstm", split=0.7)
+    print(result.run.metrics["test"]["rmse_ratio"])
+    print(api.predict_next().rows[0])
+
+Every function takes `home` (the workspace root; default $SEQCAST_HOME or
+~/.seqcast) and raises only SeqcastError subclasses for problems a user can fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field, fields
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from seqcast.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from seqcast.errors import ConfigError, DataError
+from seqcast.runs import Run, RunStore
+from seqcast.store import Store, StoredSeries, check_writable, merge
+from seqcast.workspace import Workspace
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from seqcast.training import EpochCallback, FitResult
+
+# Days re-requested before the last stored date: sources revise their latest rows.
+REFETCH_DAYS = 7
+MAX_HORIZON = 30
+
+
+# --------------------------------------------------------------------------- data
+
+
+def fetch(
+    symbol: str,
+    *,
+    source: str = "stooq",
+    start: date | str | None = None,
+    end: date | str | None = None,
+    interval: str = "d",
+    csv: Path | str | None = None,
+    apikey: str | None = None,
+    domain: str | None = None,
+    full: bool = False,
+    home: Path | str | None = None,
+) -> StoredSeries:
+    """Fetch a series and store it; a later fetch only asks for the newest days.
+
+    `csv=` imports a file (source "csv"). Stored rows are never lost: new rows are
+    merged in, and the newer value wins on dates both have.
+    """
+    from seqcast.series import normalise_symbol
+    from seqcast.sources import FetchRequest, get_source
+
+    symbol = normalise_symbol(symbol)
+    if csv is not None:
+        source = "csv"
+    start_d, end_d = _as_date(start, "--from"), _as_date(end, "--to")
+    if start_d and end_d and start_d > end_d:
+        raise ConfigError(f"--from {start_d} is after --to {end_d}")
+    if interval not in ("d", "w", "m"):
+        raise ConfigError(f"--interval must be d, w or m, got {interval!r}")
+    if domain is not None and domain not in ("pl", "com"):
+        raise ConfigError(f"--domain must be pl or com, got {domain!r}")
+    src = get_source(source)
+    ws = Workspace.resolve(home)
+    check_writable(ws)
+    store = Store(ws)
+
+    stored: StoredSeries | None = None
+    try:
+        stored = store.get(symbol, source)
+    except DataError:
+        stored = None
+    old = None
+    request_start = start_d
+    if stored is not None and stored.meta.get("interval", "d") == interval:
+        try:
+            old = stored.load()
+        except DataError:
+            old = None  # unreadable: replace it with a full fetch
+        if old is not None and src.incremental and not full:
+            resume = old.index[-1].date() - timedelta(days=REFETCH_DAYS)
+            if start_d is None or start_d >= old.index[0].date():
+                request_start = max(resume, start_d) if start_d else resume
+
+    options: dict[str, Any] = {}
+    if csv is not None:
+        options["path"] = str(csv)
+    if apikey:
+        options["apikey"] = apikey
+    if domain:
+        options["domain"] = domain
+    request = FetchRequest(symbol, request_start, end_d, interval, options)  # type: ignore[arg-type]
+    result = src.fetch(request)
+    frame = result.frame if old is None else merge(old, result.frame)
+    meta = {
+        **{k: v for k, v in result.meta.items() if k != "apikey"},
+        "interval": interval,
+        "requested": {"from": str(request_start) if request_start else None,
+                      "to": str(end_d) if end_d else None},
+        "new_rows": int(len(frame) - (0 if old is None else len(old))),
+    }
+    return store.save(source, symbol, frame, meta)
+
+
+def stored_series(home: Path | str | None = None) -> list[StoredSeries]:
+    """Every series in the workspace's store."""
+    return Store(Workspace.resolve(home)).list()
+
+
+def load_series(
+    symbol: str | None = None, source: str | None = None, home: Path | str | None = None
+) -> tuple[StoredSeries, pd.DataFrame]:
+    """A stored series (the most recently fetched when symbol is None) and its frame."""
+    store = Store(Workspace.resolve(home))
+    stored = store.get(symbol, source) if symbol else store.latest()
+    return stored, stored.load()
+
+
+# --------------------------------------------------------------------------- training
+
+
+@dataclass
+class TrainResult:
+    """A finished training: the saved run plus what the loop reported."""
+
+    run: Run
+    fit: FitResult
+
+
+def make_config(config: RunConfig | None = None, **overrides: Any) -> RunConfig:
+    """A RunConfig from defaults (or `config`) with flat overrides such as model="gru", lr=1e-3."""
+    import dataclasses
+
+    config = config or RunConfig()
+    parts = {"data": config.data, "model": config.model, "train": config.train}
+    aliases = {"model": ("model", "kind")}
+    for key, value in overrides.items():
+        section, name = aliases.get(key, (None, key))
+        if section is None:
+            section = next((s for s, part in parts.items()
+                            if name in {f.name for f in fields(part)}), None)
+        if section is None:
+            raise ConfigError(f"unknown training option {key!r}")
+        parts[section] = dataclasses.replace(parts[section], **{name: value})
+    return RunConfig(**parts)
+
+
+def train(
+    config: RunConfig | None = None,
+    *,
+    home: Path | str | None = None,
+    on_epoch_end: EpochCallback | None = None,
+    **overrides: Any,
+) -> TrainResult:
+    """Window, scale, train, evaluate against naive, and save a run.
+
+    Keyword overrides set single options: train(model="gru", epochs=10, split=0.7).
+    """
+    import numpy as np
+    import torch
+
+    from seqcast import metrics
+    from seqcast.forecasting import apply_shrink, fit_shrink, horizon_quantiles
+    from seqcast.models import build_model
+    from seqcast.perf import tune_allocator
+    from seqcast.series import between
+    from seqcast.stats import interval_coverage
+    from seqcast.training import fit, pick_device, predict_numpy
+    from seqcast.windowing import build_dataset, to_price
+
+    cfg = make_config(config, **overrides)
+    ws = Workspace.resolve(home)
+    stored, frame = load_series(cfg.data.symbol, cfg.data.source, ws.root)
+    frame = between(frame, _as_date(cfg.data.start, "--from"), _as_date(cfg.data.end, "--to"))
+    if frame.empty:
+        raise DataError(f"no {stored.symbol} rows between {cfg.data.start} and {cfg.data.end}")
+    values = frame["Close"].to_numpy(dtype=np.float64)
+    dates = frame.index
+    ds = build_dataset(values, lookback=cfg.data.lookback, split=cfg.data.split,
+                       val_fraction=cfg.data.val_fraction, target=cfg.data.target)
+
+    tune_allocator()
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    torch.manual_seed(cfg.train.seed)
+    device = pick_device(cfg.train.device)
+    model = build_model(cfg.model).to(device)
+    x = torch.from_numpy(ds.x).to(device)  # (n_windows, lookback, 1), built once
+    y = torch.from_numpy(ds.y).to(device)  # (n_windows,)
+    result = fit(model, x[ds.train], y[ds.train], x[ds.val], y[ds.val], cfg.train, on_epoch_end)
+
+    # One batched pass over every window, then back to prices.
+    raw = ds.scaler.inverse(predict_numpy(model, ds.x, device))
+    net_price = to_price(raw, ds.previous, ds.target)
+    val_n = ds.val.stop - ds.val.start
+    alpha = 1.0
+    if cfg.train.shrink and val_n > 0:
+        alpha = fit_shrink(ds.previous[ds.val], ds.actual[ds.val], net_price[ds.val])
+    predicted = apply_shrink(ds.previous, net_price, alpha)
+
+    # Interval half-widths per horizon from validation residuals only (never test).
+    widths: list[float] = []
+    if val_n >= 10:
+        widths = horizon_quantiles(
+            model, values, ds.positions[ds.val], ds.n_train, MAX_HORIZON, cfg.train.coverage,
+            target=ds.target, scaler=ds.scaler, lookback=ds.lookback, alpha=alpha, device=device,
+        )
+    q1 = widths[0] if widths else float("nan")
+    lower, upper = predicted - q1, predicted + q1
+
+    train_part = slice(ds.train.start, ds.val.stop)
+    report: dict[str, Any] = {}
+    for name, part in (("train", train_part), ("val", ds.val), ("test", ds.test)):
+        if part.stop - part.start > 0:
+            report[name] = metrics.evaluate(ds.actual[part], predicted[part], ds.previous[part])
+    if widths:
+        report["test"]["interval_coverage"] = float(
+            interval_coverage(ds.actual[ds.test], lower[ds.test], upper[ds.test]))
+        report["test"]["interval_level"] = cfg.train.coverage
+    report["verdict"] = metrics.verdict(report["test"]["rmse_ratio"])
+
+    part_names = np.empty(len(ds.positions), dtype=object)
+    part_names[ds.train], part_names[ds.val], part_names[ds.test] = "train", "val", "test"
+    import pandas as pd
+
+    predictions = pd.DataFrame({
+        "date": dates[ds.positions].strftime("%Y-%m-%d"),
+        "part": part_names,
+        "actual": ds.actual,
+        "predicted": predicted,
+        "naive": ds.previous,
+        "lower": lower,
+        "upper": upper,
+    })
+    meta = {
+        "symbol": stored.symbol,
+        "source": stored.source,
+        "data": {
+            "first": str(dates[0].date()), "last": str(dates[-1].date()), "rows": len(values),
+            "fingerprint": fingerprint(dates, values),
+            "store_sha256": stored.meta.get("sha256"),
+        },
+        "split": {
+            "train_first": str(dates[0].date()),
+            "train_last": str(dates[ds.n_train - 1].date()),
+            "val_first": str(dates[ds.positions[ds.val.start]].date()) if val_n else None,
+            "test_first": str(dates[ds.n_train].date()),
+            "scaler_fitted_on": [str(dates[0].date()), str(dates[ds.n_train - 1].date())],
+            "windows": {"train": ds.train.stop - ds.train.start, "val": val_n,
+                        "test": ds.test.stop - ds.test.start},
+        },
+        "training": {
+            "epochs_run": len(result.history), "best_epoch": result.best_epoch,
+            "stopped_early": result.stopped_early, "interrupted": result.interrupted,
+            "seconds": round(result.seconds, 3), "device": str(device),
+            "threads": torch.get_num_threads(), "torch": torch.__version__,
+        },
+        "shrink": alpha,
+        "interval_widths": widths,
+        "coverage": cfg.train.coverage,
+    }
+    return TrainResult(_save_run(ws, cfg, meta, model, ds.scaler, result, report, predictions), result)
+
+
+def _save_run(ws, cfg, meta, model, scaler, result, report, predictions) -> Run:
+    import io
+
+    import torch
+
+    runs = RunStore(ws)
+    run_id = runs.new_id(cfg.model.kind, meta["symbol"])
+    meta = {"run_id": run_id, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **meta}
+    writer = runs.writer(run_id)
+    try:
+        buffer = io.BytesIO()
+        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
+        writer.bytes("model.pt", buffer.getvalue())
+        writer.json("config.json", cfg.to_dict())
+        writer.json("scaler.json", scaler.to_dict())
+        writer.json("history.json", result.history)
+        writer.text("predictions.csv", predictions.to_csv(index=False, lineterminator="\n"))
+        writer.json("metrics.json", report)
+        writer.json("meta.json", meta)  # written last: its presence marks a complete run
+    except BaseException:
+        writer.abort()
+        raise
+    path = writer.commit()
+    return Run(run_id, path)
+
+
+def fingerprint(dates: pd.DatetimeIndex, values: np.ndarray) -> str:
+    """A short hash of the dates and closes a model was trained on."""
+    import numpy as np
+
+    digest = hashlib.sha256()
+    digest.update(np.asarray(dates.asi8, dtype="<i8").tobytes())
+    digest.update(np.asarray(values, dtype="<f8").tobytes())
+    return digest.hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def list_runs(home: Path | str | None = None) -> list[Run]:
+    """Completed runs, oldest first."""
+    return RunStore(Workspace.resolve(home)).list()
+
+
+def load_run(run_id: str | None = None, home: Path | str | None = None) -> Run:
+    """A run by id or unique id prefix; the latest when None."""
+    return RunStore(Workspace.resolve(home)).get(run_id)
+
+
+def plot(
+    run_id: str | None = None,
+    *,
+    home: Path | str | None = None,
+    fmt: str = "png",
+    out: Path | str | None = None,
+) -> Path:
+    """Draw the run's train and test charts and loss curves; returns the file written."""
+    from seqcast.plotting import save_run_figure
+
+    if fmt not in ("png", "svg", "pdf"):
+        raise ConfigError(f"--format must be png, svg or pdf, got {fmt!r}")
+    run = load_run(run_id, home)
+    target = Path(out) if out else run.path / f"plot.{fmt}"
+    return save_run_figure(run, target, fmt)
+
+
+# --------------------------------------------------------------------------- forecast
+
+
+@dataclass
+class Forecast:
+    """predict-next's answer: the last known close and the forecast days."""
+
+    run_id: str
+    symbol: str
+    source: str
+    last_date: str
+    last_close: float
+    coverage: float
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+def predict_next(
+    run_id: str | None = None, *, days: int = 1, home: Path | str | None = None
+) -> Forecast:
+    """Forecast the next trading day(s) from the latest stored data of the run's symbol."""
+    import numpy as np
+    import pandas as pd
+
+    from seqcast.forecasting import recursive_forecast
+    from seqcast.windowing import first_position
+
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 250:
+        raise ConfigError(f"--days must be between 1 and 250, got {days!r}")
+    ws = Workspace.resolve(home)
+    run = RunStore(ws).get(run_id)
+    cfg, meta = run.config, run.meta
+    try:
+        symbol, source = meta["symbol"], meta["source"]
+    except KeyError:
+        from seqcast.errors import RunCorruptError
+
+        raise RunCorruptError(f"{run.path / 'meta.json'} lacks the symbol; train again") from None
+    _stored, frame = load_series(symbol, source, ws.root)
+    values = frame["Close"].to_numpy(dtype=np.float64)
+    dates = frame.index
+    notes: list[str] = []
+    need = first_position(cfg.data.lookback, cfg.data.target)
+    if len(values) < need:
+        raise DataError(
+            f"the stored {symbol} series has {len(values)} rows; run {run.run_id} needs the last "
+            f"{need}; fetch more data: seqcast fetch {symbol} --source {source}"
+        )
+    trained_last = pd.Timestamp(meta.get("data", {}).get("last", dates[-1]))
+    if dates[-1] < trained_last:
+        raise DataError(
+            f"the stored {symbol} data ends {dates[-1].date()}, before the data run "
+            f"{run.run_id} was trained on (to {trained_last.date()}); fetch it again: "
+            f"seqcast fetch {symbol} --source {source}"
+        )
+    run_first = pd.Timestamp(meta.get("data", {}).get("first", dates[0]))
+    mask = (dates >= run_first) & (dates <= trained_last)
+    if fingerprint(dates[mask], values[mask]) != meta.get("data", {}).get("fingerprint"):
+        notes.append("the stored data was revised since this run was trained")
+    if cfg.data.target == "logret" and (values[-need:] <= 0).any():
+        raise DataError(f"the latest {symbol} prices include zero or negative values; "
+                        "this run models log-returns and cannot use them")
+
+    model = run.load_model()
+    import torch
+
+    path = recursive_forecast(
+        model, values[None, -need:], days, target=cfg.data.target, scaler=run.scaler,
+        lookback=cfg.data.lookback, alpha=float(meta.get("shrink", 1.0)),
+        device=torch.device("cpu"),
+    )[0]
+    widths = [float(w) for w in meta.get("interval_widths", [])]
+    next_days = pd.bdate_range(dates[-1] + pd.Timedelta(days=1), periods=days)
+    if days > len(widths):
+        notes.append(f"intervals are calibrated up to {len(widths)} days ahead; "
+                     "later days show none")
+    rows = []
+    for h, (day, price) in enumerate(zip(next_days, path, strict=True)):
+        width = widths[h] if h < len(widths) else float("nan")
+        rows.append({
+            "date": str(day.date()),
+            "predicted": float(price),
+            "lower": float(price - width),
+            "upper": float(price + width),
+            "change_pct": float((price / values[-1] - 1) * 100),
+        })
+    return Forecast(run.run_id, symbol, source, str(dates[-1].date()), float(values[-1]),
+                    float(meta.get("coverage", cfg.train.coverage)), rows, notes)
+
+
+def _as_date(value: date | str | None, flag: str) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigError(f"{flag} must be a date as YYYY-MM-DD, got {value!r}") from None
+
+
+__all__ = [
+    "DataConfig", "Forecast", "ModelConfig", "RunConfig", "TrainConfig", "TrainResult",
+    "fetch", "list_runs", "load_run", "load_series", "make_config", "plot", "predict_next",
+    "stored_series", "train",
+]

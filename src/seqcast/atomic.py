@@ -1,0 +1,46 @@
+"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from seqcast.errors import WorkspaceError
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write data to path through a temporary file in the same folder and a rename."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise WorkspaceError(f"cannot write to {path.parent}: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        # KeyboardInterrupt included: never leave the temporary file behind.
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise WorkspaceError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write UTF-8 text atomically."""
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write obj as indented JSON atomically (NaN kept as JSON's NaN extension)."""
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")

@@ -1,0 +1,396 @@
+"""The seqcast command line: typer commands over seqcast.api, rendered with rich.
+
+Heavy libraries (torch, pandas, matplotlib) are imported inside the commands
+that need them, so `seqcast --help` starts instantly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import typer
+
+from seqcast.errors import SeqcastError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+app = typer.Typer(
+    name="seqcast",
+    help="Forecast daily financial series with recurrent neural networks, honestly: every "
+    "evaluation is compared with the naive 'tomorrow = today' forecast.\n\n"
+    "Quick start: seqcast fetch eurpln --source sample && seqcast train && seqcast plot && "
+    "seqcast predict-next",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option("--home", envvar="SEQCAST_HOME", show_envvar=True,
+                 help="Workspace folder for data and runs [default: ~/.seqcast]."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn a SeqcastError into one red line on stderr and exit code 1."""
+    try:
+        yield
+    except SeqcastError as exc:
+        from rich.markup import escape
+
+        _console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        _console(stderr=True).print("[yellow]interrupted[/]; nothing was changed")
+        raise typer.Exit(130) from None
+
+
+def _json_out(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=_jsonable) + "\n")
+
+
+def _jsonable(obj: Any) -> Any:
+    if hasattr(obj, "item"):
+        return obj.item()
+    return str(obj)
+
+
+def _num(x: Any, digits: int = 5) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{x:.{digits}g}"
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"seqcast {version('seqcast')}")
+        except PackageNotFoundError:
+            typer.echo("seqcast (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[bool, typer.Option("--version", callback=version_callback, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """Forecast daily financial series with RNN/LSTM/GRU networks, honestly."""
+
+
+# --------------------------------------------------------------------------- fetch / data
+
+
+@app.command()
+def fetch(
+    symbol: Annotated[str, typer.Argument(help="Ticker as the source spells it: eurpln, aapl.us, wig20, ^spx.")],
+    source: Annotated[Literal["stooq", "ecb", "nbp", "sample", "csv"],
+                      typer.Option("--source", "-s", help="Where to get the data.")] = "stooq",
+    csv: Annotated[Path | None, typer.Option("--csv", help="Import a CSV file saved by hand.")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="First date, YYYY-MM-DD.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last date, YYYY-MM-DD.")] = None,
+    interval: Annotated[Literal["d", "w", "m"], typer.Option(help="Bar interval (stooq).")] = "d",
+    apikey: Annotated[str | None, typer.Option(envvar="SEQCAST_STOOQ_APIKEY", show_default=False,
+                                               help="stooq API key (never printed or stored).")] = None,
+    domain: Annotated[Literal["pl", "com"], typer.Option(help="stooq domain: stooq.pl or stooq.com.")] = "pl",
+    full: Annotated[bool, typer.Option("--full", help="Download everything again, not only new days.")] = False,
+    as_json: JsonOption = False,
+    home: HomeOption = None,
+) -> None:
+    """Download daily quotes and keep them in the workspace.
+
+    Examples:
+
+      seqcast fetch eurpln --source sample          # bundled ECB EUR/PLN, offline
+
+      seqcast fetch eurpln --from 2020-01-01        # stooq
+
+      seqcast fetch eurpln --csv ~/Downloads/eurpln_d.csv
+
+      seqcast fetch usdpln --source nbp --from 2015-01-01
+    """
+    from seqcast import api
+
+    with _user_errors():
+        err = _console(stderr=True)
+        with err.status(f"fetching {symbol} from {'csv' if csv else source} …"):
+            stored = api.fetch(symbol, source=source, start=start, end=end, interval=interval,
+                               csv=csv, apikey=apikey, domain=domain, full=full, home=home)
+        meta = stored.meta
+        if as_json:
+            _json_out(meta)
+            return
+        extra = f" ({meta['derived']})" if meta.get("derived") else ""
+        _console().print(
+            f"[bold]{meta['symbol']}[/]: {meta['rows']} rows, {meta['first']} .. {meta['last']} "
+            f"from {meta['source']}{extra}, {meta.get('new_rows', 0):+d} new"
+        )
+
+
+@app.command()
+def data(as_json: JsonOption = False, home: HomeOption = None) -> None:
+    """List the series stored in the workspace."""
+    from seqcast import api
+
+    with _user_errors():
+        stored = api.stored_series(home)
+        if as_json:
+            _json_out([s.meta for s in stored])
+            return
+        if not stored:
+            _console().print("no data yet; start with: seqcast fetch eurpln --source sample")
+            return
+        from rich.table import Table
+
+        table = Table("source", "symbol", "rows", "first", "last", "fetched (UTC)", box=None)
+        for s in stored:
+            m = s.meta
+            table.add_row(m["source"], m["symbol"], str(m["rows"]), m["first"], m["last"],
+                          m.get("fetched_at", "")[:19].replace("T", " "))
+        _console().print(table)
+
+
+# --------------------------------------------------------------------------- train
+
+
+@app.command()
+def train(
+    symbol: Annotated[str | None, typer.Option("--symbol", help="Stored symbol [default: the last fetched].")] = None,
+    source: Annotated[str | None, typer.Option("--source", help="Stored source of the symbol.")] = None,
+    model: Annotated[Literal["rnn", "lstm", "gru", "transformer"], typer.Option(help="Network family.")] = "lstm",
+    split: Annotated[float, typer.Option(help="Train fraction, chronological (0.5-0.95).")] = 0.7,
+    lookback: Annotated[int, typer.Option(help="Days of history per forecast.")] = 60,
+    target: Annotated[Literal["logret", "change", "level"],
+                      typer.Option(help="Predict the next log-return, change or price level.")] = "logret",
+    epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 50,
+    batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 64,
+    hidden: Annotated[int, typer.Option(help="Hidden units per layer.")] = 32,
+    layers: Annotated[int, typer.Option(help="Stacked layers.")] = 1,
+    dropout: Annotated[float, typer.Option(help="Dropout between layers and before the head.")] = 0.0,
+    activation: Annotated[Literal["relu", "tanh"], typer.Option(help="Activation of --model rnn.")] = "relu",
+    heads: Annotated[int, typer.Option(help="Attention heads of --model transformer.")] = 4,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    clip: Annotated[float, typer.Option(help="Max global gradient norm; 0 = off.")] = 1.0,
+    patience: Annotated[int, typer.Option(help="Early-stopping patience in epochs; 0 = off.")] = 5,
+    val_fraction: Annotated[float, typer.Option(help="Validation tail of the training part.")] = 0.1,
+    shrink: Annotated[bool, typer.Option(help="Shrink moves toward naive (fitted on validation).")] = True,
+    coverage: Annotated[float, typer.Option(help="Prediction-interval coverage.")] = 0.9,
+    start: Annotated[str | None, typer.Option("--from", help="Use data from this date.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Use data up to this date.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (runs are reproducible on CPU).")] = 0,
+    device: Annotated[Literal["auto", "cpu", "cuda", "mps"], typer.Option(help="Where to train.")] = "auto",
+    threads: Annotated[int | None, typer.Option(help="CPU threads for PyTorch [default: all].")] = None,
+    as_json: JsonOption = False,
+    home: HomeOption = None,
+) -> None:
+    """Window, scale, train and evaluate against the naive forecast; prints a run id.
+
+    Examples:
+
+      seqcast train                                  # LSTM on the last fetched symbol
+
+      seqcast train --model lstm --split 0.7 --target level --layers 2 --hidden 50 --dropout 0.2
+
+      seqcast train --symbol eurpln --model gru --epochs 20 --json
+    """
+    from seqcast import api
+    from seqcast.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+
+    with _user_errors():
+        cfg = RunConfig(
+            DataConfig(symbol=symbol, source=source, start=start, end=end, split=split,
+                       val_fraction=val_fraction, lookback=lookback, target=target),
+            ModelConfig(kind=model, hidden=hidden, layers=layers, dropout=dropout,
+                        nonlinearity=activation, heads=heads),
+            TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, clip=clip, patience=patience,
+                        seed=seed, shrink=shrink, coverage=coverage, device=device, threads=threads),
+        )
+        result = _train_with_progress(api, cfg, home, quiet=as_json)
+        run = result.run
+        if as_json:
+            _json_out({"run_id": run.run_id, "path": str(run.path), "metrics": run.metrics,
+                       "meta": run.meta})
+            return
+        _print_report(run, result.fit)
+
+
+def _train_with_progress(api: Any, cfg: Any, home: Path | None, *, quiet: bool) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    if quiet:
+        return api.train(cfg, home=home)
+    progress = Progress(
+        TextColumn("[bold]training[/]"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[losses]}"), TimeElapsedColumn(),
+        console=_console(stderr=True), transient=True,
+    )
+    with progress:
+        task = progress.add_task("train", total=cfg.train.epochs, losses="")
+
+        def on_epoch_end(epoch: int, train_loss: float, val_loss: float) -> None:
+            progress.update(task, completed=epoch,
+                            losses=f"train {train_loss:.4f}  val {_num(val_loss, 4)}")
+
+        return api.train(cfg, home=home, on_epoch_end=on_epoch_end)
+
+
+def _print_report(run: Any, fit: Any) -> None:
+    from rich.table import Table
+
+    out = _console()
+    m, meta = run.metrics, run.meta
+    tr = meta["training"]
+    stop = ("interrupted (Ctrl-C); best weights kept" if tr["interrupted"]
+            else f"early stop, best epoch {tr['best_epoch']}" if tr["stopped_early"]
+            else f"best epoch {tr['best_epoch']}")
+    out.print(f"trained {tr['epochs_run']} epochs in {tr['seconds']:.1f} s ({stop}); "
+              f"split: train to {meta['split']['train_last']}, test from {meta['split']['test_first']}")
+    table = Table(box=None, pad_edge=False)
+    table.add_column("metric")
+    for part in ("train", "test"):
+        table.add_column(f"{part} model", justify="right")
+        table.add_column(f"{part} naive", justify="right")
+    rows = [("RMSE", "rmse", "naive_rmse"), ("MAE", "mae", "naive_mae"),
+            ("MAPE %", "mape", "naive_mape")]
+    for label, key, naive_key in rows:
+        table.add_row(label, *[_num(m[p].get(k)) for p in ("train", "test") for k in (key, naive_key)])
+    da = [_num(100 * m[p]["directional_accuracy"], 3) for p in ("train", "test")]
+    table.add_row("direction %", da[0], "", da[1], "")
+    table.add_row("RMSE / naive", _num(m["train"]["rmse_ratio"], 4), "", _num(m["test"]["rmse_ratio"], 4), "")
+    out.print(table)
+    test = m["test"]
+    colour = "green" if test["rmse_ratio"] < 1 else "red"
+    out.print(f"test: [{colour}]{m['verdict']}[/] (Diebold–Mariano p = {_num(test.get('dm_pvalue'), 2)}; "
+              f"direction vs 50 %: p = {_num(test.get('da_pvalue'), 2)})")
+    if "interval_coverage" in test:
+        out.print(f"{test['interval_level']:.0%} intervals covered {100 * test['interval_coverage']:.1f} % "
+                  "of test days")
+    if test.get("lag_detected"):
+        out.print("[yellow]lag warning:[/] test predictions are closer to the previous day's price "
+                  "than to the real one: the model mostly repeats yesterday, a day late")
+    if meta.get("shrink", 1.0) < 1.0:
+        out.print(f"predicted moves scaled by {meta['shrink']:.3f} (fitted on the validation tail)")
+    out.print(f"run id: [bold]{run.run_id}[/]")
+
+
+# --------------------------------------------------------------------------- runs / plot / predict
+
+
+@app.command()
+def runs(as_json: JsonOption = False, home: HomeOption = None) -> None:
+    """List past runs with their key test metrics, oldest first.
+
+    Example: seqcast runs --json
+    """
+    from seqcast import api
+
+    with _user_errors():
+        found = api.list_runs(home)
+        rows = []
+        for run in found:
+            try:
+                cfg, m, meta = run.config, run.metrics, run.meta
+            except SeqcastError as exc:
+                rows.append({"run_id": run.run_id, "error": str(exc)})
+                continue
+            test = m.get("test", {})
+            rows.append({
+                "run_id": run.run_id, "model": cfg.model.kind, "symbol": meta.get("symbol"),
+                "target": cfg.data.target, "rmse": test.get("rmse"), "naive_rmse": test.get("naive_rmse"),
+                "rmse_ratio": test.get("rmse_ratio"), "verdict": m.get("verdict"),
+                "epochs": meta.get("training", {}).get("epochs_run"),
+                "seconds": meta.get("training", {}).get("seconds"),
+            })
+        if as_json:
+            _json_out(rows)
+            return
+        if not rows:
+            _console().print("no runs yet; train one: seqcast train")
+            return
+        from rich.table import Table
+
+        table = Table("run id", "model", "symbol", "target", "test RMSE", "naive", "ratio", "verdict",
+                      box=None, pad_edge=False)
+        for r in rows:
+            if "error" in r:
+                table.add_row(r["run_id"], "[red]unreadable[/]", "", "", "", "", "", r["error"][:60])
+                continue
+            table.add_row(r["run_id"], r["model"], r["symbol"] or "", r["target"], _num(r["rmse"]),
+                          _num(r["naive_rmse"]), _num(r["rmse_ratio"], 4), r["verdict"] or "")
+        _console().print(table)
+
+
+@app.command()
+def plot(
+    run_id: Annotated[str | None, typer.Argument(help="Run id or unique prefix [default: latest run].")] = None,
+    fmt: Annotated[Literal["png", "svg", "pdf"], typer.Option("--format", help="File format.")] = "png",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file [default: in the run folder].")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Chart actual vs predicted on the train and test parts, plus the loss curves.
+
+    Example: seqcast plot 20261127-0735 --format svg
+    """
+    from seqcast import api
+
+    with _user_errors():
+        path = api.plot(run_id, home=home, fmt=fmt, out=out)
+        _console().print(str(path), soft_wrap=True)
+
+
+@app.command("predict-next")
+def predict_next(
+    run_id: Annotated[str | None, typer.Argument(help="Run id or unique prefix [default: latest run].")] = None,
+    days: Annotated[int, typer.Option(help="Trading days ahead (recursive forecast).")] = 1,
+    as_json: JsonOption = False,
+    home: HomeOption = None,
+) -> None:
+    """Forecast the next trading day(s) from the latest stored data of the run's symbol.
+
+    Example: seqcast predict-next --days 5
+    """
+    from seqcast import api
+
+    with _user_errors():
+        fc = api.predict_next(run_id, days=days, home=home)
+        if as_json:
+            _json_out(fc.to_dict())
+            return
+        from rich.table import Table
+
+        out = _console()
+        out.print(f"[bold]{fc.symbol}[/] last close {fc.last_close:.6g} on {fc.last_date} "
+                  f"(run {fc.run_id})")
+        table = Table("date", "forecast", f"{fc.coverage:.0%} interval", "change %",
+                      box=None, pad_edge=False)
+        for row in fc.rows:
+            interval = ("–" if math.isnan(row["lower"])
+                        else f"{row['lower']:.6g} .. {row['upper']:.6g}")
+            table.add_row(row["date"], f"{row['predicted']:.6g}", interval, f"{row['change_pct']:+.3f}")
+        out.print(table)
+        for note in fc.notes:
+            out.print(f"[yellow]note:[/] {note}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

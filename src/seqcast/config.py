@@ -1,0 +1,166 @@
+"""Run configuration: typed dataclasses, checked on creation, saved with every run."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+from seqcast.errors import ConfigError
+
+ModelKind = Literal["rnn", "lstm", "gru", "transformer"]
+Target = Literal["level", "change", "logret"]
+MODEL_KINDS: tuple[str, ...] = ("rnn", "lstm", "gru", "transformer")
+TARGETS: tuple[str, ...] = ("level", "change", "logret")
+
+
+def _check_range(name: str, value: float, low: float, high: float, *, flag: str) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
+        raise ConfigError(f"{flag} must be a number, got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(f"{flag} must be between {low:g} and {high:g}, got {value:g}")
+
+
+def _check_int(value: Any, *, flag: str, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ConfigError(f"{flag} must be a whole number, got {value!r}")
+    if value < minimum:
+        raise ConfigError(f"{flag} must be at least {minimum}, got {value}")
+
+
+@dataclass
+class DataConfig:
+    """Which series to use and how to cut it into windows."""
+
+    symbol: str | None = None
+    """Stored symbol; None = the most recently fetched one."""
+    source: str | None = None
+    """Stored source of that symbol; None = the one fetched last."""
+    start: str | None = None
+    """First date used (YYYY-MM-DD); None = all stored data."""
+    end: str | None = None
+    """Last date used; None = up to the latest stored day."""
+    split: float = 0.7
+    """Chronological train fraction; the rest is the test part."""
+    val_fraction: float = 0.1
+    """Tail of the training part held out for early stopping."""
+    lookback: int = 60
+    """Days of history the model sees for each forecast."""
+    target: Target = "logret"
+    """What the network predicts: the next log-return (default), change, or level."""
+
+    def __post_init__(self) -> None:
+        _check_range("split", self.split, 0.5, 0.95, flag="--split")
+        _check_range("val_fraction", self.val_fraction, 0.0, 0.5, flag="--val-fraction")
+        _check_int(self.lookback, flag="--lookback", minimum=1)
+        if self.target not in TARGETS:
+            raise ConfigError(f"--target must be one of {', '.join(TARGETS)}, got {self.target!r}")
+        for flag, value in (("--from", self.start), ("--to", self.end)):
+            if value is not None:
+                _parse_date(value, flag)
+        if self.start and self.end and _parse_date(self.start, "--from") > _parse_date(self.end, "--to"):
+            raise ConfigError(f"--from {self.start} is after --to {self.end}")
+
+
+@dataclass
+class ModelConfig:
+    """The network: a recurrent (or transformer) encoder and a linear head."""
+
+    kind: ModelKind = "lstm"
+    hidden: int = 32
+    layers: int = 1
+    dropout: float = 0.0
+    """Dropout between stacked layers and before the head."""
+    nonlinearity: Literal["relu", "tanh"] = "relu"
+    """Activation of the plain RNN (the course's RNN uses ReLU)."""
+    heads: int = 4
+    """Attention heads (transformer only)."""
+
+    def __post_init__(self) -> None:
+        if self.kind not in MODEL_KINDS:
+            raise ConfigError(f"--model must be one of {', '.join(MODEL_KINDS)}, got {self.kind!r}")
+        _check_int(self.hidden, flag="--hidden", minimum=1)
+        _check_int(self.layers, flag="--layers", minimum=1)
+        _check_range("dropout", self.dropout, 0.0, 0.9, flag="--dropout")
+        if self.nonlinearity not in ("relu", "tanh"):
+            raise ConfigError(f"--activation must be relu or tanh, got {self.nonlinearity!r}")
+        _check_int(self.heads, flag="--heads", minimum=1)
+        if self.kind == "transformer" and self.hidden % self.heads:
+            raise ConfigError(
+                f"--hidden ({self.hidden}) must be divisible by --heads ({self.heads}) for a transformer"
+            )
+
+
+@dataclass
+class TrainConfig:
+    """The optimisation: one loop for every model kind."""
+
+    epochs: int = 50
+    batch_size: int = 64
+    lr: float = 1e-3
+    clip: float = 1.0
+    """Max global gradient norm; 0 turns clipping off."""
+    patience: int = 5
+    """Epochs without validation improvement before stopping; 0 turns early stopping off."""
+    seed: int = 0
+    shrink: bool = True
+    """Scale predicted moves by a factor in [0, 1] fitted on the validation tail."""
+    coverage: float = 0.9
+    """Nominal coverage of prediction intervals (split conformal on validation residuals)."""
+    device: str = "auto"
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_int(self.epochs, flag="--epochs", minimum=1)
+        _check_int(self.batch_size, flag="--batch-size", minimum=1)
+        if not isinstance(self.lr, (int, float)) or not self.lr > 0 or math.isinf(self.lr):
+            raise ConfigError(f"--lr must be a positive number, got {self.lr!r}")
+        _check_range("clip", self.clip, 0.0, 1e6, flag="--clip")
+        _check_int(self.patience, flag="--patience", minimum=0)
+        _check_int(self.seed, flag="--seed", minimum=0)
+        _check_range("coverage", self.coverage, 0.5, 0.999, flag="--coverage")
+        if self.device not in ("auto", "cpu", "cuda", "mps"):
+            raise ConfigError(f"--device must be auto, cpu, cuda or mps, got {self.device!r}")
+        if self.threads is not None:
+            _check_int(self.threads, flag="--threads", minimum=1)
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a training run; saved as config.json."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> RunConfig:
+        """Rebuild from config.json, rejecting unknown keys and bad values."""
+        if not isinstance(raw, dict):
+            raise ConfigError("config must be a JSON object")
+        parts: dict[str, Any] = {}
+        for name, part_cls in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig)):
+            values = raw.get(name, {})
+            if not isinstance(values, dict):
+                raise ConfigError(f"config section {name!r} must be an object")
+            known = {f.name for f in fields(part_cls)}
+            unknown = set(values) - known
+            if unknown:
+                raise ConfigError(f"config section {name!r} has unknown keys: {', '.join(sorted(unknown))}")
+            try:
+                parts[name] = part_cls(**values)
+            except TypeError as exc:
+                raise ConfigError(f"config section {name!r} is invalid: {exc}") from None
+        return cls(**parts)
+
+
+def _parse_date(value: str, flag: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigError(f"{flag} must be a date as YYYY-MM-DD, got {value!r}") from None

@@ -1,0 +1,79 @@
+"""One exception hierarchy: every error a user can fix is a SeqcastError.
+
+The CLI prints such errors as one red line and exits with code 1. Anything
+else escaping the library is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class SeqcastError(Exception):
+    """Base for errors the user can fix."""
+
+
+class ConfigError(SeqcastError):
+    """An option or configuration value is out of range or inconsistent."""
+
+
+class UnknownSourceError(ConfigError):
+    """No data source is registered under that name."""
+
+
+class DataError(SeqcastError):
+    """The data cannot be used: malformed file, too short, missing."""
+
+
+class CSVFormatError(DataError):
+    """A CSV file or body is not a price series seqcast can read."""
+
+
+class NotEnoughDataError(DataError):
+    """The series is too short for the requested lookback and split."""
+
+
+class SeriesNotFoundError(DataError):
+    """No stored series for that symbol in the workspace."""
+
+
+class DownloadError(SeqcastError):
+    """A data source could not be reached or answered with an error."""
+
+
+class NoDataError(DownloadError):
+    """The source has no data for that symbol or date range."""
+
+
+class RateLimitError(DownloadError):
+    """The source refuses further requests for now (daily hits limit)."""
+
+
+class AccessDeniedError(DownloadError):
+    """The source denied access."""
+
+
+class ApiKeyRequiredError(DownloadError):
+    """The source requires an API key that was not given or was refused."""
+
+
+class BrowserCheckError(DownloadError):
+    """The source answered with a JavaScript browser check instead of data."""
+
+
+class UnexpectedResponseError(DownloadError):
+    """The source answered with something that is not data (HTML, garbage)."""
+
+
+class RunError(SeqcastError):
+    """A training run cannot be found or used."""
+
+
+class RunNotFoundError(RunError):
+    """No run with that id in the workspace."""
+
+
+class RunCorruptError(RunError):
+    """A run folder is incomplete, corrupted or not trusted."""
+
+
+class WorkspaceError(SeqcastError):
+    """The workspace cannot be read or written (permissions, full disk)."""

@@ -1,0 +1,26 @@
+"""A CSV file saved by hand (stooq in a browser, a spreadsheet export)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from seqcast.errors import ConfigError, NoDataError
+from seqcast.series import between, read_price_csv
+from seqcast.sources import FetchRequest, FetchResult
+
+
+class CSVSource:
+    """Imports a local CSV file; the request's options carry its path."""
+
+    name = "csv"
+    description = "a local CSV file (stooq EN/PL headers, Date,Close, ;-separated)"
+    incremental = False
+
+    def fetch(self, request: FetchRequest) -> FetchResult:
+        path = request.options.get("path")
+        if not path:
+            raise ConfigError("the csv source needs a file: seqcast fetch SYMBOL --csv FILE")
+        frame = between(read_price_csv(path), request.start, request.end)
+        if frame.empty:
+            raise NoDataError(f"{path} has no rows in the requested date range")
+        return FetchResult(frame, {"file": str(Path(path).expanduser().resolve())})

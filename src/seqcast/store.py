@@ -1,0 +1,156 @@
+"""The local store of fetched series: one CSV and one metadata file per source and symbol.
+
+Layout: <workspace>/data/<source>/<symbol>.json points at the CSV it describes,
+<symbol>-<sha12>.csv. A new fetch writes its CSV under a new name first, then
+replaces the JSON atomically, then removes the old CSV: at every moment the
+JSON names a complete CSV, so an interrupted write never loses stored data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from seqcast import atomic
+from seqcast.errors import DataError, SeriesNotFoundError, WorkspaceError
+from seqcast.series import normalise_symbol
+from seqcast.workspace import Workspace
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass
+class StoredSeries:
+    """A stored series' metadata (the frame is loaded on demand)."""
+
+    meta: dict[str, Any]
+    csv_path: Path
+
+    @property
+    def symbol(self) -> str:
+        return self.meta["symbol"]
+
+    @property
+    def source(self) -> str:
+        return self.meta["source"]
+
+    def load(self) -> pd.DataFrame:
+        """Read the CSV back and check it against the recorded checksum."""
+        from seqcast.series import parse_price_csv
+
+        try:
+            raw = self.csv_path.read_bytes()
+        except OSError as exc:
+            raise DataError(
+                f"stored data for {self.symbol} ({self.source}) is missing: {self.csv_path}; "
+                f"fetch it again with: seqcast fetch {self.symbol} --source {self.source}"
+            ) from exc
+        if hashlib.sha256(raw).hexdigest() != self.meta.get("sha256"):
+            raise DataError(
+                f"stored data for {self.symbol} ({self.source}) does not match its checksum; "
+                f"fetch it again with: seqcast fetch {self.symbol} --source {self.source}"
+            )
+        return parse_price_csv(raw, origin=str(self.csv_path))
+
+
+class Store:
+    """Fetched series kept per source and symbol inside a workspace."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.root = workspace.data_dir
+
+    def _meta_path(self, source: str, symbol: str) -> Path:
+        return self.root / source / f"{normalise_symbol(symbol)}.json"
+
+    def get(self, symbol: str, source: str | None = None) -> StoredSeries:
+        """The stored series for symbol, from source or else the most recently fetched one."""
+        symbol = normalise_symbol(symbol)
+        candidates = [s for s in self.list() if s.symbol == symbol and source in (None, s.source)]
+        if not candidates:
+            where = f" from {source}" if source else ""
+            raise SeriesNotFoundError(
+                f"no stored data for {symbol!r}{where}; fetch it first, e.g. "
+                f"seqcast fetch {symbol} --source {source or 'sample'}"
+            )
+        return max(candidates, key=lambda s: s.meta.get("fetched_at", ""))
+
+    def latest(self) -> StoredSeries:
+        """The most recently fetched series of any symbol."""
+        stored = self.list()
+        if not stored:
+            raise SeriesNotFoundError(
+                "no data fetched yet; start with: seqcast fetch eurpln --source sample"
+            )
+        return max(stored, key=lambda s: s.meta.get("fetched_at", ""))
+
+    def list(self) -> list[StoredSeries]:
+        """Every stored series with readable metadata, sorted by source and symbol."""
+        out = []
+        if not self.root.is_dir():
+            return out
+        for meta_path in sorted(self.root.glob("*/*.json")):
+            try:
+                meta = json.loads(meta_path.read_text(encoding="utf-8"))
+                csv_path = meta_path.parent / meta["file"]
+                if Path(meta["file"]).name != meta["file"]:
+                    continue  # a file name that points elsewhere is not ours
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            out.append(StoredSeries(meta, csv_path))
+        return out
+
+    def save(self, source: str, symbol: str, frame: pd.DataFrame, meta: dict[str, Any]) -> StoredSeries:
+        """Store frame as the current series for (source, symbol), atomically."""
+        from seqcast.series import to_csv_text
+
+        symbol = normalise_symbol(symbol)
+        body = to_csv_text(frame).encode("ascii")
+        digest = hashlib.sha256(body).hexdigest()
+        folder = self.root / source
+        csv_path = folder / f"{symbol}-{digest[:12]}.csv"
+        meta_path = self._meta_path(source, symbol)
+        previous = None
+        if meta_path.exists():
+            try:
+                previous = json.loads(meta_path.read_text(encoding="utf-8")).get("file")
+            except (OSError, ValueError, AttributeError):
+                previous = None
+        full_meta = {
+            **meta,
+            "source": source,
+            "symbol": symbol,
+            "file": csv_path.name,
+            "rows": len(frame),
+            "first": str(frame.index[0].date()),
+            "last": str(frame.index[-1].date()),
+            "columns": list(frame.columns),
+            "fetched_at": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+            "sha256": digest,
+        }
+        atomic.write_bytes(csv_path, body)
+        atomic.write_json(meta_path, full_meta)
+        if previous and previous != csv_path.name and Path(previous).name == previous:
+            try:
+                (folder / previous).unlink()
+            except OSError:
+                pass  # a stale CSV is harmless; the JSON no longer points at it
+        return StoredSeries(full_meta, csv_path)
+
+
+def merge(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """Union of two series by date; the newer fetch wins where both have a value."""
+    merged = new.combine_first(old)
+    return merged.sort_index()
+
+
+def check_writable(workspace: Workspace) -> None:
+    """Fail early with a clear message when the workspace cannot be created."""
+    try:
+        workspace.root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WorkspaceError(f"cannot create the workspace {workspace.root}: {exc.strerror or exc}") from exc

@@ -1,0 +1,173 @@
+"""From a price series to model-ready windows: split, target, scaling.
+
+Positions are indices into the close-price array `values`. The forecast for
+position t uses history up to t-1 only; its "previous" value is values[t-1]
+(the naive forecast). The split is chronological: positions < n_train are the
+training part (its last `val_fraction` of targets is the validation tail), the
+rest is the test part. Scaling statistics come from the training part only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from seqcast.errors import ConfigError, NotEnoughDataError
+
+MIN_TRAIN_WINDOWS = 20
+MIN_TEST_WINDOWS = 5
+
+
+@dataclass(frozen=True)
+class Scaler:
+    """Affine scaling z = (x - center) / scale, fitted on the training part."""
+
+    center: float
+    scale: float
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.center) / self.scale
+
+    def inverse(self, z: np.ndarray) -> np.ndarray:
+        return z * self.scale + self.center
+
+    def to_dict(self) -> dict[str, float]:
+        return {"center": self.center, "scale": self.scale}
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> Scaler:
+        return cls(float(raw["center"]), float(raw["scale"]))
+
+
+def transform_series(values: np.ndarray, target: str) -> np.ndarray:
+    """The modelled quantity along the last axis: level, change or log-return (nan first)."""
+    values = np.asarray(values, dtype=np.float64)
+    if target == "level":
+        return values.copy()
+    out = np.full_like(values, np.nan)
+    if target == "change":
+        out[..., 1:] = np.diff(values, axis=-1)
+    elif target == "logret":
+        if (values <= 0).any():
+            raise ConfigError(
+                "the series has a zero or negative price; log-returns need positive prices: "
+                "use --target change or --target level"
+            )
+        out[..., 1:] = np.diff(np.log(values), axis=-1)
+    else:
+        raise ConfigError(f"unknown target {target!r}")
+    return out
+
+
+def to_price(pred_target: np.ndarray, previous: np.ndarray, target: str) -> np.ndarray:
+    """Turn predictions of the modelled quantity back into prices."""
+    if target == "level":
+        return np.asarray(pred_target, dtype=np.float64)
+    if target == "change":
+        return previous + pred_target
+    return previous * np.exp(pred_target)
+
+
+def fit_scaler(series: np.ndarray, target: str) -> Scaler:
+    """Min-max to [0, 1] for levels (as in the course), standardisation for moves."""
+    series = series[np.isfinite(series)]
+    if target == "level":
+        low, high = float(series.min()), float(series.max())
+        return Scaler(low, (high - low) or 1.0)
+    # Moves: divide by their spread but do not re-centre, so 0 stays "no change".
+    scale = float(np.sqrt(np.mean(series**2)))
+    return Scaler(0.0, scale or 1.0)
+
+
+def first_position(lookback: int, target: str) -> int:
+    """The first position that has a full window of history."""
+    return lookback + (0 if target == "level" else 1)
+
+
+@dataclass
+class Dataset:
+    """All windows of one series, built once, plus where each part starts and ends."""
+
+    x: np.ndarray  # (n_windows, lookback, 1) float32, scaled
+    y: np.ndarray  # (n_windows,) float32, scaled target
+    positions: np.ndarray  # (n_windows,) position t each window forecasts
+    previous: np.ndarray  # (n_windows,) values[t-1]: the naive forecast
+    actual: np.ndarray  # (n_windows,) values[t]
+    train: slice
+    val: slice
+    test: slice
+    n_train: int
+    scaler: Scaler
+    target: str
+    lookback: int
+
+
+def windows(series: np.ndarray, lookback: int) -> np.ndarray:
+    """All windows series[t-lookback:t] for t = lookback..len: (len-lookback+1, lookback)."""
+    return np.lib.stride_tricks.sliding_window_view(series, lookback)
+
+
+def build_dataset(
+    values: np.ndarray, *, lookback: int, split: float, val_fraction: float, target: str
+) -> Dataset:
+    """Split chronologically, fit the scaler on the training part, build every window."""
+    values = np.asarray(values, dtype=np.float64)
+    n = len(values)
+    n_train = int(np.floor(split * n))
+    start = first_position(lookback, target)
+    n_train_windows = n_train - start
+    n_test_windows = n - n_train
+    if n_train_windows < MIN_TRAIN_WINDOWS or n_test_windows < MIN_TEST_WINDOWS:
+        need = int(np.ceil(max((start + MIN_TRAIN_WINDOWS) / split,
+                               start + MIN_TRAIN_WINDOWS + MIN_TEST_WINDOWS)))
+        raise NotEnoughDataError(
+            f"{n} rows are too few for --lookback {lookback} and --split {split:g}: the training "
+            f"part has {n_train} rows, which leaves {max(n_train_windows, 0)} training windows "
+            f"(need {MIN_TRAIN_WINDOWS}) and {n_test_windows} test days (need {MIN_TEST_WINDOWS}); "
+            f"use a shorter --lookback or more data (at least {need} rows)"
+        )
+    modelled = transform_series(values, target)
+    # Statistics of the training part only: positions before n_train.
+    scaler = fit_scaler(modelled[:n_train], target)
+    scaled = scaler.transform(modelled).astype(np.float32)
+    positions = np.arange(start, n)
+    feature_start = start - lookback
+    x = windows(scaled[feature_start : n - 1], lookback)[:, :, None]  # (n_windows, lookback, 1)
+    y = scaled[start:]
+    n_val = round(val_fraction * n_train_windows)
+    if val_fraction > 0:
+        n_val = max(n_val, 1)
+    train_end = n_train_windows - n_val
+    if train_end < MIN_TRAIN_WINDOWS // 2:
+        raise NotEnoughDataError(
+            f"only {train_end} windows left for fitting after the validation tail; "
+            "lower --val-fraction or --lookback, or use more data"
+        )
+    return Dataset(
+        x=np.ascontiguousarray(x),
+        y=np.ascontiguousarray(y),
+        positions=positions,
+        previous=values[start - 1 : n - 1],
+        actual=values[start:],
+        train=slice(0, train_end),
+        val=slice(train_end, n_train_windows),
+        test=slice(n_train_windows, n - start),
+        n_train=n_train,
+        scaler=scaler,
+        target=target,
+        lookback=lookback,
+    )
+
+
+def last_window(values: np.ndarray, *, lookback: int, target: str, scaler: Scaler) -> np.ndarray:
+    """The window that forecasts the day after the last value: (1, lookback, 1) float32."""
+    values = np.asarray(values, dtype=np.float64)
+    need = first_position(lookback, target)
+    if len(values) < need:
+        raise NotEnoughDataError(
+            f"the series has {len(values)} rows; this model needs at least {need} to forecast"
+        )
+    modelled = transform_series(values[-need:], target)
+    window = scaler.transform(modelled[-lookback:]).astype(np.float32)
+    return window[None, :, None]
