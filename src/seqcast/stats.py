@@ -1,0 +1,258 @@
+"""Small statistics without scipy: distributions, tests and conformal intervals.
+
+Everything here is pure Python/numpy so seqcast does not need scipy just to
+judge a forecast. The special functions follow Numerical Recipes and are
+accurate to roughly 1e-12, which is far more than a p-value needs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from seqcast.errors import ConfigError, DataError
+
+# Continued-fraction settings: the number of terms grows like sqrt(max(a, b)),
+# so a generous cap still converges for Student t with millions of df.
+_BETACF_MAX_ITER = 10_000
+_BETACF_EPS = 1e-15
+_BETACF_TINY = 1e-300
+
+# scipy.stats.binomtest treats outcomes within this relative factor of the
+# observed probability as "equally likely", so rounding noise in the pmf
+# does not drop the mirror-image outcome from a symmetric test.
+_BINOM_RTOL = 1e-7
+
+# Guards ceil((n + 1) * coverage) against products like 10 * 0.9 landing a
+# hair above an integer, which would silently ask for one residual too many.
+_RANK_SLACK = 1e-9
+
+
+def as_float_arrays(*arrays: object, names: tuple[str, ...] | None = None, allow_inf: bool = False) -> list[np.ndarray]:
+    """Return the inputs as equal-length, non-empty 1-D float arrays without NaN."""
+    labels = names or tuple(f"array {i}" for i in range(len(arrays)))
+    out: list[np.ndarray] = []
+    for label, raw in zip(labels, arrays, strict=True):
+        try:
+            arr = np.asarray(raw, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"{label} is not numeric: {exc}") from exc
+        if arr.ndim != 1:
+            raise DataError(f"{label} must be 1-D, got shape {arr.shape}")
+        if arr.size == 0:
+            raise DataError(f"{label} is empty")
+        # NaN would silently poison every mean downstream; inf is only
+        # meaningful for interval bounds (an unbounded conformal interval).
+        if np.any(np.isnan(arr)) or (not allow_inf and np.any(np.isinf(arr))):
+            raise DataError(f"{label} contains NaN or infinite values")
+        out.append(arr)
+    lengths = {arr.size for arr in out}
+    if len(lengths) > 1:
+        detail = ", ".join(f"{label}={arr.size}" for label, arr in zip(labels, out, strict=True))
+        raise DataError(f"arrays differ in length: {detail}")
+    return out
+
+
+def rms(values: np.ndarray) -> float:
+    """Root mean square of a non-empty float array."""
+    # Scale by the largest magnitude first so that squaring neither
+    # underflows tiny errors to 0 nor overflows huge ones to inf.
+    scale = float(np.max(np.abs(values)))
+    if scale == 0.0 or not math.isfinite(scale):
+        return scale
+    return scale * float(np.sqrt(np.mean((values / scale) ** 2)))
+
+
+def normal_cdf(x: float) -> float:
+    """Standard normal cumulative distribution function."""
+    # erfc keeps full relative precision far into the lower tail, where
+    # 0.5 * (1 + erf(x)) would cancel to zero.
+    return 0.5 * math.erfc(-float(x) / math.sqrt(2.0))
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction for the incomplete beta function (modified Lentz)."""
+    qab = a + b
+    qap = a + 1.0
+    qam = a - 1.0
+    c = 1.0
+    d = 1.0 - qab * x / qap
+    if abs(d) < _BETACF_TINY:
+        d = _BETACF_TINY
+    d = 1.0 / d
+    h = d
+    for m in range(1, _BETACF_MAX_ITER + 1):
+        m2 = 2 * m
+        # Even step of the recurrence.
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        if abs(d) < _BETACF_TINY:
+            d = _BETACF_TINY
+        c = 1.0 + aa / c
+        if abs(c) < _BETACF_TINY:
+            c = _BETACF_TINY
+        d = 1.0 / d
+        h *= d * c
+        # Odd step of the recurrence.
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        if abs(d) < _BETACF_TINY:
+            d = _BETACF_TINY
+        c = 1.0 + aa / c
+        if abs(c) < _BETACF_TINY:
+            c = _BETACF_TINY
+        d = 1.0 / d
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < _BETACF_EPS:
+            return h
+    # Not reachable for sane parameters; failing loudly beats a wrong p-value.
+    raise ArithmeticError(f"betainc continued fraction did not converge (a={a}, b={b}, x={x})")
+
+
+def betainc(a: float, b: float, x: float) -> float:
+    """Regularized incomplete beta function I_x(a, b)."""
+    a, b, x = float(a), float(b), float(x)
+    if not (a > 0.0 and b > 0.0):
+        raise ConfigError(f"betainc needs a > 0 and b > 0, got a={a}, b={b}")
+    if math.isnan(x):
+        return math.nan
+    if not 0.0 <= x <= 1.0:
+        raise ConfigError(f"betainc needs 0 <= x <= 1, got x={x}")
+    if x == 0.0:
+        return 0.0
+    if x == 1.0:
+        return 1.0
+    # Prefactor x^a (1-x)^b / B(a, b), in log space so large a, b do not overflow.
+    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    front = math.exp(log_front)
+    # The continued fraction converges fast only left of the mode; use the
+    # symmetry I_x(a, b) = 1 - I_{1-x}(b, a) on the other side.
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _betacf(a, b, x) / a
+    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
+
+
+def student_t_cdf(x: float, df: float) -> float:
+    """Cumulative distribution function of Student's t with df degrees of freedom."""
+    x, df = float(x), float(df)
+    if not df > 0.0:
+        raise ConfigError(f"Student t needs df > 0, got {df}")
+    if math.isnan(x):
+        return math.nan
+    if math.isinf(x):
+        return 1.0 if x > 0 else 0.0
+    # P(|T| > |x|) = I_{df/(df+x^2)}(df/2, 1/2); split it over the two tails.
+    tail = 0.5 * betainc(0.5 * df, 0.5, df / (df + x * x))
+    return 1.0 - tail if x > 0 else tail
+
+
+def binomial_test(k: int, n: int, p: float = 0.5) -> float:
+    """Exact two-sided binomial test p-value for k successes in n trials."""
+    if isinstance(k, bool) or isinstance(n, bool) or int(k) != k or int(n) != n:
+        raise DataError(f"binomial_test needs integer counts, got k={k}, n={n}")
+    k, n, p = int(k), int(n), float(p)
+    if not 0.0 < p < 1.0:
+        raise ConfigError(f"binomial_test needs 0 < p < 1, got p={p}")
+    if n < 0 or not 0 <= k <= max(n, 0):
+        raise DataError(f"binomial_test needs 0 <= k <= n, got k={k}, n={n}")
+    if n == 0:
+        return math.nan
+    if k == n * p:
+        # The mode itself: every outcome is at most as likely, so p = 1 exactly
+        # (summing the pmf would give 1 minus rounding noise).
+        return 1.0
+    # log pmf for every outcome via lgamma, so n in the hundreds of thousands
+    # neither overflows the binomial coefficient nor underflows p^k.
+    log_fact = np.fromiter((math.lgamma(i + 1.0) for i in range(n + 1)), dtype=float, count=n + 1)
+    outcomes = np.arange(n + 1, dtype=float)
+    log_pmf = log_fact[n] - log_fact - log_fact[::-1] + outcomes * math.log(p) + (n - outcomes) * math.log1p(-p)
+    # Two-sided = total probability of outcomes no more likely than the one seen.
+    threshold = log_pmf[k] + math.log1p(_BINOM_RTOL)
+    pvalue = float(np.exp(log_pmf[log_pmf <= threshold]).sum())
+    return min(1.0, pvalue)
+
+
+def diebold_mariano(e_model: object, e_bench: object, h: int = 1, power: int = 2) -> tuple[float, float]:
+    """Diebold-Mariano test with HLN correction; returns (statistic, two-sided p-value)."""
+    if int(h) != h or h < 1:
+        raise ConfigError(f"diebold_mariano needs an integer horizon h >= 1, got {h}")
+    if not power > 0:
+        raise ConfigError(f"diebold_mariano needs power > 0, got {power}")
+    h = int(h)
+    em, eb = as_float_arrays(e_model, e_bench, names=("e_model", "e_bench"))
+    n = em.size
+    if n < 3:
+        return math.nan, math.nan
+    d = np.abs(em) ** power - np.abs(eb) ** power
+    # A constant loss differential has no sampling variance to test against.
+    if np.all(d == d[0]):
+        return math.nan, math.nan
+    d_mean = float(d.mean())
+    centred = d - d_mean
+    # Long-run variance: an h-step forecast's errors are MA(h-1), so
+    # autocovariances beyond lag h-1 are zero in theory and left out.
+    long_run = float(centred @ centred) / n
+    for lag in range(1, min(h, n)):
+        long_run += 2.0 * float(centred[lag:] @ centred[:-lag]) / n
+    if not long_run > 0.0:
+        return math.nan, math.nan
+    stat = d_mean / math.sqrt(long_run / n)
+    # Harvey, Leybourne & Newbold (1997): shrink the statistic for small n.
+    hln = math.sqrt((n + 1 - 2 * h + h * (h - 1) / n) / n)
+    stat *= hln
+    pvalue = 2.0 * student_t_cdf(-abs(stat), n - 1)
+    return float(stat), float(min(1.0, pvalue))
+
+
+def lag_diagnosis(actual: object, predicted: object, previous: object) -> dict[str, float | bool]:
+    """Flag a model whose forecasts track yesterday's value rather than today's.
+
+    Rule: with err_now = RMSE(predicted, actual) and err_lag = RMSE(predicted,
+    previous), where previous[t] is the actual value one step before actual[t],
+    the model is flagged (lag_detected = True) when err_lag < err_now, i.e.
+    its predictions sit closer to the last known value than to the target.
+    That is the signature of a network that learned to copy its latest input
+    and so looks like the true series shifted one step late. lag_ratio is
+    err_lag / err_now: below 1 means lagging, well above 1 means the model
+    moves away from yesterday towards today. A perfect forecast (err_now == 0)
+    gives inf (nan if the series never moves) and is never flagged.
+    """
+    act, pred, prev = as_float_arrays(actual, predicted, previous, names=("actual", "predicted", "previous"))
+    err_now = rms(pred - act)
+    err_lag = rms(pred - prev)
+    # A perfect forecast has no lag to measure: inf, or nan if nothing moved.
+    ratio = err_lag / err_now if err_now > 0.0 else (math.inf if err_lag > 0.0 else math.nan)
+    return {
+        "rmse_vs_actual": err_now,
+        "rmse_vs_previous": err_lag,
+        "lag_ratio": ratio,
+        "lag_detected": bool(err_lag < err_now),
+    }
+
+
+def conformal_quantile(abs_residuals: object, coverage: float = 0.9) -> float:
+    """Split-conformal half-width: the ceil((n+1)*coverage)-th smallest |residual|."""
+    coverage = float(coverage)
+    if not 0.0 < coverage < 1.0:
+        raise ConfigError(f"coverage must be strictly between 0 and 1, got {coverage}")
+    (res,) = as_float_arrays(abs_residuals, names=("abs_residuals",))
+    # abs() is a no-op for proper input and makes signed residuals safe too.
+    res = np.sort(np.abs(res))
+    n = res.size
+    rank = math.ceil((n + 1) * coverage - _RANK_SLACK)
+    if rank > n:
+        # Too few calibration points for this coverage: only an infinite
+        # interval keeps the finite-sample guarantee.
+        return math.inf
+    return float(res[rank - 1])
+
+
+def interval_coverage(actual: object, lower: object, upper: object) -> float:
+    """Share (0..1) of actual values inside the closed interval [lower, upper]."""
+    (act,) = as_float_arrays(actual, names=("actual",))
+    lo, hi = as_float_arrays(lower, upper, names=("lower", "upper"), allow_inf=True)
+    if lo.size != act.size:
+        raise DataError(f"arrays differ in length: actual={act.size}, bounds={lo.size}")
+    return float(np.mean((act >= lo) & (act <= hi)))
