@@ -222,7 +222,10 @@ def train(
     report: dict[str, Any] = {}
     for name, part in (("train", train_part), ("val", ds.val), ("test", ds.test)):
         if part.stop - part.start > 0:
-            report[name] = metrics.evaluate(ds.actual[part], predicted[part], ds.previous[part])
+            # Shrinking by alpha > 0 keeps each move's sign; at alpha = 0 the network's
+            # own direction is still worth scoring.
+            report[name] = metrics.evaluate(ds.actual[part], predicted[part], ds.previous[part],
+                                            direction_from=net_price[part])
     if widths:
         report["test"]["interval_coverage"] = float(
             interval_coverage(ds.actual[ds.test], lower[ds.test], upper[ds.test]))

@@ -284,11 +284,16 @@ def _print_report(run: Any, fit: Any) -> None:
     if "interval_coverage" in test:
         out.print(f"{test['interval_level']:.0%} intervals covered {100 * test['interval_coverage']:.1f} % "
                   "of test days")
-    if test.get("lag_detected"):
+    alpha = meta.get("shrink", 1.0)
+    if alpha == 0.0:
+        out.print("[yellow]no signal:[/] on the validation tail the network's moves did not beat "
+                  "'no change', so its forecasts were shrunk to the naive forecast "
+                  "(direction shown is the network's own)")
+    elif alpha < 1.0:
+        out.print(f"predicted moves scaled by {alpha:.3f} (fitted on the validation tail)")
+    if test.get("lag_detected") and alpha > 0.0:
         out.print("[yellow]lag warning:[/] test predictions are closer to the previous day's price "
                   "than to the real one: the model mostly repeats yesterday, a day late")
-    if meta.get("shrink", 1.0) < 1.0:
-        out.print(f"predicted moves scaled by {meta['shrink']:.3f} (fitted on the validation tail)")
     out.print(f"run id: [bold]{run.run_id}[/]")
 
 
@@ -328,14 +333,16 @@ def runs(as_json: JsonOption = False, home: HomeOption = None) -> None:
             return
         from rich.table import Table
 
-        table = Table("run id", "model", "symbol", "target", "test RMSE", "naive", "ratio", "verdict",
-                      box=None, pad_edge=False)
+        table = Table(box=None, pad_edge=False)
+        table.add_column("run id", no_wrap=True, min_width=max(len(r["run_id"]) for r in rows))
+        for name in ("target", "test RMSE", "naive", "ratio"):
+            table.add_column(name, justify="left" if name == "target" else "right", no_wrap=True)
         for r in rows:
             if "error" in r:
-                table.add_row(r["run_id"], "[red]unreadable[/]", "", "", "", "", "", r["error"][:60])
+                table.add_row(r["run_id"], "[red]unreadable[/]", "", "", r["error"][:40])
                 continue
-            table.add_row(r["run_id"], r["model"], r["symbol"] or "", r["target"], _num(r["rmse"]),
-                          _num(r["naive_rmse"]), _num(r["rmse_ratio"], 4), r["verdict"] or "")
+            table.add_row(r["run_id"], r["target"], _num(r["rmse"], 4), _num(r["naive_rmse"], 4),
+                          _num(r["rmse_ratio"], 4))
         _console().print(table)
 
 

@@ -1,0 +1,35 @@
+# One command each: `make demo` sets up and runs the main job, `make test` sets up and runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of PyTorch goes in first, so the project's torch range is already met
+# and pip does not pull a multi-GB CUDA build. Override with TORCH= to skip it.
+TORCH ?= torch==2.13.0
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(if $(TORCH),$(BIN)/python -m pip install --quiet "$(TORCH)")
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+demo: setup
+	$(BIN)/seqcast fetch eurpln --source sample --from 2015-01-01
+	$(BIN)/seqcast train
+	$(BIN)/seqcast plot
+	$(BIN)/seqcast predict-next
+
+lint: setup
+	$(BIN)/ruff check src tests examples benchmarks scripts
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python benchmarks/bench.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

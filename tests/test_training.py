@@ -1,0 +1,120 @@
+"""Models and the training loop: every cell learns a predictable signal, runs are reproducible."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from seqcast import api
+from seqcast.config import ModelConfig, TrainConfig
+from seqcast.metrics import rmse
+from seqcast.models import build_model
+from seqcast.training import fit, predict_numpy
+from seqcast.windowing import build_dataset, to_price
+
+from .conftest import write_csv
+
+
+def _train_on(values, kind: str, *, epochs: int = 30, target: str = "change", seed: int = 0, **model_kw):
+    ds = build_dataset(values, lookback=20, split=0.7, val_fraction=0.1, target=target)
+    torch.manual_seed(seed)
+    model = build_model(ModelConfig(kind=kind, hidden=16, **model_kw))
+    x, y = torch.from_numpy(ds.x), torch.from_numpy(ds.y)
+    cfg = TrainConfig(epochs=epochs, batch_size=32, lr=1e-2, patience=0, seed=seed)
+    result = fit(model, x[ds.train], y[ds.train], x[ds.val], y[ds.val], cfg)
+    raw = ds.scaler.inverse(predict_numpy(model, ds.x, torch.device("cpu")))
+    return ds, to_price(raw, ds.previous, ds.target), result
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru", "transformer"])
+def test_each_model_beats_naive_on_a_sine(kind, sine_frame):
+    values = sine_frame["Close"].to_numpy()
+    ds, predicted, result = _train_on(values, kind, epochs=40 if kind == "transformer" else 30)
+    test = ds.test
+    model_rmse = rmse(ds.actual[test], predicted[test])
+    naive_rmse = rmse(ds.actual[test], ds.previous[test])
+    assert model_rmse < 0.5 * naive_rmse, (kind, model_rmse, naive_rmse)
+    assert len(result.history) == (40 if kind == "transformer" else 30)
+
+
+def test_rnn_uses_relu_by_default_and_tanh_on_request():
+    assert build_model(ModelConfig(kind="rnn")).rnn.nonlinearity == "relu"
+    assert build_model(ModelConfig(kind="rnn", nonlinearity="tanh")).rnn.nonlinearity == "tanh"
+
+
+def test_classic_stack_shape():
+    model = build_model(ModelConfig(kind="lstm", hidden=50, layers=2, dropout=0.2))
+    assert model.rnn.num_layers == 2 and model.rnn.dropout == 0.2 and model.dropout.p == 0.2
+    out = model(torch.zeros(7, 60, 1))  # (batch, lookback, features)
+    assert out.shape == (7,)
+
+
+def test_same_seed_same_model(sine_frame):
+    values = sine_frame["Close"].to_numpy()
+    _, a, _ = _train_on(values, "lstm", epochs=3, seed=5)
+    _, b, _ = _train_on(values, "lstm", epochs=3, seed=5)
+    _, c, _ = _train_on(values, "lstm", epochs=3, seed=6)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_clipping_is_applied_each_step(monkeypatch, sine_frame):
+    calls = []
+    original = torch.nn.utils.clip_grad_norm_
+
+    def spy(params, max_norm, *args, **kwargs):
+        calls.append(max_norm)
+        return original(params, max_norm, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy)
+    ds = build_dataset(sine_frame["Close"].to_numpy(), lookback=20, split=0.7, val_fraction=0.1, target="change")
+    x, y = torch.from_numpy(ds.x), torch.from_numpy(ds.y)
+    n_batches = -(-len(x[ds.train]) // 32)
+    for clip, expected in ((0.5, n_batches), (0.0, 0)):
+        calls.clear()
+        model = build_model(ModelConfig(kind="rnn", hidden=4))
+        fit(model, x[ds.train], y[ds.train], None, None, TrainConfig(epochs=1, batch_size=32, clip=clip))
+        assert len(calls) == expected
+        assert all(c == clip for c in calls)
+
+
+def test_early_stopping_restores_best_weights(walk_frame):
+    values = walk_frame["Close"].to_numpy()
+    ds = build_dataset(values, lookback=10, split=0.7, val_fraction=0.2, target="logret")
+    x, y = torch.from_numpy(ds.x), torch.from_numpy(ds.y)
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(kind="lstm", hidden=32))
+    cfg = TrainConfig(epochs=60, batch_size=16, lr=3e-2, patience=3)
+    result = fit(model, x[ds.train], y[ds.train], x[ds.val], y[ds.val], cfg)
+    assert result.stopped_early
+    best = min(h["val_loss"] for h in result.history)
+    assert result.history[result.best_epoch - 1]["val_loss"] == best
+    from seqcast.training import evaluate_loss
+
+    assert evaluate_loss(model, x[ds.val], y[ds.val]) == pytest.approx(best, rel=1e-5)
+
+
+def test_ctrl_c_keeps_best_model_and_saves_run(tmp_path, sine_frame):
+    api.fetch("sine", csv=write_csv(tmp_path / "sine.csv", sine_frame))
+
+    def interrupt(epoch, train_loss, val_loss):
+        if epoch == 3:
+            raise KeyboardInterrupt
+
+    result = api.train(epochs=50, hidden=8, lookback=10, on_epoch_end=interrupt)
+    assert result.fit.interrupted
+    assert len(result.fit.history) == 3
+    assert result.run.meta["training"]["interrupted"] is True
+    assert (result.run.path / "model.pt").exists()
+    assert api.load_run().run_id == result.run.run_id
+
+
+def test_seeded_api_runs_are_reproducible(tmp_path, walk_frame):
+    api.fetch("walk", csv=write_csv(tmp_path / "walk.csv", walk_frame))
+    a = api.train(epochs=3, hidden=8, lookback=10, seed=3).run
+    b = api.train(epochs=3, hidden=8, lookback=10, seed=3).run
+    assert a.run_id != b.run_id
+    assert a.metrics["test"]["rmse"] == b.metrics["test"]["rmse"]
+    pa, pb = a.predictions(), b.predictions()
+    np.testing.assert_array_equal(pa["predicted"].to_numpy(), pb["predicted"].to_numpy())
