@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 # Days re-requested before the last stored date: sources revise their latest rows.
 REFETCH_DAYS = 7
-MAX_HORIZON = 30
 
 
 # --------------------------------------------------------------------------- data
@@ -167,16 +166,10 @@ def train(
     Keyword overrides set single options: train(model="gru", epochs=10, split=0.7).
     """
     import numpy as np
-    import torch
+    import pandas as pd
 
-    from seqcast import metrics
-    from seqcast.forecasting import apply_shrink, fit_shrink, horizon_quantiles
-    from seqcast.models import build_model
-    from seqcast.perf import tune_allocator
+    from seqcast.pipeline import fit_evaluate
     from seqcast.series import between
-    from seqcast.stats import interval_coverage
-    from seqcast.training import fit, pick_device, predict_numpy
-    from seqcast.windowing import build_dataset, to_price
 
     cfg = make_config(config, **overrides)
     ws = Workspace.resolve(home)
@@ -186,64 +179,20 @@ def train(
         raise DataError(f"no {stored.symbol} rows between {cfg.data.start} and {cfg.data.end}")
     values = frame["Close"].to_numpy(dtype=np.float64)
     dates = frame.index
-    ds = build_dataset(values, lookback=cfg.data.lookback, split=cfg.data.split,
-                       val_fraction=cfg.data.val_fraction, target=cfg.data.target)
-
-    tune_allocator()
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
-    torch.manual_seed(cfg.train.seed)
-    device = pick_device(cfg.train.device)
-    model = build_model(cfg.model).to(device)
-    x = torch.from_numpy(ds.x).to(device)  # (n_windows, lookback, 1), built once
-    y = torch.from_numpy(ds.y).to(device)  # (n_windows,)
-    result = fit(model, x[ds.train], y[ds.train], x[ds.val], y[ds.val], cfg.train, on_epoch_end)
-
-    # One batched pass over every window, then back to prices.
-    raw = ds.scaler.inverse(predict_numpy(model, ds.x, device))
-    net_price = to_price(raw, ds.previous, ds.target)
+    fitted = fit_evaluate(values, cfg, on_epoch_end=on_epoch_end)
+    ds, model, result, report, device = fitted.ds, fitted.model, fitted.fit, fitted.report, fitted.device
     val_n = ds.val.stop - ds.val.start
-    alpha = 1.0
-    if cfg.train.shrink and val_n > 0:
-        alpha = fit_shrink(ds.previous[ds.val], ds.actual[ds.val], net_price[ds.val])
-    predicted = apply_shrink(ds.previous, net_price, alpha)
-
-    # Interval half-widths per horizon from validation residuals only (never test).
-    widths: list[float] = []
-    if val_n >= 10:
-        widths = horizon_quantiles(
-            model, values, ds.positions[ds.val], ds.n_train, MAX_HORIZON, cfg.train.coverage,
-            target=ds.target, scaler=ds.scaler, lookback=ds.lookback, alpha=alpha, device=device,
-        )
-    q1 = widths[0] if widths else float("nan")
-    lower, upper = predicted - q1, predicted + q1
-
-    train_part = slice(ds.train.start, ds.val.stop)
-    report: dict[str, Any] = {}
-    for name, part in (("train", train_part), ("val", ds.val), ("test", ds.test)):
-        if part.stop - part.start > 0:
-            # Shrinking by alpha > 0 keeps each move's sign; at alpha = 0 the network's
-            # own direction is still worth scoring.
-            report[name] = metrics.evaluate(ds.actual[part], predicted[part], ds.previous[part],
-                                            direction_from=net_price[part])
-    if widths:
-        report["test"]["interval_coverage"] = float(
-            interval_coverage(ds.actual[ds.test], lower[ds.test], upper[ds.test]))
-        report["test"]["interval_level"] = cfg.train.coverage
-    report["verdict"] = metrics.verdict(report["test"]["rmse_ratio"])
 
     part_names = np.empty(len(ds.positions), dtype=object)
     part_names[ds.train], part_names[ds.val], part_names[ds.test] = "train", "val", "test"
-    import pandas as pd
-
     predictions = pd.DataFrame({
         "date": dates[ds.positions].strftime("%Y-%m-%d"),
         "part": part_names,
         "actual": ds.actual,
-        "predicted": predicted,
+        "predicted": fitted.predicted,
         "naive": ds.previous,
-        "lower": lower,
-        "upper": upper,
+        "lower": fitted.lower,
+        "upper": fitted.upper,
     })
     meta = {
         "symbol": stored.symbol,
@@ -266,10 +215,10 @@ def train(
             "epochs_run": len(result.history), "best_epoch": result.best_epoch,
             "stopped_early": result.stopped_early, "interrupted": result.interrupted,
             "seconds": round(result.seconds, 3), "device": str(device),
-            "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "threads": fitted.threads, "torch": fitted.torch_version,
         },
-        "shrink": alpha,
-        "interval_widths": widths,
+        "shrink": fitted.alpha,
+        "interval_widths": fitted.widths,
         "coverage": cfg.train.coverage,
     }
     return TrainResult(_save_run(ws, cfg, meta, model, ds.scaler, result, report, predictions), result)

@@ -44,7 +44,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 @contextmanager
@@ -55,7 +55,7 @@ def _user_errors() -> Iterator[None]:
     except SeqcastError as exc:
         from rich.markup import escape
 
-        _console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}")
+        _console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         _console(stderr=True).print("[yellow]interrupted[/]; nothing was changed")
