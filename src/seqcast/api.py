@@ -219,6 +219,7 @@ def train(
         },
         "shrink": fitted.alpha,
         "interval_widths": fitted.widths,
+        "interval_scale": "log" if fitted.relative else "price",
         "coverage": cfg.train.coverage,
     }
     return TrainResult(_save_run(ws, cfg, meta, model, ds.scaler, result, report, predictions), result)
@@ -258,6 +259,112 @@ def fingerprint(dates: pd.DatetimeIndex, values: np.ndarray) -> str:
     digest.update(np.asarray(dates.asi8, dtype="<i8").tobytes())
     digest.update(np.asarray(values, dtype="<f8").tobytes())
     return digest.hexdigest()[:16]
+
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from seqcast.backtest import BacktestResult, FoldCallback
+
+SEED_METRICS = ("rmse", "mae", "mape", "directional_accuracy", "rmse_ratio", "naive_rmse")
+"""Test metrics summarised across seeds by train_seeds."""
+
+
+@dataclass
+class SeedsResult:
+    """One saved run per seed plus mean and sample sd of their test metrics."""
+
+    results: list[TrainResult]
+    summary: dict[str, dict[str, float]]  # metric -> {"mean", "sd"}
+
+    @property
+    def runs(self) -> list[Run]:
+        return [r.run for r in self.results]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "runs": [{"run_id": r.run_id, "seed": r.config.train.seed, "path": str(r.path),
+                      "test": r.metrics["test"], "verdict": r.metrics.get("verdict")}
+                     for r in self.runs],
+            "summary": self.summary,
+        }
+
+
+def train_seeds(
+    config: RunConfig | None = None,
+    *,
+    seeds: int = 3,
+    home: Path | str | None = None,
+    on_epoch_end: EpochCallback | None = None,
+    on_seed_start: Callable[[int, int], None] | None = None,
+    **overrides: Any,
+) -> SeedsResult:
+    """Train with seeds seed, seed+1, ... (each a saved run); mean ± sd of the test metrics.
+
+    A single seed of a small network is noise; the spread across seeds says how much.
+    on_seed_start(index, seed) is called before each training (index from 0).
+    """
+    import numpy as np
+
+    if not isinstance(seeds, int) or isinstance(seeds, bool) or not 1 <= seeds <= 100:
+        raise ConfigError(f"--seeds must be a whole number between 1 and 100, got {seeds!r}")
+    cfg = make_config(config, **overrides)
+    results = []
+    for i in range(seeds):
+        seed = cfg.train.seed + i
+        if on_seed_start is not None:
+            on_seed_start(i, seed)
+        results.append(train(make_config(cfg, seed=seed), home=home, on_epoch_end=on_epoch_end))
+    summary: dict[str, dict[str, float]] = {}
+    for name in SEED_METRICS:
+        values = np.array([float(r.run.metrics["test"][name]) for r in results])
+        summary[name] = {"mean": float(np.mean(values)),
+                         "sd": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
+    return SeedsResult(results, summary)
+
+
+def backtest(
+    config: RunConfig | None = None,
+    *,
+    folds: int = 5,
+    workers: int | None = None,
+    home: Path | str | None = None,
+    on_fold_end: FoldCallback | None = None,
+    **overrides: Any,
+) -> BacktestResult:
+    """Walk-forward backtest on expanding windows; saved as <home>/backtests/<id>.json.
+
+    Each fold fits its own scaler and model on everything before its test block.
+    Keyword overrides set single options, as for train(): backtest(folds=5, model="gru").
+    """
+    import numpy as np
+
+    from seqcast import atomic
+    from seqcast.backtest import walk_forward
+    from seqcast.series import between
+
+    cfg = make_config(config, **overrides)
+    ws = Workspace.resolve(home)
+    stored, frame = load_series(cfg.data.symbol, cfg.data.source, ws.root)
+    frame = between(frame, _as_date(cfg.data.start, "--from"), _as_date(cfg.data.end, "--to"))
+    if frame.empty:
+        raise DataError(f"no {stored.symbol} rows between {cfg.data.start} and {cfg.data.end}")
+    values = frame["Close"].to_numpy(dtype=np.float64)
+    dates = frame.index
+    check_writable(ws)
+    result = walk_forward(values, dates, cfg, folds, workers=workers, on_fold_end=on_fold_end)
+    result.backtest_id = RunStore(ws).new_id(cfg.model.kind, stored.symbol)
+    result.meta = {
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "symbol": stored.symbol,
+        "source": stored.source,
+        "data": {"first": str(dates[0].date()), "last": str(dates[-1].date()), "rows": len(values),
+                 "fingerprint": fingerprint(dates, values),
+                 "store_sha256": stored.meta.get("sha256")},
+    }
+    result.path = ws.root / "backtests" / f"{result.backtest_id}.json"
+    atomic.write_json(result.path, result.to_dict(predictions=True))
+    return result
 
 
 # --------------------------------------------------------------------------- runs
@@ -319,7 +426,7 @@ def predict_next(
     import numpy as np
     import pandas as pd
 
-    from seqcast.forecasting import recursive_forecast
+    from seqcast.forecasting import interval_bounds, recursive_forecast
     from seqcast.windowing import first_position
 
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 250:
@@ -371,14 +478,16 @@ def predict_next(
     if days > len(widths):
         notes.append(f"intervals are calibrated up to {len(widths)} days ahead; "
                      "later days show none")
+    relative = meta.get("interval_scale", "price") == "log" and bool((path > 0).all())
     rows = []
     for h, (day, price) in enumerate(zip(next_days, path, strict=True)):
         width = widths[h] if h < len(widths) else float("nan")
+        lower, upper = interval_bounds(price, width, relative)
         rows.append({
             "date": str(day.date()),
             "predicted": float(price),
-            "lower": float(price - width),
-            "upper": float(price + width),
+            "lower": float(lower),
+            "upper": float(upper),
             "change_pct": float((price / values[-1] - 1) * 100),
         })
     return Forecast(run.run_id, symbol, source, str(dates[-1].date()), float(values[-1]),

@@ -14,7 +14,7 @@ from torch import nn
 
 from seqcast import metrics
 from seqcast.config import RunConfig
-from seqcast.forecasting import apply_shrink, fit_shrink, horizon_quantiles
+from seqcast.forecasting import apply_shrink, fit_shrink, horizon_quantiles, interval_bounds
 from seqcast.models import build_model
 from seqcast.perf import tune_allocator
 from seqcast.stats import interval_coverage
@@ -36,6 +36,7 @@ class Fitted:
     predicted: np.ndarray  # after shrinkage toward naive
     alpha: float
     widths: list[float]  # interval half-widths for horizons 1.., from validation residuals
+    relative: bool  # widths are |log(actual/predicted)| rather than price units
     lower: np.ndarray
     upper: np.ndarray
     report: dict[str, Any]
@@ -79,14 +80,16 @@ def fit_evaluate(
     predicted = apply_shrink(ds.previous, net_price, alpha)
 
     # Interval half-widths per horizon from validation residuals only (never test).
+    # Relative widths where prices are positive, so a band follows the price level.
+    relative = bool((values > 0).all() and (predicted > 0).all())
     widths: list[float] = []
     if intervals and val_n >= 10:
         widths = horizon_quantiles(
             model, values, ds.positions[ds.val], ds.n_train, MAX_HORIZON, cfg.train.coverage,
             target=ds.target, scaler=ds.scaler, lookback=ds.lookback, alpha=alpha, device=device,
+            relative=relative,
         )
-    q1 = widths[0] if widths else float("nan")
-    lower, upper = predicted - q1, predicted + q1
+    lower, upper = interval_bounds(predicted, widths[0] if widths else float("nan"), relative)
 
     report: dict[str, Any] = {}
     train_part = slice(ds.train.start, ds.val.stop)
@@ -101,5 +104,5 @@ def fit_evaluate(
             interval_coverage(ds.actual[ds.test], lower[ds.test], upper[ds.test]))
         report["test"]["interval_level"] = cfg.train.coverage
     report["verdict"] = metrics.verdict(report["test"]["rmse_ratio"])
-    return Fitted(model, ds, result, net_price, predicted, alpha, widths, lower, upper, report,
+    return Fitted(model, ds, result, net_price, predicted, alpha, widths, relative, lower, upper, report,
                   device, torch.get_num_threads(), torch.__version__)
