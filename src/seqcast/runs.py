@@ -41,6 +41,12 @@ def _read_json(path: Path) -> Any:
         raise RunCorruptError(f"{path} is not readable JSON ({exc}); train again") from exc
 
 
+def _first_line(exc: BaseException) -> str:
+    # str(EOFError()) is "" (an empty model.pt): fall back to the exception's name.
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 @dataclass
 class Run:
     """A completed training run on disk."""
@@ -113,7 +119,7 @@ class Run:
         except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
             raise RunCorruptError(
                 f"{path} is not a plain weights file and was not loaded (only tensors are "
-                f"accepted, never code): {str(exc).splitlines()[0][:200]}"
+                f"accepted, never code): {_first_line(exc)[:200]}"
             ) from None
         if not isinstance(state, dict):
             raise RunCorruptError(f"{path} does not hold a state dict")
@@ -122,7 +128,7 @@ class Run:
         except (RuntimeError, KeyError, TypeError) as exc:
             raise RunCorruptError(
                 f"{path} holds weights of another architecture than config.json describes "
-                f"({str(exc).splitlines()[0][:160]})"
+                f"({_first_line(exc)[:160]})"
             ) from None
         model.eval()
         return model
@@ -135,8 +141,11 @@ class RunStore:
         self.root = workspace.runs_dir
 
     def new_id(self, kind: str, symbol: str) -> str:
-        """Readable, sortable, unique: 20261127-073512-lstm-eurpln-3f9a."""
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        """Readable, sortable, unique: 20261127-073512.041-lstm-eurpln-3f9a."""
+        now = datetime.now(timezone.utc)
+        # Milliseconds: runs trained within one second must still sort oldest first,
+        # or get(None) could return the older one (the random suffix does not sort).
+        stamp = f"{now:%Y%m%d-%H%M%S}.{now.microsecond // 1000:03d}"
         return f"{stamp}-{kind}-{symbol}-{secrets.token_hex(2)}"
 
     def ids(self) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import warnings
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -102,15 +103,25 @@ def parse_price_csv(data: bytes | str, *, origin: str = "CSV") -> pd.DataFrame:
             "Data,Otwarcie,Najwyzszy,Najnizszy,Zamkniecie[,Wolumen] or Date,Close"
         )
     try:
-        raw = pd.read_csv(
-            io.StringIO(stripped), sep=sep, dtype=str, keep_default_na=False,
-            skipinitialspace=True, header=0, names=names, index_col=False,
-            on_bad_lines="error", engine="python",
-        )
+        with warnings.catch_warnings():
+            # pandas only warns (and drops the extra fields) when a row is longer than
+            # the header, e.g. a decimal comma in a comma-separated file: 4,3210 -> 4.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            raw = pd.read_csv(
+                io.StringIO(stripped), sep=sep, dtype=str, keep_default_na=False,
+                skipinitialspace=True, header=0, names=names, index_col=False,
+                on_bad_lines="error", engine="python",
+            )
+    except pd.errors.ParserWarning:
+        raise CSVFormatError(
+            f"{origin}: some rows have more fields than the header {first_line.strip()[:80]!r}; "
+            f"check the separator ({sep!r}) and that numbers use a decimal point"
+        ) from None
     except (pd.errors.ParserError, ValueError, csv.Error) as exc:
         raise CSVFormatError(f"{origin}: not a well-formed CSV table ({_first_line(exc)})") from exc
     if raw.empty:
         raise CSVFormatError(f"{origin} has a header but no data rows")
+    raw = raw.fillna("")  # fields missing from a short row read as empty, not NaN
 
     dates = _parse_dates(raw["Date"], origin)
     frame = pd.DataFrame(index=pd.DatetimeIndex(dates, name="Date"))
@@ -176,7 +187,11 @@ _MISSING = {"", "n/a", "na", "nan", "null", "none", "-", "#n/a"}
 def _parse_numbers(column: pd.Series, name: str, decimal: str, origin: str, *, required: bool) -> np.ndarray:
     text = column.str.strip()
     if decimal == ",":
-        text = text.str.replace(r"\s", "", regex=True).str.replace(".", "", regex=False)
+        text = text.str.replace(r"\s", "", regex=True)
+        # Dots are thousands separators only next to decimal commas (1.234,5) or when
+        # repeated (1.234.567); a column like 4.3210 keeps its decimal point.
+        if text.str.contains(",", regex=False).any() or text.str.count(r"\.").gt(1).any():
+            text = text.str.replace(".", "", regex=False)
         text = text.str.replace(",", ".", regex=False)
     missing = text.str.lower().isin(_MISSING).to_numpy()
     numbers = pd.to_numeric(text.where(~missing), errors="coerce").to_numpy(dtype=float)

@@ -99,6 +99,8 @@ class Store:
                 csv_path = meta_path.parent / meta["file"]
                 if Path(meta["file"]).name != meta["file"]:
                     continue  # a file name that points elsewhere is not ours
+                if not (isinstance(meta["symbol"], str) and isinstance(meta["source"], str)):
+                    continue  # get() and latest() read these; skip rather than crash
             except (OSError, ValueError, KeyError, TypeError):
                 continue
             out.append(StoredSeries(meta, csv_path))
@@ -143,9 +145,14 @@ class Store:
 
 
 def merge(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    """Union of two series by date; the newer fetch wins where both have a value."""
-    merged = new.combine_first(old)
-    return merged.sort_index()
+    """Union of two series by date; the newer fetch wins on dates both have."""
+    import pandas as pd
+
+    from seqcast.series import COLUMNS
+
+    # Whole rows: a revised day takes all its new values, never a mix of two fetches.
+    merged = pd.concat([old[~old.index.isin(new.index)], new]).sort_index()
+    return merged[[c for c in COLUMNS if c in merged.columns]]
 
 
 def check_writable(workspace: Workspace) -> None:

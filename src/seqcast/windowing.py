@@ -109,12 +109,17 @@ def windows(series: np.ndarray, lookback: int) -> np.ndarray:
 
 
 def build_dataset(
-    values: np.ndarray, *, lookback: int, split: float, val_fraction: float, target: str
+    values: np.ndarray, *, lookback: int, split: float, val_fraction: float, target: str,
+    n_train: int | None = None,
 ) -> Dataset:
-    """Split chronologically, fit the scaler on the training part, build every window."""
+    """Split chronologically, fit the scaler on the training part, build every window.
+
+    n_train, when given, is the exact length of the training part (split is then ignored).
+    """
     values = np.asarray(values, dtype=np.float64)
     n = len(values)
-    n_train = int(np.floor(split * n))
+    if n_train is None:
+        n_train = int(np.floor(split * n))
     start = first_position(lookback, target)
     n_train_windows = n_train - start
     n_test_windows = n - n_train
