@@ -12,6 +12,7 @@ Every function takes `home` (the workspace root; default $SEQCAST_HOME or
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from dataclasses import dataclass, field, fields
@@ -138,8 +139,6 @@ class TrainResult:
 
 def make_config(config: RunConfig | None = None, **overrides: Any) -> RunConfig:
     """A RunConfig from defaults (or `config`) with flat overrides such as model="gru", lr=1e-3."""
-    import dataclasses
-
     config = config or RunConfig()
     parts = {"data": config.data, "model": config.model, "train": config.train}
     aliases = {"model": ("model", "kind")}
@@ -174,6 +173,8 @@ def train(
     cfg = make_config(config, **overrides)
     ws = Workspace.resolve(home)
     stored, frame = load_series(cfg.data.symbol, cfg.data.source, ws.root)
+    # The saved config names the series actually used, not "the last fetched".
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, symbol=stored.symbol, source=stored.source))
     frame = between(frame, _as_date(cfg.data.start, "--from"), _as_date(cfg.data.end, "--to"))
     if frame.empty:
         raise DataError(f"no {stored.symbol} rows between {cfg.data.start} and {cfg.data.end}")

@@ -52,8 +52,9 @@ def run_figure(run: Run) -> Figure:
             if len(val):
                 ax.axvspan(val["date"].iloc[0], val["date"].iloc[-1], color="#e9ecef", zorder=0,
                            label="validation tail")
+        span = f"{part['date'].iloc[0]:%Y-%m-%d} .. {part['date'].iloc[-1]:%Y-%m-%d}" if len(part) else ""
         ax.set_title(
-            f"{name} part: RMSE {_fmt(m.get('rmse'))} vs naive {_fmt(m.get('naive_rmse'))} "
+            f"{name} part ({span}): RMSE {_fmt(m.get('rmse'))} vs naive {_fmt(m.get('naive_rmse'))} "
             f"(ratio {_fmt(m.get('rmse_ratio'), 4)}), MAE {_fmt(m.get('mae'))}, "
             f"direction {_fmt(100 * m.get('directional_accuracy', math.nan), 3)} %",
             fontsize=10, loc="left",
