@@ -118,3 +118,35 @@ def test_seeded_api_runs_are_reproducible(tmp_path, walk_frame):
     assert a.metrics["test"]["rmse"] == b.metrics["test"]["rmse"]
     pa, pb = a.predictions(), b.predictions()
     np.testing.assert_array_equal(pa["predicted"].to_numpy(), pb["predicted"].to_numpy())
+
+
+def test_shrink_trusts_only_moves_the_validation_tail_supports():
+    from seqcast.forecasting import apply_shrink, fit_shrink
+
+    rng = np.random.default_rng(1)
+    previous = 100 + np.cumsum(rng.normal(size=500))
+    moves = rng.normal(size=500)
+    actual = previous + moves
+    # Noise forecasts: no evidence they point the right way -> (about) the naive forecast.
+    noise = [fit_shrink(previous, actual, previous + rng.normal(size=500)) for _ in range(20)]
+    assert max(noise) < 0.1
+    assert sum(a == 0.0 for a in noise) >= 18
+    # Forecasts that carry the real move plus noise: kept almost whole.
+    alpha = fit_shrink(previous, actual, previous + moves + 0.1 * rng.normal(size=500))
+    assert 0.9 < alpha <= 1.0
+    # Over-confident forecasts (moves 4x too large): scaled down toward the LS slope 0.25.
+    alpha = fit_shrink(previous, actual, previous + 4 * moves)
+    assert alpha == pytest.approx(0.25, abs=0.02)
+    np.testing.assert_allclose(apply_shrink(previous, previous + 2.0, 0.5), previous + 1.0)
+
+
+def test_defaults_do_no_harm_on_the_bundled_sample():
+    # The promise: default training on a real daily series ends at most 0.5 %
+    # above the naive forecast's test RMSE.
+    api.fetch("eurpln", source="sample", start="2015-01-01")
+    run = api.train().run
+    test = run.metrics["test"]
+    assert test["rmse_ratio"] <= 1.005
+    assert 0.0 <= run.meta["shrink"] <= 1.0
+    assert run.config.data.target == "logret"
+    assert 0.75 <= test["interval_coverage"] <= 1.0
