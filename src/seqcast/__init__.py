@@ -17,8 +17,8 @@ from seqcast.errors import SeqcastError
 __version__ = "0.1.0"
 
 __all__ = [
-    "SeqcastError", "fetch", "list_runs", "load_run", "load_series", "plot", "predict_next",
-    "train",
+    "SeqcastError", "backtest", "fetch", "list_runs", "load_run", "load_series", "plot", "predict_next",
+    "train", "train_seeds",
 ]
 
 

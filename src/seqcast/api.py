@@ -505,7 +505,7 @@ def _as_date(value: date | str | None, flag: str) -> date | None:
 
 
 __all__ = [
-    "DataConfig", "Forecast", "ModelConfig", "RunConfig", "TrainConfig", "TrainResult",
-    "fetch", "list_runs", "load_run", "load_series", "make_config", "plot", "predict_next",
-    "stored_series", "train",
+    "DataConfig", "Forecast", "ModelConfig", "RunConfig", "SeedsResult", "TrainConfig", "TrainResult",
+    "backtest", "fetch", "list_runs", "load_run", "load_series", "make_config", "plot", "predict_next",
+    "stored_series", "train", "train_seeds",
 ]

@@ -199,6 +199,8 @@ def train(
     seed: Annotated[int, typer.Option(help="Random seed (runs are reproducible on CPU).")] = 0,
     device: Annotated[Literal["auto", "cpu", "cuda", "mps"], typer.Option(help="Where to train.")] = "auto",
     threads: Annotated[int | None, typer.Option(help="CPU threads for PyTorch [default: all].")] = None,
+    seeds: Annotated[int, typer.Option(help="Train this many seeds (--seed, --seed+1, ...), each a saved "
+                                            "run, and report the mean ± sd of the test metrics.")] = 1,
     as_json: JsonOption = False,
     home: HomeOption = None,
 ) -> None:
@@ -211,6 +213,8 @@ def train(
       seqcast train --model lstm --split 0.7 --target level --layers 2 --hidden 50 --dropout 0.2
 
       seqcast train --symbol eurpln --model gru --epochs 20 --json
+
+      seqcast train --seeds 5                        # mean ± sd over 5 seeds: one seed is noise
     """
     from seqcast import api
     from seqcast.config import DataConfig, ModelConfig, RunConfig, TrainConfig
@@ -224,6 +228,9 @@ def train(
             TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, clip=clip, patience=patience,
                         seed=seed, shrink=shrink, coverage=coverage, device=device, threads=threads),
         )
+        if seeds != 1:
+            _train_seeds(api, cfg, seeds, home, as_json=as_json)
+            return
         result = _train_with_progress(api, cfg, home, quiet=as_json)
         run = result.run
         if as_json:
@@ -251,6 +258,66 @@ def _train_with_progress(api: Any, cfg: Any, home: Path | None, *, quiet: bool) 
                             losses=f"train {train_loss:.4f}  val {_num(val_loss, 4)}")
 
         return api.train(cfg, home=home, on_epoch_end=on_epoch_end)
+
+
+def _train_seeds(api: Any, cfg: Any, seeds: int, home: Path | None, *, as_json: bool) -> None:
+    """train --seeds N: every seed with its own progress bar, then one line of mean ± sd per metric."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    if as_json:
+        _json_out(api.train_seeds(cfg, seeds=seeds, home=home).to_dict())
+        return
+    progress = Progress(
+        TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[losses]}"), TimeElapsedColumn(),
+        console=_console(stderr=True), transient=True,
+    )
+    tasks: list[Any] = []
+
+    def on_seed_start(index: int, seed: int) -> None:
+        if tasks:
+            progress.update(tasks[-1], visible=False)
+        tasks.append(progress.add_task(f"seed {seed} ({index + 1}/{seeds})", total=cfg.train.epochs,
+                                       losses=""))
+
+    def on_epoch_end(epoch: int, train_loss: float, val_loss: float) -> None:
+        progress.update(tasks[-1], completed=epoch,
+                        losses=f"train {train_loss:.4f}  val {_num(val_loss, 4)}")
+
+    with progress:
+        result = api.train_seeds(cfg, seeds=seeds, home=home, on_epoch_end=on_epoch_end,
+                                 on_seed_start=on_seed_start)
+    _print_seeds(result)
+
+
+def _print_seeds(result: Any) -> None:
+    from rich.table import Table
+
+    out = _console()
+    s = result.summary
+    runs = result.runs
+    first, last = runs[0].config.train.seed, runs[-1].config.train.seed
+    out.print(f"trained {len(runs)} seeds ({first}..{last}); test metrics, mean ± sd across seeds:")
+
+    def pm(key: str, scale: float = 1.0, digits: int = 5) -> str:
+        return f"{_num(scale * s[key]['mean'], digits)} ± {_num(scale * s[key]['sd'], 2)}"
+
+    table = Table("metric", "test (mean ± sd)", box=None, pad_edge=False)
+    table.add_row("RMSE", pm("rmse"))
+    table.add_row("MAE", pm("mae"))
+    table.add_row("direction %", pm("directional_accuracy", 100, 3))
+    table.add_row("RMSE / naive", pm("rmse_ratio", digits=4))
+    table.add_row("naive RMSE", _num(s["naive_rmse"]["mean"]))
+    out.print(table)
+    from seqcast.metrics import verdict
+
+    ratios = [r.metrics["test"]["rmse_ratio"] for r in runs]
+    beats = sum(1 for r in ratios if r < 1)
+    ratio = s["rmse_ratio"]["mean"]
+    colour = "green" if ratio < 1 else "red"
+    out.print(f"test, mean of {len(runs)} seeds: [{colour}]{verdict(ratio)}[/] "
+              f"({beats} of {len(runs)} seeds beat naive)")
+    out.print("run ids: " + " ".join(f"[bold]{r.run_id}[/]" for r in runs))
 
 
 def _print_report(run: Any, fit: Any) -> None:
@@ -295,6 +362,116 @@ def _print_report(run: Any, fit: Any) -> None:
         out.print("[yellow]lag warning:[/] test predictions are closer to the previous day's price "
                   "than to the real one: the model mostly repeats yesterday, a day late")
     out.print(f"run id: [bold]{run.run_id}[/]")
+
+
+# --------------------------------------------------------------------------- backtest
+
+
+@app.command()
+def backtest(
+    folds: Annotated[int, typer.Option(help="Expanding-window folds: the test part is cut into this "
+                                            "many blocks (1-20).")] = 5,
+    workers: Annotated[int | None, typer.Option(help="Folds trained in parallel processes "
+                                                     "[default: one per CPU core, up to --folds].")] = None,
+    symbol: Annotated[str | None, typer.Option("--symbol", help="Stored symbol [default: the last fetched].")] = None,
+    source: Annotated[str | None, typer.Option("--source", help="Stored source of the symbol.")] = None,
+    model: Annotated[Literal["rnn", "lstm", "gru", "transformer"], typer.Option(help="Network family.")] = "lstm",
+    split: Annotated[float, typer.Option(help="First fold's train fraction; the rest is tested (0.5-0.95).")] = 0.7,
+    lookback: Annotated[int, typer.Option(help="Days of history per forecast.")] = 60,
+    target: Annotated[Literal["logret", "change", "level"],
+                      typer.Option(help="Predict the next log-return, change or price level.")] = "logret",
+    epochs: Annotated[int, typer.Option(help="Maximum epochs per fold.")] = 50,
+    batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 64,
+    hidden: Annotated[int, typer.Option(help="Hidden units per layer.")] = 32,
+    layers: Annotated[int, typer.Option(help="Stacked layers.")] = 1,
+    dropout: Annotated[float, typer.Option(help="Dropout between layers and before the head.")] = 0.0,
+    activation: Annotated[Literal["relu", "tanh"], typer.Option(help="Activation of --model rnn.")] = "relu",
+    heads: Annotated[int, typer.Option(help="Attention heads of --model transformer.")] = 4,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    clip: Annotated[float, typer.Option(help="Max global gradient norm; 0 = off.")] = 1.0,
+    patience: Annotated[int, typer.Option(help="Early-stopping patience in epochs; 0 = off.")] = 5,
+    val_fraction: Annotated[float, typer.Option(help="Validation tail of each fold's training part.")] = 0.1,
+    shrink: Annotated[bool, typer.Option(help="Shrink moves toward naive (fitted on validation).")] = True,
+    start: Annotated[str | None, typer.Option("--from", help="Use data from this date.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Use data up to this date.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed, the same for every fold.")] = 0,
+    device: Annotated[Literal["auto", "cpu", "cuda", "mps"], typer.Option(help="Where to train.")] = "auto",
+    threads: Annotated[int | None, typer.Option(help="CPU threads per fold [default: cores / workers].")] = None,
+    as_json: JsonOption = False,
+    home: HomeOption = None,
+) -> None:
+    """Walk-forward backtest: retrain on an expanding window and test on each following block.
+
+    Every fold fits its own scaler and model on everything before its test block only;
+    the table shows each fold and all test days pooled, against the naive forecast.
+    Saved as <home>/backtests/<id>.json.
+
+    Examples:
+
+      seqcast backtest                               # 5 folds, default LSTM, last fetched symbol
+
+      seqcast backtest --folds 8 --model gru --epochs 20 --workers 2
+
+      seqcast backtest --symbol eurpln --from 2018-01-01 --json
+    """
+    from seqcast import api
+    from seqcast.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+
+    with _user_errors():
+        cfg = RunConfig(
+            DataConfig(symbol=symbol, source=source, start=start, end=end, split=split,
+                       val_fraction=val_fraction, lookback=lookback, target=target),
+            ModelConfig(kind=model, hidden=hidden, layers=layers, dropout=dropout,
+                        nonlinearity=activation, heads=heads),
+            TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, clip=clip, patience=patience,
+                        seed=seed, shrink=shrink, device=device, threads=threads),
+        )
+        if as_json:
+            result = api.backtest(cfg, folds=folds, workers=workers, home=home)
+            _json_out(result.to_dict())
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        progress = Progress(
+            TextColumn("[bold]backtest folds[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=_console(stderr=True), transient=True,
+        )
+        with progress:
+            task = progress.add_task("folds", total=folds)
+            result = api.backtest(cfg, folds=folds, workers=workers, home=home,
+                                  on_fold_end=lambda _fold: progress.advance(task))
+        _print_backtest(result)
+
+
+def _print_backtest(result: Any) -> None:
+    from rich.table import Table
+
+    out = _console()
+    table = Table(box=None, pad_edge=False)
+    for name in ("fold", "train to", "test", "days", "RMSE", "naive", "ratio", "dir %"):
+        table.add_column(name, justify="left" if name in ("fold", "train to", "test") else "right",
+                         no_wrap=True)
+
+    def cells(m: dict[str, Any]) -> list[str]:
+        return [_num(m["rmse"], 4), _num(m["naive_rmse"], 4), _num(m["rmse_ratio"], 4),
+                _num(100 * m["directional_accuracy"], 3)]
+
+    for f in result.folds:
+        table.add_row(str(f.fold), f.train_last, f"{f.test_first}..{f.test_last}", str(f.n_test),
+                      *cells(f.metrics))
+    first, last = result.folds[0], result.folds[-1]
+    table.add_row("[bold]pooled[/]", "", f"{first.test_first}..{last.test_last}", str(result.pooled["n"]),
+                  *cells(result.pooled))
+    out.print(f"walk-forward backtest of {result.meta.get('symbol', 'the series')}: {len(result.folds)} "
+              f"folds, each trained from {first.train_first} to the day before its test block "
+              f"({result.workers} worker{'s' if result.workers > 1 else ''})")
+    out.print(table)
+    colour = "green" if result.pooled["rmse_ratio"] < 1 else "red"
+    beats = sum(1 for f in result.folds if f.metrics["rmse_ratio"] < 1)
+    out.print(f"pooled test: [{colour}]{result.verdict}[/] (Diebold–Mariano p = "
+              f"{_num(result.pooled.get('dm_pvalue'), 2)}; {beats} of {len(result.folds)} folds beat naive)")
+    if result.path:
+        out.print(f"saved: {result.path}", soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- runs / plot / predict

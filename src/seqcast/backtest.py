@@ -1,0 +1,262 @@
+"""Walk-forward backtest: K expanding-window folds, each scaled and trained on its own past.
+
+The first training part is cfg.data.split of the series; the rest is cut into K
+contiguous test blocks. Fold k trains on everything before block k (its validation
+tail is the end of that training part) and is tested on block k only, so no fold
+ever sees its own test days or anything after them. Folds run in parallel worker
+processes when more than one CPU core is available; every fold uses the same seed,
+so the result does not depend on how many workers ran it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seqcast import metrics
+from seqcast.config import RunConfig
+from seqcast.errors import ConfigError, DataError, NotEnoughDataError
+from seqcast.windowing import MIN_TEST_WINDOWS, MIN_TRAIN_WINDOWS, first_position
+
+MAX_FOLDS = 20
+MIN_FOLD_TEST_DAYS = MIN_TEST_WINDOWS
+
+
+@dataclass
+class FoldResult:
+    """One fold: where it was cut, what it learned from, and its test forecasts."""
+
+    fold: int  # 1-based
+    train_first: str
+    train_last: str
+    test_first: str
+    test_last: str
+    n_train: int  # rows in the training part (validation tail included)
+    n_test: int  # test days = test windows
+    windows: dict[str, int]  # train / val / test window counts
+    scaler: dict[str, float]  # fitted on rows [0, n_train) only
+    shrink: float
+    epochs_run: int
+    best_epoch: int
+    seconds: float
+    metrics: dict[str, Any]  # the fold's test metrics against naive
+    test_dates: list[str]
+    actual: np.ndarray  # (n_test,)
+    predicted: np.ndarray  # (n_test,) after shrinkage
+    previous: np.ndarray  # (n_test,) the naive forecast
+    net_price: np.ndarray  # (n_test,) the network's own forecasts (direction is scored on these)
+
+    def to_dict(self, predictions: bool = False) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+               if f.name not in ("test_dates", "actual", "predicted", "previous", "net_price")}
+        if predictions:
+            out["predictions"] = [
+                {"date": d, "actual": float(a), "predicted": float(p), "naive": float(n)}
+                for d, a, p, n in zip(self.test_dates, self.actual, self.predicted, self.previous,
+                                      strict=True)
+            ]
+        return out
+
+
+@dataclass
+class BacktestResult:
+    """Every fold (sorted by fold) plus metrics on all test days pooled."""
+
+    config: RunConfig
+    folds: list[FoldResult]
+    pooled: dict[str, Any]
+    verdict: str
+    workers: int
+    backtest_id: str | None = None
+    path: Path | None = None  # where api.backtest saved it
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self, predictions: bool = False) -> dict[str, Any]:
+        return {
+            "backtest_id": self.backtest_id,
+            **self.meta,
+            "folds": [f.to_dict(predictions) for f in self.folds],
+            "pooled": self.pooled,
+            "verdict": self.verdict,
+            "workers": self.workers,
+            "config": self.config.to_dict(),
+            "path": str(self.path) if self.path else None,
+        }
+
+
+FoldCallback = Callable[[FoldResult], None]
+"""on_fold_end(fold): called in the calling process as each fold finishes (any order)."""
+
+
+def fold_bounds(n: int, split: float, folds: int) -> list[tuple[int, int]]:
+    """(train_end, test_end) row indices per fold: test blocks of near-equal size."""
+    blocks = np.array_split(np.arange(int(np.floor(split * n)), n), folds)
+    return [(int(block[0]), int(block[-1]) + 1) for block in blocks]
+
+
+def walk_forward(
+    values: np.ndarray,
+    dates: Sequence[Any],
+    cfg: RunConfig,
+    folds: int,
+    *,
+    workers: int | None = None,
+    on_fold_end: FoldCallback | None = None,
+) -> BacktestResult:
+    """Train and test one model per fold on an expanding window; pool the test days.
+
+    workers: processes to run folds in (default: min(folds, CPU cores); 1 on a GPU).
+    With more than one, worker processes are spawned, so a script calling this must
+    guard its top level with `if __name__ == "__main__":`.
+    """
+    import pandas as pd
+
+    values = np.asarray(values, dtype=np.float64)
+    dates = pd.DatetimeIndex(dates)
+    if len(dates) != len(values):
+        raise DataError(f"{len(values)} values but {len(dates)} dates")
+    bounds = _check_folds(len(values), cfg, folds)
+    workers = _pick_workers(workers, folds, cfg)
+
+    tasks = [(k, values[:end], cfg, start) for k, (start, end) in enumerate(bounds, start=1)]
+    raw: dict[int, dict[str, Any]] = {}
+
+    def done(k: int, out: dict[str, Any]) -> None:
+        if out["interrupted"]:
+            raise KeyboardInterrupt
+        raw[k] = out
+        if on_fold_end is not None:
+            on_fold_end(_fold_result(k, out, dates))
+
+    if workers == 1:
+        for k, vals, fold_cfg, n_train in tasks:
+            done(k, _run_fold(vals, fold_cfg, n_train))
+    else:
+        _run_pool(tasks, workers, done)
+
+    results = [_fold_result(k, raw[k], dates) for k in sorted(raw)]
+    pool = {name: np.concatenate([getattr(f, name) for f in results])
+            for name in ("actual", "predicted", "previous", "net_price")}
+    pooled = metrics.evaluate(pool["actual"], pool["predicted"], pool["previous"],
+                              direction_from=pool["net_price"])
+    return BacktestResult(cfg, results, pooled, metrics.verdict(pooled["rmse_ratio"]), workers)
+
+
+def _check_folds(n: int, cfg: RunConfig, folds: int) -> list[tuple[int, int]]:
+    if not isinstance(folds, int) or isinstance(folds, bool) or not 1 <= folds <= MAX_FOLDS:
+        raise ConfigError(f"--folds must be a whole number between 1 and {MAX_FOLDS}, got {folds!r}")
+    split, lookback, target = cfg.data.split, cfg.data.lookback, cfg.data.target
+    first = int(np.floor(split * n))
+    train_windows = first - first_position(lookback, target)
+    if train_windows < MIN_TRAIN_WINDOWS:
+        raise NotEnoughDataError(
+            f"{n} rows are too few for --lookback {lookback} and --split {split:g}: the first "
+            f"fold trains on {first} rows, which leaves {max(train_windows, 0)} training windows "
+            f"(need {MIN_TRAIN_WINDOWS}); use a shorter --lookback, a higher --split or more data"
+        )
+    test_days = n - first
+    if test_days // folds < MIN_FOLD_TEST_DAYS:
+        raise NotEnoughDataError(
+            f"{n} rows with --split {split:g} leave {test_days} test days; {folds} folds would get "
+            f"{test_days // folds} each (need at least {MIN_FOLD_TEST_DAYS}); use fewer --folds, "
+            f"a lower --split or more data"
+        )
+    return fold_bounds(n, split, folds)
+
+
+def _pick_workers(workers: int | None, folds: int, cfg: RunConfig) -> int:
+    if workers is not None:
+        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+            raise ConfigError(f"--workers must be a whole number of at least 1, got {workers!r}")
+        return min(workers, folds)
+    from seqcast.training import pick_device
+
+    if pick_device(cfg.train.device).type != "cpu":
+        return 1  # one accelerator: folds queue for it anyway
+    return max(1, min(folds, os.cpu_count() or 1))
+
+
+def _run_fold(values: np.ndarray, cfg: RunConfig, n_train: int) -> dict[str, Any]:
+    """Train on values[:n_train], test on the rest; plain picklable results only."""
+    from seqcast.pipeline import fit_evaluate
+
+    fitted = fit_evaluate(values, cfg, n_train=n_train, intervals=False)
+    ds, fit = fitted.ds, fitted.fit
+    test = ds.test
+    return {
+        "n_train": ds.n_train,
+        "n_total": len(values),
+        "windows": {"train": ds.train.stop - ds.train.start, "val": ds.val.stop - ds.val.start,
+                    "test": test.stop - test.start},
+        "scaler": ds.scaler.to_dict(),
+        "shrink": float(fitted.alpha),
+        "epochs_run": len(fit.history),
+        "best_epoch": fit.best_epoch,
+        "seconds": round(fit.seconds, 3),
+        "interrupted": fit.interrupted,
+        "metrics": fitted.report["test"],
+        "actual": ds.actual[test].copy(),
+        "predicted": fitted.predicted[test].copy(),
+        "previous": ds.previous[test].copy(),
+        "net_price": fitted.net_price[test].copy(),
+    }
+
+
+def _worker_init(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _run_pool(tasks: list, workers: int, done: Callable[[int, dict[str, Any]], None]) -> None:
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    # Split the cores between workers so they do not oversubscribe them.
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    capped = []
+    for k, vals, cfg, n_train in tasks:
+        if cfg.train.threads and cfg.train.threads > threads:
+            cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, threads=threads))
+        capped.append((k, vals, cfg, n_train))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init, initargs=(threads,))
+    try:
+        # Longest folds first: they finish last otherwise.
+        pending = {pool.submit(_run_fold, vals, cfg, n_train): k
+                   for k, vals, cfg, n_train in reversed(capped)}
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                k = pending.pop(future)
+                done(k, future.result())
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+
+
+def _fold_result(k: int, out: dict[str, Any], dates: Any) -> FoldResult:
+    n_train, n_total = out["n_train"], out["n_total"]
+
+    def day(i: int) -> str:
+        return str(dates[i].date())
+
+    return FoldResult(
+        fold=k,
+        train_first=day(0), train_last=day(n_train - 1),
+        test_first=day(n_train), test_last=day(n_total - 1),
+        n_train=n_train, n_test=n_total - n_train,
+        windows=out["windows"], scaler=out["scaler"], shrink=out["shrink"],
+        epochs_run=out["epochs_run"], best_epoch=out["best_epoch"], seconds=out["seconds"],
+        metrics=out["metrics"],
+        test_dates=[str(d.date()) for d in dates[n_train:n_total]],
+        actual=out["actual"], predicted=out["predicted"], previous=out["previous"],
+        net_price=out["net_price"],
+    )
