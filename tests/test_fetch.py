@@ -1,0 +1,91 @@
+"""api.fetch against a local stooq-shaped server: incremental updates, merges, no lost rows."""
+
+from __future__ import annotations
+
+import pytest
+
+from seqcast import api
+from seqcast.errors import ConfigError, NoDataError, RateLimitError
+from seqcast.store import Store
+from seqcast.workspace import Workspace
+from tests.httpserver import Reply, Server
+
+HEADER = "Date,Open,High,Low,Close\r\n"
+
+
+def rows(*pairs: tuple[str, float]) -> str:
+    return HEADER + "".join(f"{d},{c},{c},{c},{c}\r\n" for d, c in pairs)
+
+
+FIRST = rows(("2024-01-02", 4.30), ("2024-01-03", 4.31), ("2024-01-04", 4.32), ("2024-01-05", 4.33))
+# stooq revised 2024-01-05 and added two days.
+UPDATE = rows(("2024-01-04", 4.32), ("2024-01-05", 4.34), ("2024-01-08", 4.35), ("2024-01-09", 4.36))
+
+
+def stored_close(home) -> dict[str, float]:
+    frame = Store(Workspace.resolve(home)).get("eurpln", "stooq").load()
+    return {str(d.date()): c for d, c in frame["Close"].items()}
+
+
+def test_second_fetch_asks_only_for_new_days_and_merges(monkeypatch, workspace):
+    with Server([Reply(body=FIRST), Reply(body=UPDATE)]) as server:
+        monkeypatch.setenv("SEQCAST_STOOQ_URL", server.url)
+        first = api.fetch("eurpln", start="2024-01-01")
+        second = api.fetch("eurpln")
+        q1, q2 = server.requests[0].query, server.requests[1].query
+    assert q1["s"] == ["eurpln"] and q1["i"] == ["d"] and q1["d1"] == ["20240101"]
+    assert q2["d1"] == ["20231229"]  # last stored day minus 7 days: revised rows come again
+    assert "d2" not in q2
+    assert first.meta["rows"] == 4 and second.meta["rows"] == 6
+    assert second.meta["new_rows"] == 2
+    close = stored_close(workspace)
+    assert close["2024-01-02"] == 4.30  # kept although not in the second answer
+    assert close["2024-01-05"] == 4.34  # the revised value wins
+    assert close["2024-01-09"] == 4.36
+
+
+def test_full_refetches_everything_but_keeps_rows_it_did_not_return(monkeypatch, workspace):
+    with Server([Reply(body=FIRST), Reply(body=rows(("2024-01-05", 4.40)))]) as server:
+        monkeypatch.setenv("SEQCAST_STOOQ_URL", server.url)
+        api.fetch("eurpln", start="2024-01-01")
+        api.fetch("eurpln", start="2024-01-05", full=True)
+        assert server.requests[1].query["d1"] == ["20240105"]
+    close = stored_close(workspace)
+    assert len(close) == 4 and close["2024-01-05"] == 4.40
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [("No data", NoDataError), ("Exceeded the daily hits limit", RateLimitError)],
+)
+def test_failed_update_leaves_stored_data_untouched(monkeypatch, workspace, body, error):
+    with Server([Reply(body=FIRST), Reply(body=body)]) as server:
+        monkeypatch.setenv("SEQCAST_STOOQ_URL", server.url)
+        stored = api.fetch("eurpln", start="2024-01-01")
+        before = stored.csv_path.read_bytes(), (stored.csv_path.parent / "eurpln.json").read_bytes()
+        with pytest.raises(error):
+            api.fetch("eurpln")
+    after = stored.csv_path.read_bytes(), (stored.csv_path.parent / "eurpln.json").read_bytes()
+    assert after == before
+
+
+def test_changing_the_interval_needs_full(monkeypatch):
+    with Server([Reply(body=FIRST), Reply(body=rows(("2024-01-05", 4.33)))]) as server:
+        monkeypatch.setenv("SEQCAST_STOOQ_URL", server.url)
+        api.fetch("eurpln", start="2024-01-01")
+        with pytest.raises(ConfigError, match="--full"):
+            api.fetch("eurpln", interval="w")
+        weekly = api.fetch("eurpln", interval="w", full=True)
+        assert server.requests[-1].query["i"] == ["w"]
+    assert weekly.meta["interval"] == "w" and weekly.meta["rows"] == 1
+
+
+def test_apikey_goes_to_stooq_but_not_into_the_store(monkeypatch, workspace):
+    with Server([Reply(body=FIRST)]) as server:
+        monkeypatch.setenv("SEQCAST_STOOQ_URL", server.url)
+        stored = api.fetch("eurpln", apikey="SECRETKEY42", domain="com")
+        assert server.requests[0].query["apikey"] == ["SECRETKEY42"]
+    for path in workspace.rglob("*"):
+        if path.is_file():
+            assert b"SECRETKEY42" not in path.read_bytes(), path
+    assert "SECRETKEY42" not in str(stored.meta)
