@@ -82,7 +82,14 @@ def fetch(
         stored = None
     old = None
     request_start = start_d
-    if stored is not None and stored.meta.get("interval", "d") == interval:
+    interval_changed = stored is not None and stored.meta.get("interval", "d") != interval
+    if interval_changed and not full:
+        raise ConfigError(
+            f"{symbol} from {source} is stored with interval {stored.meta.get('interval', 'd')!r}, "
+            f"not {interval!r}; add --full to replace it"
+        )
+    if stored is not None and not interval_changed:
+        # Merged with what comes back, so a shorter answer never loses stored rows.
         try:
             old = stored.load()
         except DataError:
