@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqcast.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from seqcast.errors import ConfigError, DataError
+from seqcast.errors import ConfigError, DataError, UnknownSourceError
 from seqcast.runs import Run, RunStore
 from seqcast.store import Store, StoredSeries, check_writable, merge
 from seqcast.workspace import Workspace
@@ -128,8 +128,12 @@ def load_series(
     symbol: str | None = None, source: str | None = None, home: Path | str | None = None
 ) -> tuple[StoredSeries, pd.DataFrame]:
     """A stored series (the most recently fetched when symbol is None) and its frame."""
+    from seqcast.sources import source_names
+
+    if source is not None and source not in source_names():
+        raise UnknownSourceError(f"unknown source {source!r}; choose one of: {', '.join(source_names())}")
     store = Store(Workspace.resolve(home))
-    stored = store.get(symbol, source) if symbol else store.latest()
+    stored = store.get(symbol, source) if symbol else store.latest(source)
     return stored, stored.load()
 
 
@@ -182,11 +186,13 @@ def train(
     stored, frame = load_series(cfg.data.symbol, cfg.data.source, ws.root)
     # The saved config names the series actually used, not "the last fetched".
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, symbol=stored.symbol, source=stored.source))
-    frame = between(frame, _as_date(cfg.data.start, "--from"), _as_date(cfg.data.end, "--to"))
-    if frame.empty:
-        raise DataError(f"no {stored.symbol} rows between {cfg.data.start} and {cfg.data.end}")
+    selected = between(frame, _as_date(cfg.data.start, "--from"), _as_date(cfg.data.end, "--to"))
+    if selected.empty:
+        raise DataError(_empty_range_message(stored.symbol, cfg.data, frame))
+    frame = selected
     values = frame["Close"].to_numpy(dtype=np.float64)
     dates = frame.index
+    RunStore(ws).check_writable()  # a read-only or full workspace fails now, not after training
     fitted = fit_evaluate(values, cfg, on_epoch_end=on_epoch_end)
     ds, model, result, report, device = fitted.ds, fitted.model, fitted.fit, fitted.report, fitted.device
     val_n = ds.val.stop - ds.val.start
@@ -509,6 +515,14 @@ def _as_date(value: date | str | None, flag: str) -> date | None:
         return date.fromisoformat(str(value))
     except ValueError:
         raise ConfigError(f"{flag} must be a date as YYYY-MM-DD, got {value!r}") from None
+
+
+def _empty_range_message(symbol: str, data: DataConfig, frame: pd.DataFrame) -> str:
+    """No stored rows between --from and --to: say what is stored and what to do."""
+    asked = " and ".join(f"{flag} {value}" for flag, value in (("--from", data.start), ("--to", data.end))
+                         if value)
+    return (f"no {symbol} rows for {asked}; the stored data covers {frame.index[0].date()} .. "
+            f"{frame.index[-1].date()}: choose dates within it, or fetch more data")
 
 
 __all__ = [

@@ -10,6 +10,10 @@ from typing import Any
 
 from seqcast.errors import WorkspaceError
 
+WRITE_HINT = ("free some disk space, make the folder writable, or use another workspace "
+              "(--home or SEQCAST_HOME)")
+"""The next step after any failed write in the workspace."""
+
 
 def write_bytes(path: Path, data: bytes) -> None:
     """Write data to path through a temporary file in the same folder and a rename."""
@@ -18,7 +22,7 @@ def write_bytes(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise WorkspaceError(f"cannot write to {path.parent}: {exc.strerror or exc}") from exc
+        raise WorkspaceError(f"cannot write to {path.parent}: {exc.strerror or exc}; {WRITE_HINT}") from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -32,7 +36,7 @@ def write_bytes(path: Path, data: bytes) -> None:
         except OSError:
             pass
         if isinstance(exc, OSError):
-            raise WorkspaceError(f"cannot write {path}: {exc.strerror or exc}") from exc
+            raise WorkspaceError(f"cannot write {path}: {exc.strerror or exc}; {WRITE_HINT}") from exc
         raise
 
 

@@ -577,4 +577,10 @@ def predict_next(
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:
+        # Ctrl-C while typer builds the command, before any command ran (a Ctrl-C inside
+        # a command is handled there): nothing was done.
+        sys.stderr.write("interrupted; nothing was changed\n")
+        sys.exit(130)

@@ -41,6 +41,51 @@ def _read_json(path: Path) -> Any:
         raise RunCorruptError(f"{path} is not readable JSON ({exc}); train again") from exc
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_meta(meta: dict[str, Any], path: Path) -> None:
+    """Reject a meta.json whose fields have the wrong types (a file from elsewhere is data)."""
+    from datetime import date
+
+    def bad(what: str) -> RunCorruptError:
+        return RunCorruptError(f"{path} is invalid: {what}; train again")
+
+    for key in ("symbol", "source", "interval_scale"):
+        if key in meta and not isinstance(meta[key], str):
+            raise bad(f"{key!r} must be a string")
+    for key in ("shrink", "coverage"):
+        if key in meta and not _is_number(meta[key]):
+            raise bad(f"{key!r} must be a number")
+    for key in ("data", "split", "training"):
+        if key in meta and not isinstance(meta[key], dict):
+            raise bad(f"{key!r} must be an object")
+    widths = meta.get("interval_widths", [])
+    if not (isinstance(widths, list) and all(_is_number(w) for w in widths)):
+        raise bad("'interval_widths' must be a list of numbers")
+    for key in ("first", "last"):
+        value = meta.get("data", {}).get(key)
+        if value is not None:
+            try:
+                date.fromisoformat(value)
+            except (TypeError, ValueError):
+                raise bad(f"data.{key} must be a date as YYYY-MM-DD") from None
+    best = meta.get("training", {}).get("best_epoch")
+    if best is not None and not _is_number(best):
+        raise bad("training.best_epoch must be a number")
+
+
+def _check_metrics(metrics: dict[str, Any], path: Path) -> None:
+    """Every part's metrics are numbers (or flags); the verdict is text."""
+    for part in ("train", "val", "test"):
+        values = metrics.get(part, {})
+        if not isinstance(values, dict) or not all(isinstance(v, (int, float)) for v in values.values()):
+            raise RunCorruptError(f"{path} is invalid: {part!r} must map names to numbers; train again")
+    if not isinstance(metrics.get("verdict", ""), str):
+        raise RunCorruptError(f"{path} is invalid: 'verdict' must be a string; train again")
+
+
 def _first_line(exc: BaseException) -> str:
     # str(EOFError()) is "" (an empty model.pt): fall back to the exception's name.
     text = str(exc).strip()
@@ -58,7 +103,8 @@ class Run:
     def meta(self) -> dict[str, Any]:
         meta = _read_json(self.path / "meta.json")
         if not isinstance(meta, dict):
-            raise RunCorruptError(f"{self.path / 'meta.json'} is not a JSON object")
+            raise RunCorruptError(f"{self.path / 'meta.json'} is not a JSON object; train again")
+        _check_meta(meta, self.path / "meta.json")
         return meta
 
     @cached_property
@@ -66,13 +112,14 @@ class Run:
         try:
             return RunConfig.from_dict(_read_json(self.path / "config.json"))
         except ConfigError as exc:
-            raise RunCorruptError(f"{self.path / 'config.json'} is invalid: {exc}") from None
+            raise RunCorruptError(f"{self.path / 'config.json'} is invalid: {exc}; train again") from None
 
     @cached_property
     def metrics(self) -> dict[str, Any]:
         metrics = _read_json(self.path / "metrics.json")
         if not isinstance(metrics, dict):
-            raise RunCorruptError(f"{self.path / 'metrics.json'} is not a JSON object")
+            raise RunCorruptError(f"{self.path / 'metrics.json'} is not a JSON object; train again")
+        _check_metrics(metrics, self.path / "metrics.json")
         return metrics
 
     @cached_property
@@ -83,14 +130,21 @@ class Run:
         try:
             scaler = Scaler.from_dict(raw)
         except (KeyError, TypeError, ValueError) as exc:
-            raise RunCorruptError(f"{self.path / 'scaler.json'} is invalid ({exc})") from None
+            raise RunCorruptError(f"{self.path / 'scaler.json'} is invalid ({exc}); train again") from None
         if not (scaler.scale > 0 and abs(scaler.center) < float("inf")):
-            raise RunCorruptError(f"{self.path / 'scaler.json'} holds an unusable scale")
+            raise RunCorruptError(f"{self.path / 'scaler.json'} holds an unusable scale; train again")
         return scaler
 
     def history(self) -> list[dict[str, float]]:
         path = self.path / "history.json"
-        return _read_json(path) if path.exists() else []
+        history = _read_json(path) if path.exists() else []
+        if not isinstance(history, list) or not all(
+            isinstance(h, dict) and _is_number(h.get("epoch")) and _is_number(h.get("train_loss"))
+            and (h.get("val_loss") is None or _is_number(h.get("val_loss")))
+            for h in history
+        ):
+            raise RunCorruptError(f"{path} is invalid: expected a list of epochs with losses; train again")
+        return history
 
     def predictions(self) -> pd.DataFrame:
         """date, part, actual, predicted, naive (and lower/upper when recorded)."""
@@ -98,9 +152,18 @@ class Run:
 
         path = self.path / "predictions.csv"
         try:
-            return pd.read_csv(path, parse_dates=["date"])
+            preds = pd.read_csv(path, parse_dates=["date"])
         except (OSError, ValueError, KeyError) as exc:
             raise RunCorruptError(f"{path} is missing or unreadable ({exc}); train again") from exc
+        numeric = ("actual", "predicted", "naive", "lower", "upper")
+        if ("part" not in preds or "actual" not in preds or "predicted" not in preds
+                or not pd.api.types.is_datetime64_any_dtype(preds["date"])
+                or not all(pd.api.types.is_numeric_dtype(preds[c]) for c in numeric if c in preds)):
+            raise RunCorruptError(
+                f"{path} is invalid: expected columns date, part, actual, predicted with dates "
+                "and numbers; train again"
+            )
+        return preds
 
     def load_model(self) -> nn.Module:
         """Rebuild the network from config.json and load model.pt safely on the CPU."""
@@ -117,18 +180,21 @@ class Run:
         except FileNotFoundError:
             raise RunCorruptError(f"run {self.run_id} has no model.pt; train again") from None
         except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
+            # torch's own text for a refused pickle advises turning weights_only off: never show it.
+            reason = ("it holds Python objects other than tensors, which could run code"
+                      if isinstance(exc, pickle.UnpicklingError) else _first_line(exc)[:200])
             raise RunCorruptError(
                 f"{path} is not a plain weights file and was not loaded (only tensors are "
-                f"accepted, never code): {_first_line(exc)[:200]}"
+                f"accepted, never code): {reason}; train again, or ask for a run saved by seqcast"
             ) from None
         if not isinstance(state, dict):
-            raise RunCorruptError(f"{path} does not hold a state dict")
+            raise RunCorruptError(f"{path} does not hold a state dict; train again")
         try:
             model.load_state_dict(state)
         except (RuntimeError, KeyError, TypeError) as exc:
             raise RunCorruptError(
                 f"{path} holds weights of another architecture than config.json describes "
-                f"({_first_line(exc)[:160]})"
+                f"({_first_line(exc)[:160]}); train again"
             ) from None
         model.eval()
         return model
@@ -178,12 +244,31 @@ class RunStore:
             raise RunNotFoundError(
                 f"{run_id!r} matches {len(matches)} runs; give more of the id (seqcast runs)"
             )
+        if (self.root / run_id).is_symlink():
+            raise RunNotFoundError(
+                f"{self.root / run_id} is a symbolic link; seqcast does not follow links in the "
+                "runs folder: copy the run folder there instead"
+            )
         if (self.root / run_id).exists():
             raise RunCorruptError(
                 f"run folder {self.root / run_id} is incomplete or not a run (missing one of "
                 f"{', '.join(REQUIRED_FILES)}); train again"
             )
         raise RunNotFoundError(f"no run {run_id!r}; list runs with: seqcast runs")
+
+    def check_writable(self) -> None:
+        """Fail before a long training, not after it, when no run folder can be written."""
+        import tempfile
+
+        from seqcast.errors import WorkspaceError
+
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            os.rmdir(tempfile.mkdtemp(prefix=".tmp-probe-", dir=self.root))
+        except OSError as exc:
+            raise WorkspaceError(
+                f"cannot write a run folder in {self.root}: {exc.strerror or exc}; {atomic.WRITE_HINT}"
+            ) from exc
 
     def list(self) -> list[Run]:
         return [Run(i, self.root / i) for i in self.ids()]
@@ -204,7 +289,9 @@ class RunWriter:
         except OSError as exc:
             from seqcast.errors import WorkspaceError
 
-            raise WorkspaceError(f"cannot create a run folder in {root}: {exc.strerror or exc}") from exc
+            raise WorkspaceError(
+                f"cannot write a run folder in {root}: {exc.strerror or exc}; {atomic.WRITE_HINT}"
+            ) from exc
 
     def json(self, name: str, obj: Any) -> None:
         atomic.write_json(self.tmp / name, obj)
@@ -224,7 +311,9 @@ class RunWriter:
             os.rename(self.tmp, final)  # fails if final exists and is not empty
         except OSError as exc:
             self.abort()
-            raise WorkspaceError(f"cannot save run {self.run_id}: {exc.strerror or exc}") from exc
+            raise WorkspaceError(
+                f"cannot save run {self.run_id}: {exc.strerror or exc}; {atomic.WRITE_HINT}"
+            ) from exc
         return final
 
     def abort(self) -> None:

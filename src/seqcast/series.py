@@ -59,12 +59,12 @@ def read_price_csv(path: Path | str) -> pd.DataFrame:
     path = Path(path).expanduser()
     origin = str(path)
     if path.is_dir():
-        raise CSVFormatError(f"{origin} is a folder, not a CSV file")
+        raise CSVFormatError(f"{origin} is a folder, not a CSV file; give the path of the file itself")
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
             raise CSVFormatError(
-                f"{origin} is {size / 1e6:.0f} MB, more than the {MAX_BYTES // 10**6} MB a "
+                f"{origin} is {_size_text(size)}, more than the {_size_text(MAX_BYTES)} a "
                 "daily price file can be; check that it is the right file"
             )
         data = path.read_bytes()
@@ -73,6 +73,10 @@ def read_price_csv(path: Path | str) -> pd.DataFrame:
     except OSError as exc:
         raise CSVFormatError(f"cannot read {origin}: {exc.strerror or exc}") from exc
     return parse_price_csv(data, origin=origin)
+
+
+def _size_text(n_bytes: int) -> str:
+    return f"{n_bytes / 1e6:.0f} MB" if n_bytes >= 10**6 else f"{n_bytes:,} bytes"
 
 
 def parse_price_csv(data: bytes | str, *, origin: str = "CSV") -> pd.DataFrame:
@@ -90,7 +94,8 @@ def parse_price_csv(data: bytes | str, *, origin: str = "CSV") -> pd.DataFrame:
     first_line = stripped.splitlines()[0]
     if any(first_line.lower().startswith(body) for body in _STOOQ_BODIES):
         raise CSVFormatError(
-            f"{origin} holds stooq's message {first_line.strip()[:60]!r}, not prices"
+            f"{origin} holds stooq's message {first_line.strip()[:60]!r}, not prices; "
+            "download the file again (check the symbol and date range)"
         )
 
     sep, decimal = _dialect(first_line)
@@ -120,7 +125,9 @@ def parse_price_csv(data: bytes | str, *, origin: str = "CSV") -> pd.DataFrame:
     except (pd.errors.ParserError, ValueError, csv.Error) as exc:
         raise CSVFormatError(f"{origin}: not a well-formed CSV table ({_first_line(exc)})") from exc
     if raw.empty:
-        raise CSVFormatError(f"{origin} has a header but no data rows")
+        raise CSVFormatError(
+            f"{origin} has a header but no data rows; check that the file is complete, or save it again"
+        )
     raw = raw.fillna("")  # fields missing from a short row read as empty, not NaN
 
     dates = _parse_dates(raw["Date"], origin)
@@ -135,7 +142,10 @@ def _decode(data: bytes | str, origin: str) -> str:
     if isinstance(data, str):
         return data.lstrip("\ufeff")
     if b"\x00" in data[:8192]:
-        raise CSVFormatError(f"{origin} is a binary file, not CSV text")
+        raise CSVFormatError(
+            f"{origin} is a binary file, not CSV text; save the prices as CSV (e.g. from a "
+            "spreadsheet: Save as CSV) and try again"
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -144,7 +154,9 @@ def _decode(data: bytes | str, origin: str) -> str:
         # Polish spreadsheets often save in Windows-1250.
         return data.decode("cp1250")
     except UnicodeDecodeError:
-        raise CSVFormatError(f"{origin} is not text (neither UTF-8 nor Windows-1250)") from None
+        raise CSVFormatError(
+            f"{origin} is not text (neither UTF-8 nor Windows-1250); save it as CSV in UTF-8 and try again"
+        ) from None
 
 
 def _dialect(header: str) -> tuple[str, str]:
@@ -199,7 +211,8 @@ def _parse_numbers(column: pd.Series, name: str, decimal: str, origin: str, *, r
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise CSVFormatError(
-            f"{origin}, line {i + 2}: {name} is {column.iloc[i][:30]!r}, not a number"
+            f"{origin}, line {i + 2}: {name} is {column.iloc[i][:30]!r}, not a number; "
+            "fix or remove that row"
         )
     if required and missing.any():
         i = int(np.flatnonzero(missing)[0])
@@ -209,7 +222,9 @@ def _parse_numbers(column: pd.Series, name: str, decimal: str, origin: str, *, r
         )
     if not np.isfinite(numbers[~missing]).all():
         i = int(np.flatnonzero(~np.isfinite(numbers) & ~missing)[0])
-        raise CSVFormatError(f"{origin}, line {i + 2}: {name} is not a finite number")
+        raise CSVFormatError(
+            f"{origin}, line {i + 2}: {name} is not a finite number; fix or remove that row"
+        )
     return numbers
 
 

@@ -79,10 +79,15 @@ class Store:
             )
         return max(candidates, key=lambda s: s.meta.get("fetched_at", ""))
 
-    def latest(self) -> StoredSeries:
-        """The most recently fetched series of any symbol."""
-        stored = self.list()
+    def latest(self, source: str | None = None) -> StoredSeries:
+        """The most recently fetched series of any symbol (from source, when given)."""
+        stored = [s for s in self.list() if source in (None, s.source)]
         if not stored:
+            if source is not None:
+                raise SeriesNotFoundError(
+                    f"no data from {source} stored yet; fetch some first, e.g. "
+                    f"seqcast fetch SYMBOL --source {source}, or list what is stored: seqcast data"
+                )
             raise SeriesNotFoundError(
                 "no data fetched yet; start with: seqcast fetch eurpln --source sample"
             )
@@ -99,8 +104,11 @@ class Store:
                 csv_path = meta_path.parent / meta["file"]
                 if Path(meta["file"]).name != meta["file"]:
                     continue  # a file name that points elsewhere is not ours
-                if not (isinstance(meta["symbol"], str) and isinstance(meta["source"], str)):
-                    continue  # get() and latest() read these; skip rather than crash
+                if not (isinstance(meta["symbol"], str) and isinstance(meta["source"], str)
+                        and isinstance(meta.get("fetched_at", ""), str)
+                        and isinstance(meta.get("rows"), int)
+                        and isinstance(meta.get("first"), str) and isinstance(meta.get("last"), str)):
+                    continue  # get(), latest() and `seqcast data` read these; skip rather than crash
             except (OSError, ValueError, KeyError, TypeError):
                 continue
             out.append(StoredSeries(meta, csv_path))
@@ -135,7 +143,21 @@ class Store:
             "sha256": digest,
         }
         atomic.write_bytes(csv_path, body)
-        atomic.write_json(meta_path, full_meta)
+        try:
+            atomic.write_json(meta_path, full_meta)
+        except BaseException:
+            # The JSON still names the previous CSV (unless a Ctrl-C came just after its
+            # rename): the new CSV would only be litter.
+            try:
+                named = json.loads(meta_path.read_text(encoding="utf-8")).get("file")
+            except (OSError, ValueError, AttributeError):
+                named = None
+            if csv_path.name not in (previous, named):
+                try:
+                    csv_path.unlink(missing_ok=True)
+                except OSError:
+                    pass
+            raise
         if previous and previous != csv_path.name and Path(previous).name == previous:
             try:
                 (folder / previous).unlink()
@@ -160,4 +182,6 @@ def check_writable(workspace: Workspace) -> None:
     try:
         workspace.root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise WorkspaceError(f"cannot create the workspace {workspace.root}: {exc.strerror or exc}") from exc
+        raise WorkspaceError(
+            f"cannot write the workspace {workspace.root}: {exc.strerror or exc}; {atomic.WRITE_HINT}"
+        ) from exc

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seqcast.errors import ConfigError, NotEnoughDataError
+from seqcast.errors import ConfigError, DataError, NotEnoughDataError
 
 MIN_TRAIN_WINDOWS = 20
 MIN_TEST_WINDOWS = 5
@@ -108,6 +108,18 @@ def windows(series: np.ndarray, lookback: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(series, lookback)
 
 
+def _check_options(*, lookback: int, split: float | None, val_fraction: float, target: str) -> None:
+    """The window options build_dataset needs, checked before any arithmetic with them."""
+    if not isinstance(lookback, (int, np.integer)) or isinstance(lookback, bool) or lookback < 1:
+        raise ConfigError(f"--lookback must be a whole number of at least 1, got {lookback!r}")
+    if split is not None and (not isinstance(split, (int, float)) or not 0 < split < 1):
+        raise ConfigError(f"--split must be a number between 0 and 1, got {split!r}")
+    if not isinstance(val_fraction, (int, float)) or not 0 <= val_fraction < 1:
+        raise ConfigError(f"--val-fraction must be a number from 0 to below 1, got {val_fraction!r}")
+    if target not in ("level", "change", "logret"):
+        raise ConfigError(f"unknown target {target!r}; use logret, change or level")
+
+
 def build_dataset(
     values: np.ndarray, *, lookback: int, split: float, val_fraction: float, target: str,
     n_train: int | None = None,
@@ -116,15 +128,27 @@ def build_dataset(
 
     n_train, when given, is the exact length of the training part (split is then ignored).
     """
+    _check_options(lookback=lookback, split=split if n_train is None else None,
+                   val_fraction=val_fraction, target=target)
     values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1:
+        raise DataError(f"expected one column of prices, got an array of shape {values.shape}")
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise DataError(
+            f"the series has {bad.size} missing or infinite values (first at row {bad[0] + 1}); "
+            "remove or fill those rows and fetch again"
+        )
     n = len(values)
     if n_train is None:
         n_train = int(np.floor(split * n))
+    elif not isinstance(n_train, (int, np.integer)) or not 0 <= n_train <= n:
+        raise ConfigError(f"the training part must have between 0 and {n} rows, got {n_train!r}")
     start = first_position(lookback, target)
     n_train_windows = n_train - start
     n_test_windows = n - n_train
     if n_train_windows < MIN_TRAIN_WINDOWS or n_test_windows < MIN_TEST_WINDOWS:
-        need = int(np.ceil(max((start + MIN_TRAIN_WINDOWS) / split,
+        need = int(np.ceil(max((start + MIN_TRAIN_WINDOWS) / max(split, 0.01),
                                start + MIN_TRAIN_WINDOWS + MIN_TEST_WINDOWS)))
         raise NotEnoughDataError(
             f"{n} rows are too few for --lookback {lookback} and --split {split:g}: the training "
@@ -132,12 +156,19 @@ def build_dataset(
             f"(need {MIN_TRAIN_WINDOWS}) and {n_test_windows} test days (need {MIN_TEST_WINDOWS}); "
             f"use a shorter --lookback or more data (at least {need} rows)"
         )
-    modelled = transform_series(values, target)
-    # Statistics of the training part only: positions before n_train.
-    scaler = fit_scaler(modelled[:n_train], target)
-    scaled = scaler.transform(modelled).astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked just below
+        modelled = transform_series(values, target)
+        # Statistics of the training part only: positions before n_train.
+        scaler = fit_scaler(modelled[:n_train], target)
+        scaled = scaler.transform(modelled).astype(np.float32)
     positions = np.arange(start, n)
     feature_start = start - lookback
+    if not (np.isfinite([scaler.center, scaler.scale]).all() and np.isfinite(scaled[feature_start:]).all()):
+        raise DataError(
+            f"the series' {target} values are too large or too uneven to scale (from "
+            f"{np.min(values):.6g} to {np.max(values):.6g}); check the data, e.g. a wrong decimal "
+            "separator or a price in the wrong unit"
+        )
     x = windows(scaled[feature_start : n - 1], lookback)[:, :, None]  # (n_windows, lookback, 1)
     y = scaled[start:]
     n_val = round(val_fraction * n_train_windows)

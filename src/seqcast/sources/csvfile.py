@@ -20,7 +20,11 @@ class CSVSource:
         path = request.options.get("path")
         if not path:
             raise ConfigError("the csv source needs a file: seqcast fetch SYMBOL --csv FILE")
-        frame = between(read_price_csv(path), request.start, request.end)
+        whole = read_price_csv(path)
+        frame = between(whole, request.start, request.end)
         if frame.empty:
-            raise NoDataError(f"{path} has no rows in the requested date range")
+            raise NoDataError(
+                f"{path} has no rows in the requested date range; it covers "
+                f"{whole.index[0].date()} .. {whole.index[-1].date()}: choose --from/--to within it"
+            )
         return FetchResult(frame, {"file": str(Path(path).expanduser().resolve())})
