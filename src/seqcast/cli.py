@@ -36,9 +36,30 @@ app = typer.Typer(
 HomeOption = Annotated[
     Path | None,
     typer.Option("--home", envvar="SEQCAST_HOME", show_envvar=True,
-                 help="Workspace folder for data and runs [default: ~/.seqcast]."),
+                 help="Workspace folder for data and runs \\[default: ~/.seqcast]."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+# Options shared by train and backtest.
+SymbolOption = Annotated[str | None, typer.Option("--symbol", help="Stored symbol \\[default: the last fetched].")]
+SourceOption = Annotated[str | None, typer.Option("--source", help="Stored source of the symbol.")]
+ModelOption = Annotated[Literal["rnn", "lstm", "gru", "transformer"], typer.Option(help="Network family.")]
+LookbackOption = Annotated[int, typer.Option(help="Days of history per forecast.")]
+TargetOption = Annotated[Literal["logret", "change", "level"],
+    typer.Option(help="Predict the next log-return, change or price level.")]
+BatchSizeOption = Annotated[int, typer.Option(help="Windows per batch.")]
+HiddenOption = Annotated[int, typer.Option(help="Hidden units per layer.")]
+LayersOption = Annotated[int, typer.Option(help="Stacked layers.")]
+DropoutOption = Annotated[float, typer.Option(help="Dropout between layers and before the head.")]
+ActivationOption = Annotated[Literal["relu", "tanh"], typer.Option(help="Activation of --model rnn.")]
+HeadsOption = Annotated[int, typer.Option(help="Attention heads of --model transformer.")]
+LrOption = Annotated[float, typer.Option(help="Adam learning rate.")]
+ClipOption = Annotated[float, typer.Option(help="Max global gradient norm; 0 = off.")]
+PatienceOption = Annotated[int, typer.Option(help="Early-stopping patience in epochs; 0 = off.")]
+ShrinkOption = Annotated[bool, typer.Option(help="Shrink moves toward naive (fitted on validation).")]
+StartOption = Annotated[str | None, typer.Option("--from", help="Use data from this date.")]
+EndOption = Annotated[str | None, typer.Option("--to", help="Use data up to this date.")]
+DeviceOption = Annotated[Literal["auto", "cpu", "cuda", "mps"], typer.Option(help="Where to train.")]
 
 
 def _console(stderr: bool = False) -> Console:
@@ -120,9 +141,9 @@ def fetch(
 
     Examples:
 
-      seqcast fetch eurpln --source sample          # bundled ECB EUR/PLN, offline
+      seqcast fetch eurpln --source sample   # bundled, offline
 
-      seqcast fetch eurpln --from 2020-01-01        # stooq
+      seqcast fetch eurpln --from 2020-01-01 # stooq
 
       seqcast fetch eurpln --csv ~/Downloads/eurpln_d.csv
 
@@ -174,31 +195,30 @@ def data(as_json: JsonOption = False, home: HomeOption = None) -> None:
 
 @app.command()
 def train(
-    symbol: Annotated[str | None, typer.Option("--symbol", help="Stored symbol [default: the last fetched].")] = None,
-    source: Annotated[str | None, typer.Option("--source", help="Stored source of the symbol.")] = None,
-    model: Annotated[Literal["rnn", "lstm", "gru", "transformer"], typer.Option(help="Network family.")] = "lstm",
+    symbol: SymbolOption = None,
+    source: SourceOption = None,
+    model: ModelOption = "lstm",
     split: Annotated[float, typer.Option(help="Train fraction, chronological (0.5-0.95).")] = 0.7,
-    lookback: Annotated[int, typer.Option(help="Days of history per forecast.")] = 60,
-    target: Annotated[Literal["logret", "change", "level"],
-                      typer.Option(help="Predict the next log-return, change or price level.")] = "logret",
+    lookback: LookbackOption = 60,
+    target: TargetOption = "logret",
     epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 50,
-    batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 64,
-    hidden: Annotated[int, typer.Option(help="Hidden units per layer.")] = 32,
-    layers: Annotated[int, typer.Option(help="Stacked layers.")] = 1,
-    dropout: Annotated[float, typer.Option(help="Dropout between layers and before the head.")] = 0.0,
-    activation: Annotated[Literal["relu", "tanh"], typer.Option(help="Activation of --model rnn.")] = "relu",
-    heads: Annotated[int, typer.Option(help="Attention heads of --model transformer.")] = 4,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
-    clip: Annotated[float, typer.Option(help="Max global gradient norm; 0 = off.")] = 1.0,
-    patience: Annotated[int, typer.Option(help="Early-stopping patience in epochs; 0 = off.")] = 5,
+    batch_size: BatchSizeOption = 64,
+    hidden: HiddenOption = 32,
+    layers: LayersOption = 1,
+    dropout: DropoutOption = 0.0,
+    activation: ActivationOption = "relu",
+    heads: HeadsOption = 4,
+    lr: LrOption = 1e-3,
+    clip: ClipOption = 1.0,
+    patience: PatienceOption = 5,
     val_fraction: Annotated[float, typer.Option(help="Validation tail of the training part.")] = 0.1,
-    shrink: Annotated[bool, typer.Option(help="Shrink moves toward naive (fitted on validation).")] = True,
+    shrink: ShrinkOption = True,
     coverage: Annotated[float, typer.Option(help="Prediction-interval coverage.")] = 0.9,
-    start: Annotated[str | None, typer.Option("--from", help="Use data from this date.")] = None,
-    end: Annotated[str | None, typer.Option("--to", help="Use data up to this date.")] = None,
+    start: StartOption = None,
+    end: EndOption = None,
     seed: Annotated[int, typer.Option(help="Random seed (runs are reproducible on CPU).")] = 0,
-    device: Annotated[Literal["auto", "cpu", "cuda", "mps"], typer.Option(help="Where to train.")] = "auto",
-    threads: Annotated[int | None, typer.Option(help="CPU threads for PyTorch [default: all].")] = None,
+    device: DeviceOption = "auto",
+    threads: Annotated[int | None, typer.Option(help="CPU threads for PyTorch \\[default: all].")] = None,
     seeds: Annotated[int, typer.Option(help="Train this many seeds (--seed, --seed+1, ...), each a saved "
                                             "run, and report the mean ± sd of the test metrics.")] = 1,
     as_json: JsonOption = False,
@@ -208,13 +228,13 @@ def train(
 
     Examples:
 
-      seqcast train                                  # LSTM on the last fetched symbol
+      seqcast train                  # LSTM on the last fetched symbol
 
       seqcast train --model lstm --split 0.7 --target level --layers 2 --hidden 50 --dropout 0.2
 
       seqcast train --symbol eurpln --model gru --epochs 20 --json
 
-      seqcast train --seeds 5                        # mean ± sd over 5 seeds: one seed is noise
+      seqcast train --seeds 5        # mean ± sd over 5 seeds
     """
     from seqcast import api
     from seqcast.config import DataConfig, ModelConfig, RunConfig, TrainConfig
@@ -372,31 +392,30 @@ def backtest(
     folds: Annotated[int, typer.Option(help="Expanding-window folds: the test part is cut into this "
                                             "many blocks (1-20).")] = 5,
     workers: Annotated[int | None, typer.Option(help="Folds trained in parallel processes "
-                                                     "[default: one per CPU core, up to --folds].")] = None,
-    symbol: Annotated[str | None, typer.Option("--symbol", help="Stored symbol [default: the last fetched].")] = None,
-    source: Annotated[str | None, typer.Option("--source", help="Stored source of the symbol.")] = None,
-    model: Annotated[Literal["rnn", "lstm", "gru", "transformer"], typer.Option(help="Network family.")] = "lstm",
+                                                     "\\[default: one per CPU core, up to --folds].")] = None,
+    symbol: SymbolOption = None,
+    source: SourceOption = None,
+    model: ModelOption = "lstm",
     split: Annotated[float, typer.Option(help="First fold's train fraction; the rest is tested (0.5-0.95).")] = 0.7,
-    lookback: Annotated[int, typer.Option(help="Days of history per forecast.")] = 60,
-    target: Annotated[Literal["logret", "change", "level"],
-                      typer.Option(help="Predict the next log-return, change or price level.")] = "logret",
+    lookback: LookbackOption = 60,
+    target: TargetOption = "logret",
     epochs: Annotated[int, typer.Option(help="Maximum epochs per fold.")] = 50,
-    batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 64,
-    hidden: Annotated[int, typer.Option(help="Hidden units per layer.")] = 32,
-    layers: Annotated[int, typer.Option(help="Stacked layers.")] = 1,
-    dropout: Annotated[float, typer.Option(help="Dropout between layers and before the head.")] = 0.0,
-    activation: Annotated[Literal["relu", "tanh"], typer.Option(help="Activation of --model rnn.")] = "relu",
-    heads: Annotated[int, typer.Option(help="Attention heads of --model transformer.")] = 4,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
-    clip: Annotated[float, typer.Option(help="Max global gradient norm; 0 = off.")] = 1.0,
-    patience: Annotated[int, typer.Option(help="Early-stopping patience in epochs; 0 = off.")] = 5,
+    batch_size: BatchSizeOption = 64,
+    hidden: HiddenOption = 32,
+    layers: LayersOption = 1,
+    dropout: DropoutOption = 0.0,
+    activation: ActivationOption = "relu",
+    heads: HeadsOption = 4,
+    lr: LrOption = 1e-3,
+    clip: ClipOption = 1.0,
+    patience: PatienceOption = 5,
     val_fraction: Annotated[float, typer.Option(help="Validation tail of each fold's training part.")] = 0.1,
-    shrink: Annotated[bool, typer.Option(help="Shrink moves toward naive (fitted on validation).")] = True,
-    start: Annotated[str | None, typer.Option("--from", help="Use data from this date.")] = None,
-    end: Annotated[str | None, typer.Option("--to", help="Use data up to this date.")] = None,
+    shrink: ShrinkOption = True,
+    start: StartOption = None,
+    end: EndOption = None,
     seed: Annotated[int, typer.Option(help="Random seed, the same for every fold.")] = 0,
-    device: Annotated[Literal["auto", "cpu", "cuda", "mps"], typer.Option(help="Where to train.")] = "auto",
-    threads: Annotated[int | None, typer.Option(help="CPU threads per fold [default: cores / workers].")] = None,
+    device: DeviceOption = "auto",
+    threads: Annotated[int | None, typer.Option(help="CPU threads per fold \\[default: cores / workers].")] = None,
     as_json: JsonOption = False,
     home: HomeOption = None,
 ) -> None:
@@ -408,7 +427,7 @@ def backtest(
 
     Examples:
 
-      seqcast backtest                               # 5 folds, default LSTM, last fetched symbol
+      seqcast backtest               # 5 folds, last fetched symbol
 
       seqcast backtest --folds 8 --model gru --epochs 20 --workers 2
 
@@ -525,9 +544,9 @@ def runs(as_json: JsonOption = False, home: HomeOption = None) -> None:
 
 @app.command()
 def plot(
-    run_id: Annotated[str | None, typer.Argument(help="Run id or unique prefix [default: latest run].")] = None,
+    run_id: Annotated[str | None, typer.Argument(help="Run id or unique prefix \\[default: latest run].")] = None,
     fmt: Annotated[Literal["png", "svg", "pdf"], typer.Option("--format", help="File format.")] = "png",
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file [default: in the run folder].")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file \\[default: in the run folder].")] = None,
     home: HomeOption = None,
 ) -> None:
     """Chart actual vs predicted on the train and test parts, plus the loss curves.
@@ -543,7 +562,7 @@ def plot(
 
 @app.command("predict-next")
 def predict_next(
-    run_id: Annotated[str | None, typer.Argument(help="Run id or unique prefix [default: latest run].")] = None,
+    run_id: Annotated[str | None, typer.Argument(help="Run id or unique prefix \\[default: latest run].")] = None,
     days: Annotated[int, typer.Option(help="Trading days ahead (recursive forecast).")] = 1,
     as_json: JsonOption = False,
     home: HomeOption = None,
