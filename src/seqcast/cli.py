@@ -99,6 +99,13 @@ def _num(x: Any, digits: int = 5) -> str:
     return f"{x:.{digits}g}"
 
 
+def _ratio_colour(ratio: float) -> str:
+    """Green when the model beats naive, red when it is worse, yellow when they tie."""
+    if math.isnan(ratio) or abs(ratio - 1) < 5e-4:
+        return "yellow"
+    return "green" if ratio < 1 else "red"
+
+
 def version_callback(value: bool) -> None:
     if value:
         from importlib.metadata import PackageNotFoundError, version
@@ -334,7 +341,7 @@ def _print_seeds(result: Any) -> None:
     ratios = [r.metrics["test"]["rmse_ratio"] for r in runs]
     beats = sum(1 for r in ratios if r < 1)
     ratio = s["rmse_ratio"]["mean"]
-    colour = "green" if ratio < 1 else "red"
+    colour = _ratio_colour(ratio)
     out.print(f"test, mean of {len(runs)} seeds: [{colour}]{verdict(ratio)}[/] "
               f"({beats} of {len(runs)} seeds beat naive)")
     out.print("run ids: " + " ".join(f"[bold]{r.run_id}[/]" for r in runs))
@@ -365,7 +372,7 @@ def _print_report(run: Any, fit: Any) -> None:
     table.add_row("RMSE / naive", _num(m["train"]["rmse_ratio"], 4), "", _num(m["test"]["rmse_ratio"], 4), "")
     out.print(table)
     test = m["test"]
-    colour = "green" if test["rmse_ratio"] < 1 else "red"
+    colour = _ratio_colour(test["rmse_ratio"])
     out.print(f"test: [{colour}]{m['verdict']}[/] (Diebold–Mariano p = {_num(test.get('dm_pvalue'), 2)}; "
               f"direction vs 50 %: p = {_num(test.get('da_pvalue'), 2)})")
     if "interval_coverage" in test:
@@ -467,25 +474,23 @@ def _print_backtest(result: Any) -> None:
 
     out = _console()
     table = Table(box=None, pad_edge=False)
-    for name in ("fold", "train to", "test", "days", "RMSE", "naive", "ratio", "dir %"):
-        table.add_column(name, justify="left" if name in ("fold", "train to", "test") else "right",
-                         no_wrap=True)
+    for name in ("fold", "test days", "n", "RMSE", "naive", "ratio", "dir %"):
+        table.add_column(name, justify="left" if name in ("fold", "test days") else "right", no_wrap=True)
 
     def cells(m: dict[str, Any]) -> list[str]:
         return [_num(m["rmse"], 4), _num(m["naive_rmse"], 4), _num(m["rmse_ratio"], 4),
                 _num(100 * m["directional_accuracy"], 3)]
 
     for f in result.folds:
-        table.add_row(str(f.fold), f.train_last, f"{f.test_first}..{f.test_last}", str(f.n_test),
-                      *cells(f.metrics))
+        table.add_row(str(f.fold), f"{f.test_first}..{f.test_last}", str(f.n_test), *cells(f.metrics))
     first, last = result.folds[0], result.folds[-1]
-    table.add_row("[bold]pooled[/]", "", f"{first.test_first}..{last.test_last}", str(result.pooled["n"]),
+    table.add_row("[bold]pooled[/]", f"{first.test_first}..{last.test_last}", str(result.pooled["n"]),
                   *cells(result.pooled))
     out.print(f"walk-forward backtest of {result.meta.get('symbol', 'the series')}: {len(result.folds)} "
               f"folds, each trained from {first.train_first} to the day before its test block "
               f"({result.workers} worker{'s' if result.workers > 1 else ''})")
     out.print(table)
-    colour = "green" if result.pooled["rmse_ratio"] < 1 else "red"
+    colour = _ratio_colour(result.pooled["rmse_ratio"])
     beats = sum(1 for f in result.folds if f.metrics["rmse_ratio"] < 1)
     out.print(f"pooled test: [{colour}]{result.verdict}[/] (Diebold–Mariano p = "
               f"{_num(result.pooled.get('dm_pvalue'), 2)}; {beats} of {len(result.folds)} folds beat naive)")
