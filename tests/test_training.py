@@ -150,3 +150,24 @@ def test_defaults_do_no_harm_on_the_bundled_sample():
     assert 0.0 <= run.meta["shrink"] <= 1.0
     assert run.config.data.target == "logret"
     assert 0.75 <= test["interval_coverage"] <= 1.0
+
+
+def test_our_adam_matches_torch_adam_bit_for_bit():
+    from seqcast.training import Adam
+
+    def train(make_optimizer):
+        torch.manual_seed(0)
+        model = build_model(ModelConfig(kind="lstm", hidden=8, layers=2))
+        x, y = torch.randn(16, 12, 1), torch.randn(16)
+        optimizer = make_optimizer(list(model.parameters()))
+        for _ in range(30):
+            optimizer.zero_grad()
+            torch.nn.functional.mse_loss(model(x), y).backward()
+            optimizer.step()
+        return [p.detach().clone() for p in model.parameters()]
+
+    ours = train(lambda params: Adam(params, lr=3e-3))
+    reference = train(lambda params: torch.optim.Adam(params, lr=3e-3))
+    for a, b in zip(ours, reference, strict=True):
+        assert torch.equal(a, b)
+    assert not torch.equal(ours[0], train(lambda params: Adam(params, lr=1e-2))[0])

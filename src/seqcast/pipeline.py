@@ -16,7 +16,6 @@ from seqcast import metrics
 from seqcast.config import RunConfig
 from seqcast.forecasting import apply_shrink, fit_shrink, horizon_quantiles, interval_bounds
 from seqcast.models import build_model
-from seqcast.perf import tune_allocator
 from seqcast.stats import interval_coverage
 from seqcast.training import EpochCallback, FitResult, fit, pick_device, predict_numpy
 from seqcast.windowing import Dataset, build_dataset, to_price
@@ -60,14 +59,12 @@ def fit_evaluate(
     split = cfg.data.split if n_train is None else n_train / len(values)
     ds = build_dataset(values, lookback=cfg.data.lookback, split=split,
                        val_fraction=cfg.data.val_fraction, target=cfg.data.target, n_train=n_train)
-    tune_allocator()
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
     torch.manual_seed(cfg.train.seed)
     device = pick_device(cfg.train.device)
     model = build_model(cfg.model).to(device)
     x = torch.from_numpy(ds.x).to(device)  # (n_windows, lookback, 1), built once
     y = torch.from_numpy(ds.y).to(device)  # (n_windows,)
+    # fit() applies --threads and the allocator settings.
     result = fit(model, x[ds.train], y[ds.train], x[ds.val], y[ds.val], cfg.train, on_epoch_end)
 
     # One batched pass over every window, then back to prices.
