@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
-import torch
-from torch import nn
+from collections.abc import Callable
 
-from seqcast.training import predict_numpy
+import numpy as np
+
 from seqcast.windowing import Scaler, first_position, to_price, transform_series
+
+Predictor = Callable[[np.ndarray], np.ndarray]
+"""Scaled windows (batch, lookback, 1) float32 -> the network's scaled outputs (batch,)."""
 
 
 def fit_shrink(previous: np.ndarray, actual: np.ndarray, predicted: np.ndarray, z: float = 2.0) -> float:
@@ -36,7 +38,7 @@ def apply_shrink(previous: np.ndarray, predicted: np.ndarray, alpha: float) -> n
 
 
 def recursive_forecast(
-    model: nn.Module,
+    predict: Predictor,
     history: np.ndarray,
     steps: int,
     *,
@@ -44,10 +46,10 @@ def recursive_forecast(
     scaler: Scaler,
     lookback: int,
     alpha: float,
-    device: torch.device,
 ) -> np.ndarray:
     """Forecast `steps` days ahead from many origins at once, feeding forecasts back.
 
+    predict: scaled windows (batch, lookback, 1) float32 -> scaled outputs (batch,).
     history: (n_origins, >= first_position) prices, each row ending at its origin.
     Returns (n_origins, steps) prices.
     """
@@ -58,7 +60,7 @@ def recursive_forecast(
         window = paths[:, -need:]
         modelled = transform_series(window, target)
         x = scaler.transform(modelled[:, -lookback:])[:, :, None].astype(np.float32)
-        raw = scaler.inverse(predict_numpy(model, x, device))
+        raw = scaler.inverse(np.asarray(predict(x), dtype=np.float64))
         previous = window[:, -1]
         price = apply_shrink(previous, to_price(raw, previous, target), alpha)
         out[:, h] = price
@@ -81,7 +83,7 @@ def interval_bounds(predicted: np.ndarray | float, width: float, relative: bool)
 
 
 def horizon_quantiles(
-    model: nn.Module,
+    predict: Predictor,
     values: np.ndarray,
     origins: np.ndarray,
     limit: int,
@@ -92,7 +94,6 @@ def horizon_quantiles(
     scaler: Scaler,
     lookback: int,
     alpha: float,
-    device: torch.device,
     relative: bool,
 ) -> list[float]:
     """Split-conformal half-widths for horizons 1..max_horizon from validation origins.
@@ -109,8 +110,7 @@ def horizon_quantiles(
         return []
     idx = origins[:, None] - need + np.arange(need)[None, :]  # (n_origins, need)
     paths = recursive_forecast(
-        model, values[idx], max_horizon, target=target, scaler=scaler,
-        lookback=lookback, alpha=alpha, device=device,
+        predict, values[idx], max_horizon, target=target, scaler=scaler, lookback=lookback, alpha=alpha,
     )
     widths = []
     for h in range(max_horizon):

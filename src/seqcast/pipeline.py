@@ -82,9 +82,9 @@ def fit_evaluate(
     widths: list[float] = []
     if intervals and val_n >= 10:
         widths = horizon_quantiles(
-            model, values, ds.positions[ds.val], ds.n_train, MAX_HORIZON, cfg.train.coverage,
-            target=ds.target, scaler=ds.scaler, lookback=ds.lookback, alpha=alpha, device=device,
-            relative=relative,
+            lambda x: predict_numpy(model, x, device), values, ds.positions[ds.val], ds.n_train,
+            MAX_HORIZON, cfg.train.coverage,
+            target=ds.target, scaler=ds.scaler, lookback=ds.lookback, alpha=alpha, relative=relative,
         )
     lower, upper = interval_bounds(predicted, widths[0] if widths else float("nan"), relative)
 

@@ -8,6 +8,7 @@ torch.load(weights_only=True) only.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -25,6 +26,9 @@ from seqcast.errors import ConfigError, RunCorruptError, RunNotFoundError
 from seqcast.workspace import Workspace
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import numpy as np
     import pandas as pd
     from torch import nn
 
@@ -164,6 +168,37 @@ class Run:
                 "and numbers; train again"
             )
         return preds
+
+    def predictor(self) -> Callable[[np.ndarray], np.ndarray]:
+        """The network as a function of scaled windows, on the CPU.
+
+        Recurrent runs evaluate weights.npz in numpy (no torch import, a faster
+        start); transformer runs and runs saved without weights.npz use torch.
+        """
+        from seqcast.npmodel import KINDS, NumpyRegressor, load_npz
+
+        recorded = self.meta.get("weights_sha256")
+        if isinstance(recorded, dict) and self.config.model.kind in KINDS:
+            # Both weight files must be the ones the run saved: a changed model.pt beside an
+            # intact weights.npz is a damaged (or tampered) run, not a usable one.
+            for name in ("model.pt", "weights.npz"):
+                path = self.path / name
+                try:
+                    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                except OSError:
+                    raise RunCorruptError(f"run {self.run_id} has no readable {name}; train again") from None
+                if digest != recorded.get(name):
+                    raise RunCorruptError(
+                        f"{path} was changed after the run was saved (its checksum differs) and was "
+                        "not loaded; train again, or copy the run folder again whole"
+                    )
+            return NumpyRegressor(self.config.model, load_npz(self.path / "weights.npz"))
+        import torch
+
+        from seqcast.training import predict_numpy
+
+        model = self.load_model()
+        return lambda x: predict_numpy(model, x, torch.device("cpu"))
 
     def load_model(self) -> nn.Module:
         """Rebuild the network from config.json and load model.pt safely on the CPU."""

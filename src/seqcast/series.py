@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import warnings
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,6 +19,10 @@ import numpy as np
 import pandas as pd
 
 from seqcast.errors import CSVFormatError
+from seqcast.symbols import normalise_symbol
+
+__all__ = ["COLUMNS", "between", "describe", "normalise_symbol", "parse_price_csv", "read_price_csv",
+           "to_csv_text"]
 
 COLUMNS = ("Open", "High", "Low", "Close", "Volume")
 MAX_BYTES = 100 * 1024 * 1024  # 100 MB is decades of minute bars; a daily file is < 1 MB
@@ -269,19 +272,3 @@ def to_csv_text(frame: pd.DataFrame) -> str:
     out.index = out.index.strftime("%Y-%m-%d")
     out.index.name = "Date"
     return out.to_csv(lineterminator="\n")
-
-
-_SYMBOL_RE = re.compile(r"^[a-z0-9^._\-=]{1,40}$")
-
-
-def normalise_symbol(symbol: str) -> str:
-    """Lower-case a ticker and check it is safe to use as a file name."""
-    from seqcast.errors import ConfigError
-
-    sym = symbol.strip().lower()
-    if not _SYMBOL_RE.match(sym) or sym in {".", ".."} or sym.startswith("."):
-        raise ConfigError(
-            f"invalid symbol {symbol!r}; use letters, digits and . ^ _ - = "
-            "(e.g. eurpln, aapl.us, ^spx)"
-        )
-    return sym

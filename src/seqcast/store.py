@@ -9,6 +9,7 @@ JSON names a complete CSV, so an interrupted write never loses stored data.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from seqcast import atomic
 from seqcast.errors import DataError, SeriesNotFoundError, WorkspaceError
-from seqcast.series import normalise_symbol
+from seqcast.symbols import normalise_symbol
 from seqcast.workspace import Workspace
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 
@@ -43,6 +45,30 @@ class StoredSeries:
         """Read the CSV back and check it against the recorded checksum."""
         from seqcast.series import parse_price_csv
 
+        return parse_price_csv(self._verified_bytes(), origin=str(self.csv_path))
+
+    def load_close(self) -> tuple[np.ndarray, np.ndarray]:
+        """(dates as datetime64[D], Close as float64) without pandas: predict-next's fast path.
+
+        The file is one that Store.save wrote and its checksum matches, so its format is known.
+        """
+        import numpy as np
+
+        text = self._verified_bytes().decode("ascii")
+        header = text[: text.find("\n")].split(",")
+        try:
+            table = np.loadtxt(io.StringIO(text), delimiter=",", skiprows=1, dtype=str, ndmin=2,
+                               usecols=(0, header.index("Close")))  # (rows, 2)
+            dates = table[:, 0].astype("datetime64[D]")
+            close = table[:, 1].astype(np.float64)
+        except (ValueError, IndexError) as exc:
+            raise DataError(
+                f"stored data for {self.symbol} ({self.source}) is unreadable ({exc}); "
+                f"fetch it again with: seqcast fetch {self.symbol} --source {self.source}"
+            ) from None
+        return dates, close
+
+    def _verified_bytes(self) -> bytes:
         try:
             raw = self.csv_path.read_bytes()
         except OSError as exc:
@@ -55,7 +81,7 @@ class StoredSeries:
                 f"stored data for {self.symbol} ({self.source}) does not match its checksum; "
                 f"fetch it again with: seqcast fetch {self.symbol} --source {self.source}"
             )
-        return parse_price_csv(raw, origin=str(self.csv_path))
+        return raw
 
 
 class Store:
