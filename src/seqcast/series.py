@@ -21,7 +21,7 @@ import pandas as pd
 from seqcast.errors import CSVFormatError
 from seqcast.symbols import normalise_symbol
 
-__all__ = ["COLUMNS", "between", "describe", "normalise_symbol", "parse_price_csv", "read_price_csv",
+__all__ = ["COLUMNS", "between", "normalise_symbol", "parse_price_csv", "read_price_csv",
            "to_csv_text"]
 
 COLUMNS = ("Open", "High", "Low", "Close", "Volume")
@@ -259,11 +259,6 @@ def between(frame: pd.DataFrame, start: date | None, end: date | None) -> pd.Dat
     if end is not None:
         frame = frame[frame.index <= pd.Timestamp(end)]
     return frame
-
-
-def describe(frame: pd.DataFrame) -> str:
-    """One line: rows and date range."""
-    return f"{len(frame)} rows, {frame.index[0].date()} .. {frame.index[-1].date()}"
 
 
 def to_csv_text(frame: pd.DataFrame) -> str:
