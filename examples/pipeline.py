@@ -28,7 +28,8 @@ def main() -> None:
         test = run.metrics["test"]
         print(f"{name:8s} test RMSE {test['rmse']:.5f}  naive {test['naive_rmse']:.5f}  "
               f"ratio {test['rmse_ratio']:.4f}  -> {run.metrics['verdict']}"
-              + ("  [lag: repeats yesterday]" if test["lag_detected"] else ""))
+              + ("  [no signal: forecasts = naive]" if run.meta["shrink"] == 0
+                 else "  [lag: repeats yesterday]" if test["lag_detected"] else ""))
 
     print("chart:", api.plot(course.run_id, home=home))
     forecast = seqcast.predict_next(default.run_id, days=3, home=home)
