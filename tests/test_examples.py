@@ -1,0 +1,20 @@
+"""The examples stay runnable: they are the Python API's documentation."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_pipeline_example_runs_end_to_end(tmp_path):
+    out = subprocess.run([sys.executable, str(EXAMPLES / "pipeline.py")], capture_output=True, text=True,
+                         timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("fetched 3029 rows of eurpln")
+    assert any(line.startswith("default ") and "ratio 1.0000" in line for line in lines)
+    assert any(line.startswith("chart: ") and line.endswith("plot.png") for line in lines)
+    assert sum(line.startswith("2026-11-0") for line in lines) == 3
