@@ -211,3 +211,31 @@ def test_predict_next_needs_neither_torch_nor_pandas(tmp_path, sine_frame):
     x = np.random.default_rng(0).normal(size=(4, 10, 1)).astype(np.float32)
     torch_out = predict_numpy(run.load_model(), x, torch.device("cpu"))
     np.testing.assert_allclose(run.predictor()(x), torch_out, rtol=1e-4, atol=1e-6)
+
+
+def test_local_scale_uses_only_past_moves():
+    from seqcast.forecasting import local_scale
+
+    values = np.array([10.0, 11.0, 9.0, 9.0, 12.0, 100.0])  # changes: +1, -2, 0, +3, +88
+    scale = local_scale(values, np.array([3, 5]), relative=False, window=2)
+    # before position 3: the last two changes are +1, -2; before 5: 0, +3. Day 5's jump is unseen.
+    np.testing.assert_allclose(scale, [np.sqrt((1 + 4) / 2), np.sqrt((0 + 9) / 2)])
+    log_scale = local_scale(values, np.array([2]), relative=True, window=5)
+    np.testing.assert_allclose(log_scale, [np.log(11 / 10)])  # only one move known, none invented
+
+
+def test_intervals_follow_a_volatility_regime(tmp_path):
+    # Calm training part, wild test part: scaled intervals widen and keep their coverage.
+    rng = np.random.default_rng(7)
+    vol = np.r_[np.full(700, 0.003), np.full(300, 0.012)]
+    values = 4.0 * np.exp(np.cumsum(rng.normal(0, vol)))
+    import pandas as pd
+
+    frame = pd.DataFrame({"Close": values}, index=pd.bdate_range("2015-01-01", periods=1000, name="Date"))
+    api.fetch("regime", csv=write_csv(tmp_path / "regime.csv", frame))
+    run = api.train(epochs=2, hidden=8, lookback=20, patience=0).run
+    test = run.metrics["test"]
+    assert 0.8 <= test["interval_coverage"] <= 0.97
+    preds = run.predictions()
+    width = (preds["upper"] - preds["lower"]) / preds["predicted"]
+    assert width[preds["part"] == "test"].median() > 2.5 * width[preds["part"] == "train"].median()

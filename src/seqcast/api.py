@@ -178,6 +178,7 @@ def train(
     import numpy as np
     import pandas as pd
 
+    from seqcast.forecasting import VOL_WINDOW
     from seqcast.pipeline import fit_evaluate
     from seqcast.series import between
 
@@ -234,6 +235,7 @@ def train(
         "shrink": fitted.alpha,
         "interval_widths": fitted.widths,
         "interval_scale": "log" if fitted.relative else "price",
+        "interval_vol_window": VOL_WINDOW,  # widths are multiples of the recent daily move
         "coverage": cfg.train.coverage,
     }
     return TrainResult(_save_run(ws, cfg, meta, model, ds.scaler, result, report, predictions), result)
@@ -450,7 +452,7 @@ def predict_next(
     """
     import numpy as np
 
-    from seqcast.forecasting import interval_bounds, recursive_forecast
+    from seqcast.forecasting import interval_bounds, local_scale, recursive_forecast
     from seqcast.windowing import first_position
 
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 250:
@@ -505,6 +507,9 @@ def predict_next(
                      "later days show none")
     relative = meta.get("interval_scale", "price") == "log" and bool((path > 0).all())
     widths_h = np.array(widths[:days] + [np.nan] * max(0, days - len(widths)))
+    window = meta.get("interval_vol_window")
+    if isinstance(window, int) and window > 0:
+        widths_h = widths_h * local_scale(values, np.array([len(values)]), relative, window)[0]
     lower, upper = interval_bounds(path, widths_h, relative)
     rows = [
         {"date": str(day), "predicted": float(p), "lower": float(lo), "upper": float(hi),

@@ -68,6 +68,29 @@ def recursive_forecast(
     return out
 
 
+VOL_WINDOW = 20
+"""Trading days of past moves that set an interval's local scale (about a month)."""
+
+
+def local_scale(values: np.ndarray, positions: np.ndarray, relative: bool, window: int = VOL_WINDOW) -> np.ndarray:
+    """Root-mean-square of the last `window` daily moves known before each position.
+
+    Moves are log-returns (relative) or changes. Conformal scores divided by this
+    scale follow volatility regimes, so an interval widens when the market moves
+    more; it uses only days before the forecast day.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    moves = np.diff(np.log(values)) if relative else np.diff(values)  # moves[i-1]: from day i-1 to i
+    squares = np.concatenate([[0.0], np.cumsum(moves**2)])  # squares[k] = sum of the first k moves
+    last = np.asarray(positions) - 1  # moves known before position t: 1..t-1
+    first = np.maximum(last - window, 0)
+    count = np.maximum(last - first, 1)
+    scale = np.sqrt((squares[last] - squares[first]) / count)
+    # A flat stretch has no spread: fall back to the series' typical daily move.
+    typical = float(np.sqrt(np.mean(moves**2))) if len(moves) else 1.0
+    return np.where(scale > 0, scale, typical or 1.0)
+
+
 def interval_residuals(actual: np.ndarray, predicted: np.ndarray, relative: bool) -> np.ndarray:
     """|log(actual / predicted)| for positive prices (widths scale with the price), else |actual - predicted|."""
     if relative:
@@ -75,7 +98,7 @@ def interval_residuals(actual: np.ndarray, predicted: np.ndarray, relative: bool
     return np.abs(actual - predicted)
 
 
-def interval_bounds(predicted: np.ndarray | float, width: float, relative: bool):
+def interval_bounds(predicted: np.ndarray | float, width: np.ndarray | float, relative: bool):
     """(lower, upper) around predicted for a half-width from interval_residuals."""
     if relative:
         return predicted * np.exp(-width), predicted * np.exp(width)
@@ -98,6 +121,9 @@ def horizon_quantiles(
 ) -> list[float]:
     """Split-conformal half-widths for horizons 1..max_horizon from validation origins.
 
+    Widths are in units of local_scale at the origin: multiply by the scale at the
+    forecast origin to get the interval of a forecast.
+
     origins are positions t of the first forecast day; a residual at horizon h
     counts only when its target position t+h-1 lies before `limit` (the end of
     the training part), so the test part is never used.
@@ -109,6 +135,7 @@ def horizon_quantiles(
     if len(origins) == 0:
         return []
     idx = origins[:, None] - need + np.arange(need)[None, :]  # (n_origins, need)
+    scale = local_scale(values, origins, relative)
     paths = recursive_forecast(
         predict, values[idx], max_horizon, target=target, scaler=scaler, lookback=lookback, alpha=alpha,
     )
@@ -117,7 +144,7 @@ def horizon_quantiles(
         ok = origins + h < limit
         if ok.sum() < 10:
             break
-        residuals = interval_residuals(values[origins[ok] + h], paths[ok, h], relative)
+        residuals = interval_residuals(values[origins[ok] + h], paths[ok, h], relative) / scale[ok]
         widths.append(float(conformal_quantile(residuals, coverage)))
     # Honest intervals never narrow with the horizon.
     return list(np.maximum.accumulate(widths)) if widths else []

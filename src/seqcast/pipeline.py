@@ -14,7 +14,7 @@ from torch import nn
 
 from seqcast import metrics
 from seqcast.config import RunConfig
-from seqcast.forecasting import apply_shrink, fit_shrink, horizon_quantiles, interval_bounds
+from seqcast.forecasting import apply_shrink, fit_shrink, horizon_quantiles, interval_bounds, local_scale
 from seqcast.models import build_model
 from seqcast.stats import interval_coverage
 from seqcast.training import EpochCallback, FitResult, fit, pick_device, predict_numpy
@@ -34,7 +34,7 @@ class Fitted:
     net_price: np.ndarray  # the network's own forecasts, in price units
     predicted: np.ndarray  # after shrinkage toward naive
     alpha: float
-    widths: list[float]  # interval half-widths for horizons 1.., from validation residuals
+    widths: list[float]  # interval half-widths for horizons 1.., in units of local_scale
     relative: bool  # widths are |log(actual/predicted)| rather than price units
     lower: np.ndarray
     upper: np.ndarray
@@ -86,7 +86,8 @@ def fit_evaluate(
             MAX_HORIZON, cfg.train.coverage,
             target=ds.target, scaler=ds.scaler, lookback=ds.lookback, alpha=alpha, relative=relative,
         )
-    lower, upper = interval_bounds(predicted, widths[0] if widths else float("nan"), relative)
+    scale = local_scale(values, ds.positions, relative)  # (n_windows,) recent volatility
+    lower, upper = interval_bounds(predicted, (widths[0] if widths else float("nan")) * scale, relative)
 
     report: dict[str, Any] = {}
     train_part = slice(ds.train.start, ds.val.stop)
