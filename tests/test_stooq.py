@@ -219,13 +219,14 @@ def test_header_only_csv_is_no_data():
 
 def test_domains_and_env_override(monkeypatch):
     monkeypatch.delenv("SEQCAST_STOOQ_URL", raising=False)
-    assert StooqSource().base_url is None  # chosen per request by the domain option
+    assert not StooqSource().base_url_overridden  # chosen per request by the domain option
     with Server(Reply(body=EN_FX)) as server:
         monkeypatch.setenv("SEQCAST_STOOQ_URL", server.url)
         source = get_source("stooq")
         result = fetch(source, options={"domain": "com"})
     assert result.meta["url"].startswith(server.url)
-    assert StooqSource(base_url="https://example.org").base_url == "https://example.org"
+    overridden = StooqSource(base_url="https://example.org")
+    assert overridden.base_url == "https://example.org" and overridden.base_url_overridden
 
 
 def test_bad_options():

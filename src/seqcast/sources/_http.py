@@ -234,3 +234,32 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
         todo.extend(item.args)
         todo.extend([item.__cause__, item.__context__, getattr(item, "reason", None)])
     return False
+
+
+class HTTPSource:
+    """Base of the remote sources: one HTTPClient and a base URL that can be overridden.
+
+    Subclasses set `service` (how messages name the remote side), `url_env` (the
+    environment variable overriding the base URL) and `default_url`.
+    `base_url_overridden` tells whether a base_url argument or url_env chose it.
+    """
+
+    service: str
+    url_env: str
+    default_url: str
+    incremental = True
+
+    def __init__(
+        self,
+        *,
+        session: requests.Session | None = None,
+        base_url: str | None = None,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+        retries: int = DEFAULT_RETRIES,
+        backoff_factor: float = DEFAULT_BACKOFF,
+    ) -> None:
+        self.base_url = resolve_base_url(base_url, self.url_env, self.default_url)
+        self.base_url_overridden = bool(base_url or os.environ.get(self.url_env))
+        self.http = HTTPClient(
+            self.service, session=session, timeout=timeout, retries=retries, backoff_factor=backoff_factor,
+        )

@@ -20,19 +20,14 @@ from seqcast.errors import ConfigError, NoDataError, UnexpectedResponseError
 from seqcast.series import between
 from seqcast.sources import FetchRequest, FetchResult
 from seqcast.sources._http import (
-    DEFAULT_BACKOFF,
-    DEFAULT_RETRIES,
-    DEFAULT_TIMEOUT,
-    HTTPClient,
-    Timeout,
+    HTTPSource,
     prepared_url,
     range_text,
-    resolve_base_url,
     snippet,
 )
 
 if TYPE_CHECKING:
-    import requests
+    pass
 
 DEFAULT_URL = "https://data-api.ecb.europa.eu"
 URL_ENV = "SEQCAST_ECB_URL"
@@ -41,27 +36,14 @@ _REQUIRED_COLUMNS = ("CURRENCY", "TIME_PERIOD", "OBS_VALUE")
 _MISSING = {"", "nan", "na", "n/a", "null"}
 
 
-class ECBSource:
+class ECBSource(HTTPSource):
     """Downloads ECB reference rates as csvdata from the ECB Data Portal API."""
 
     name = "ecb"
     description = "ECB euro reference rates, daily from 1999 (eurxxx; crosses derived)"
-    incremental = True
-
-    def __init__(
-        self,
-        *,
-        session: requests.Session | None = None,
-        base_url: str | None = None,
-        timeout: Timeout = DEFAULT_TIMEOUT,
-        retries: int = DEFAULT_RETRIES,
-        backoff_factor: float = DEFAULT_BACKOFF,
-    ) -> None:
-        self.base_url = resolve_base_url(base_url, URL_ENV, DEFAULT_URL)
-        self.http = HTTPClient(
-            "the ECB", session=session, timeout=timeout, retries=retries,
-            backoff_factor=backoff_factor,
-        )
+    service = "the ECB"
+    url_env = URL_ENV
+    default_url = DEFAULT_URL
 
     def fetch(self, request: FetchRequest) -> FetchResult:
         symbol = request.symbol.strip().lower()

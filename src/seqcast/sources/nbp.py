@@ -17,14 +17,9 @@ from seqcast.errors import ConfigError, DownloadError, NoDataError, UnexpectedRe
 from seqcast.series import between
 from seqcast.sources import FetchRequest, FetchResult
 from seqcast.sources._http import (
-    DEFAULT_BACKOFF,
-    DEFAULT_RETRIES,
-    DEFAULT_TIMEOUT,
-    HTTPClient,
-    Timeout,
+    HTTPSource,
     prepared_url,
     range_text,
-    resolve_base_url,
     snippet,
 )
 
@@ -38,27 +33,14 @@ MAX_DAYS = 93
 """The most days (inclusive) NBP serves in one request."""
 
 
-class NBPSource:
+class NBPSource(HTTPSource):
     """Downloads NBP table A mid rates (xxxpln) from api.nbp.pl as JSON."""
 
     name = "nbp"
     description = "NBP table A mid rates in PLN, daily from 2002 (xxxpln)"
-    incremental = True
-
-    def __init__(
-        self,
-        *,
-        session: requests.Session | None = None,
-        base_url: str | None = None,
-        timeout: Timeout = DEFAULT_TIMEOUT,
-        retries: int = DEFAULT_RETRIES,
-        backoff_factor: float = DEFAULT_BACKOFF,
-    ) -> None:
-        self.base_url = resolve_base_url(base_url, URL_ENV, DEFAULT_URL)
-        self.http = HTTPClient(
-            "NBP", session=session, timeout=timeout, retries=retries,
-            backoff_factor=backoff_factor,
-        )
+    service = "NBP"
+    url_env = URL_ENV
+    default_url = DEFAULT_URL
 
     def fetch(self, request: FetchRequest) -> FetchResult:
         symbol = request.symbol.strip().lower()

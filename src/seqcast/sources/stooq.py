@@ -28,21 +28,15 @@ from seqcast.errors import (
 from seqcast.series import between, normalise_symbol, parse_price_csv
 from seqcast.sources import FetchRequest, FetchResult
 from seqcast.sources._http import (
-    DEFAULT_BACKOFF,
-    DEFAULT_RETRIES,
-    DEFAULT_TIMEOUT,
-    HTTPClient,
-    Timeout,
+    HTTPSource,
     prepared_url,
     range_text,
     redact_url,
-    resolve_base_url,
     snippet,
 )
 
 if TYPE_CHECKING:
     import pandas as pd
-    import requests
 
 DOMAINS = {"pl": "https://stooq.pl", "com": "https://stooq.com"}
 URL_ENV = "SEQCAST_STOOQ_URL"
@@ -57,29 +51,14 @@ _BROWSER_CHECK = ("javascript", "verify", "browser", "captcha", "challenge")
 _CSV_HEADER_RE = re.compile(r"^\ufeff?\s*(date|data)\s*[,;]", re.IGNORECASE)
 
 
-class StooqSource:
+class StooqSource(HTTPSource):
     """Downloads a symbol's history from stooq's CSV endpoint /q/d/l/."""
 
     name = "stooq"
     description = "stooq.pl/stooq.com daily/weekly/monthly prices (stocks, indices, FX)"
-    incremental = True
-
-    def __init__(
-        self,
-        *,
-        session: requests.Session | None = None,
-        base_url: str | None = None,
-        timeout: Timeout = DEFAULT_TIMEOUT,
-        retries: int = DEFAULT_RETRIES,
-        backoff_factor: float = DEFAULT_BACKOFF,
-    ) -> None:
-        # An explicit base_url or $SEQCAST_STOOQ_URL replaces both domains.
-        override = base_url or os.environ.get(URL_ENV)
-        self.base_url = resolve_base_url(override, URL_ENV, DOMAINS["pl"]) if override else None
-        self.http = HTTPClient(
-            "stooq", session=session, timeout=timeout, retries=retries,
-            backoff_factor=backoff_factor,
-        )
+    service = "stooq"
+    url_env = URL_ENV
+    default_url = DOMAINS["pl"]  # unless overridden, the domain is chosen per request
 
     def fetch(self, request: FetchRequest) -> FetchResult:
         symbol = normalise_symbol(request.symbol)
@@ -97,7 +76,7 @@ class StooqSource:
         apikey = str(options.get("apikey") or os.environ.get(APIKEY_ENV) or "").strip()
         secrets = (apikey,) if apikey else ()
 
-        base = self.base_url or DOMAINS[domain]
+        base = self.base_url if self.base_url_overridden else DOMAINS[domain]
         url = f"{base}/q/d/l/"
         params = {"s": symbol, "i": request.interval}
         if request.start:
