@@ -125,14 +125,14 @@ def walk_forward(
     workers = _pick_workers(workers, folds, cfg)
 
     tasks = [(k, values[:end], cfg, start) for k, (start, end) in enumerate(bounds, start=1)]
-    raw: dict[int, dict[str, Any]] = {}
+    finished: dict[int, FoldResult] = {}
 
     def done(k: int, out: dict[str, Any]) -> None:
         if out["interrupted"]:
             raise KeyboardInterrupt
-        raw[k] = out
+        finished[k] = _fold_result(k, out, dates)
         if on_fold_end is not None:
-            on_fold_end(_fold_result(k, out, dates))
+            on_fold_end(finished[k])
 
     if workers == 1:
         for k, vals, fold_cfg, n_train in tasks:
@@ -140,7 +140,7 @@ def walk_forward(
     else:
         _run_pool(tasks, workers, done)
 
-    results = [_fold_result(k, raw[k], dates) for k in sorted(raw)]
+    results = [finished[k] for k in sorted(finished)]
     pool = {name: np.concatenate([getattr(f, name) for f in results])
             for name in ("actual", "predicted", "previous", "net_price")}
     pooled = metrics.evaluate(pool["actual"], pool["predicted"], pool["previous"],
@@ -256,7 +256,7 @@ def _fold_result(k: int, out: dict[str, Any], dates: Any) -> FoldResult:
         windows=out["windows"], scaler=out["scaler"], shrink=out["shrink"],
         epochs_run=out["epochs_run"], best_epoch=out["best_epoch"], seconds=out["seconds"],
         metrics=out["metrics"],
-        test_dates=[str(d.date()) for d in dates[n_train:n_total]],
+        test_dates=list(dates[n_train:n_total].strftime("%Y-%m-%d")),
         actual=out["actual"], predicted=out["predicted"], previous=out["previous"],
         net_price=out["net_price"],
     )
