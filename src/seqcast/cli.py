@@ -264,41 +264,42 @@ def train(
             _json_out({"run_id": run.run_id, "path": str(run.path), "metrics": run.metrics,
                        "meta": run.meta})
             return
-        _print_report(run, result.fit)
+        _print_report(run)
 
 
-def _train_with_progress(api: Any, cfg: Any, home: Path | None, *, quiet: bool) -> Any:
+def _progress() -> Any:
+    """A transient progress bar on stderr: description, bar, epoch n/N, losses, time."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    if quiet:
-        return api.train(cfg, home=home)
-    progress = Progress(
-        TextColumn("[bold]training[/]"), BarColumn(), MofNCompleteColumn(),
+    return Progress(
+        TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[losses]}"), TimeElapsedColumn(),
         console=_console(stderr=True), transient=True,
     )
-    with progress:
-        task = progress.add_task("train", total=cfg.train.epochs, losses="")
+
+
+def _losses(train_loss: float, val_loss: float) -> str:
+    return f"train {train_loss:.4f}  val {_num(val_loss, 4)}"
+
+
+def _train_with_progress(api: Any, cfg: Any, home: Path | None, *, quiet: bool) -> Any:
+    if quiet:
+        return api.train(cfg, home=home)
+    with _progress() as progress:
+        task = progress.add_task("training", total=cfg.train.epochs, losses="")
 
         def on_epoch_end(epoch: int, train_loss: float, val_loss: float) -> None:
-            progress.update(task, completed=epoch,
-                            losses=f"train {train_loss:.4f}  val {_num(val_loss, 4)}")
+            progress.update(task, completed=epoch, losses=_losses(train_loss, val_loss))
 
         return api.train(cfg, home=home, on_epoch_end=on_epoch_end)
 
 
 def _train_seeds(api: Any, cfg: Any, seeds: int, home: Path | None, *, as_json: bool) -> None:
     """train --seeds N: every seed with its own progress bar, then one line of mean ± sd per metric."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     if as_json:
         _json_out(api.train_seeds(cfg, seeds=seeds, home=home).to_dict())
         return
-    progress = Progress(
-        TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[losses]}"), TimeElapsedColumn(),
-        console=_console(stderr=True), transient=True,
-    )
+    progress = _progress()
     tasks: list[Any] = []
 
     def on_seed_start(index: int, seed: int) -> None:
@@ -308,8 +309,7 @@ def _train_seeds(api: Any, cfg: Any, seeds: int, home: Path | None, *, as_json: 
                                        losses=""))
 
     def on_epoch_end(epoch: int, train_loss: float, val_loss: float) -> None:
-        progress.update(tasks[-1], completed=epoch,
-                        losses=f"train {train_loss:.4f}  val {_num(val_loss, 4)}")
+        progress.update(tasks[-1], completed=epoch, losses=_losses(train_loss, val_loss))
 
     with progress:
         result = api.train_seeds(cfg, seeds=seeds, home=home, on_epoch_end=on_epoch_end,
@@ -347,7 +347,7 @@ def _print_seeds(result: Any) -> None:
     out.print("run ids: " + " ".join(f"[bold]{r.run_id}[/]" for r in runs))
 
 
-def _print_report(run: Any, fit: Any) -> None:
+def _print_report(run: Any) -> None:
     from rich.table import Table
 
     out = _console()
@@ -456,14 +456,8 @@ def backtest(
             result = api.backtest(cfg, folds=folds, workers=workers, home=home)
             _json_out(result.to_dict())
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        progress = Progress(
-            TextColumn("[bold]backtest folds[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=_console(stderr=True), transient=True,
-        )
-        with progress:
-            task = progress.add_task("folds", total=folds)
+        with _progress() as progress:
+            task = progress.add_task("backtest folds", total=folds, losses="")
             result = api.backtest(cfg, folds=folds, workers=workers, home=home,
                                   on_fold_end=lambda _fold: progress.advance(task))
         _print_backtest(result)
