@@ -212,3 +212,12 @@ def test_merged_series_round_trips_through_the_store(store: Store) -> None:
     store.save("csv", "x", merge(store.get("x").load(), new), {})
     assert store.get("x").load()["Close"].tolist() == [1.0, 2.5, 3.0]
     assert store.get("x").meta["rows"] == 3
+
+
+def test_a_file_as_workspace_is_a_clear_error(tmp_path):
+    from seqcast.store import check_writable
+
+    not_a_folder = tmp_path / "home"
+    not_a_folder.write_text("x")
+    with pytest.raises(WorkspaceError, match="is a file, not a folder"):
+        check_writable(Workspace(not_a_folder))

@@ -205,6 +205,10 @@ def merge(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
 
 def check_writable(workspace: Workspace) -> None:
     """Fail early with a clear message when the workspace cannot be created."""
+    if workspace.root.exists() and not workspace.root.is_dir():
+        raise WorkspaceError(
+            f"the workspace {workspace.root} is a file, not a folder; choose another with --home or SEQCAST_HOME"
+        )
     try:
         workspace.root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
