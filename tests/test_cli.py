@@ -146,8 +146,9 @@ def test_python_dash_m_and_fast_help():
     assert out.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("command", ["fetch", "train", "plot", "predict-next", "runs", "data"])
+@pytest.mark.parametrize("command", ["fetch", "data", "train", "backtest", "runs", "plot", "predict-next"])
 def test_every_command_has_help_with_example(command):
     result = invoke(command, "--help")
     assert result.exit_code == 0
-    assert "Example" in result.output or command in ("data",)
+    assert "Example" in result.output
+    assert f"seqcast {command}" in result.output

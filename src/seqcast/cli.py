@@ -176,7 +176,10 @@ def fetch(
 
 @app.command()
 def data(as_json: JsonOption = False, home: HomeOption = None) -> None:
-    """List the series stored in the workspace."""
+    """List the series stored in the workspace.
+
+    Example: seqcast data --json
+    """
     from seqcast import api
 
     with _user_errors():
