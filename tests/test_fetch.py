@@ -89,3 +89,31 @@ def test_apikey_goes_to_stooq_but_not_into_the_store(monkeypatch, workspace):
         if path.is_file():
             assert b"SECRETKEY42" not in path.read_bytes(), path
     assert "SECRETKEY42" not in str(stored.meta)
+
+
+class FakeSource:
+    """A plug-in source: three days of prices, registered by name."""
+
+    name = "fake"
+    description = "test source"
+    incremental = False
+
+    def fetch(self, request):
+        import pandas as pd
+
+        from seqcast.sources import FetchResult
+
+        index = pd.DatetimeIndex(["2024-01-02", "2024-01-03", "2024-01-04"], name="Date")
+        return FetchResult(pd.DataFrame({"Close": [1.0, 2.0, 3.0]}, index=index), {"provider": "fake"})
+
+
+def test_a_registered_source_is_used_by_name():
+    from seqcast import sources
+
+    sources.register_source("fake", "tests.test_fetch:FakeSource")
+    try:
+        stored = api.fetch("thing", source="fake")
+    finally:
+        sources._REGISTRY.pop("fake")
+    assert stored.meta["provider"] == "fake" and stored.meta["rows"] == 3
+    assert "fake" not in sources.source_names()
