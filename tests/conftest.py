@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -12,6 +14,9 @@ import pytest
 import torch
 
 torch.set_num_threads(1)  # small models: one thread is fastest and deterministic
+# Processes the tests start (examples, CLI subprocesses) are bounded too: seqcast's thread
+# policy never goes above OMP_NUM_THREADS, so the suite does not slow down under load.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(autouse=True)

@@ -209,8 +209,12 @@ def _run_fold(values: np.ndarray, cfg: RunConfig, n_train: int) -> dict[str, Any
 
 
 def _worker_init(threads: int) -> None:
+    """A worker process is seqcast's own: process-wide tuning is fine here."""
     import torch
 
+    from seqcast.perf import tune_allocator
+
+    tune_allocator()
     torch.set_num_threads(threads)
 
 

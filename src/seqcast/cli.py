@@ -228,7 +228,8 @@ def train(
     end: EndOption = None,
     seed: Annotated[int, typer.Option(help="Random seed (runs are reproducible on CPU).")] = 0,
     device: DeviceOption = "auto",
-    threads: Annotated[int | None, typer.Option(help="CPU threads for PyTorch \\[default: all].")] = None,
+    threads: Annotated[int | None, typer.Option(
+        help="CPU threads for PyTorch \\[default: from the network's size, the usable cores and the load].")] = None,
     seeds: Annotated[int, typer.Option(help="Train this many seeds (--seed, --seed+1, ...), each a saved "
                                             "run, and report the mean ± sd of the test metrics.")] = 1,
     as_json: JsonOption = False,
@@ -597,7 +598,10 @@ def predict_next(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: process-wide tuning belongs here, never in library calls."""
+    from seqcast.perf import tune_allocator
+
+    tune_allocator()  # keeps the multi-MB LSTM workspaces mapped between steps (see perf.py)
     try:
         app()
     except KeyboardInterrupt:

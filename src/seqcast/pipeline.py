@@ -59,13 +59,16 @@ def fit_evaluate(
     split = cfg.data.split if n_train is None else n_train / len(values)
     ds = build_dataset(values, lookback=cfg.data.lookback, split=split,
                        val_fraction=cfg.data.val_fraction, target=cfg.data.target, n_train=n_train)
-    torch.manual_seed(cfg.train.seed)
     device = pick_device(cfg.train.device)
-    model = build_model(cfg.model).to(device)
     x = torch.from_numpy(ds.x).to(device)  # (n_windows, lookback, 1), built once
     y = torch.from_numpy(ds.y).to(device)  # (n_windows,)
-    # fit() applies --threads and the allocator settings.
-    result = fit(model, x[ds.train], y[ds.train], x[ds.val], y[ds.val], cfg.train, on_epoch_end)
+    # The seed drives weight initialisation and dropout through torch's global generator;
+    # fork_rng restores that generator afterwards, so a library call leaves it as it was.
+    with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+        torch.manual_seed(cfg.train.seed)
+        model = build_model(cfg.model).to(device)
+        # fit() applies --threads (or its default) and restores the thread setting.
+        result = fit(model, x[ds.train], y[ds.train], x[ds.val], y[ds.val], cfg.train, on_epoch_end)
 
     # One batched pass over every window, then back to prices.
     raw = ds.scaler.inverse(predict_numpy(model, ds.x, device))
@@ -103,4 +106,4 @@ def fit_evaluate(
         report["test"]["interval_level"] = cfg.train.coverage
     report["verdict"] = metrics.verdict(report["test"]["rmse_ratio"])
     return Fitted(model, ds, result, net_price, predicted, alpha, widths, relative, lower, upper, report,
-                  device, torch.get_num_threads(), torch.__version__)
+                  device, result.threads, torch.__version__)

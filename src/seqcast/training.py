@@ -12,7 +12,6 @@ import torch
 from torch import nn
 
 from seqcast.config import TrainConfig
-from seqcast.perf import tune_allocator
 
 EpochCallback = Callable[[int, float, float], None]
 """on_epoch_end(epoch, train_loss, val_loss); val_loss is nan without a validation tail."""
@@ -31,6 +30,8 @@ class FitResult:
     stopped_early: bool = False
     interrupted: bool = False
     seconds: float = 0.0
+    threads: int = 1
+    """CPU threads the loop ran with (--threads, or the default of seqcast.threads)."""
 
 
 def pick_device(name: str) -> torch.device:
@@ -62,10 +63,47 @@ def fit(
     """Adam + MSE with gradient clipping and early stopping; restores the best weights.
 
     Ctrl-C ends training after the current batch and keeps the best weights so far.
+    Runs with cfg.threads CPU threads (default: seqcast.threads.choose_threads for this
+    network) and restores the process's thread setting afterwards.
     """
-    tune_allocator()  # keeps the multi-MB LSTM workspaces mapped between steps (see perf.py)
-    if cfg.threads and cfg.threads != torch.get_num_threads():
-        torch.set_num_threads(cfg.threads)  # --threads; None keeps PyTorch's default (all cores)
+    from seqcast.threads import choose_threads, torch_threads
+
+    threads = cfg.threads
+    if threads is None:
+        threads = choose_threads(_model_step_flop(model, x_train, cfg.batch_size))
+    with torch_threads(threads):
+        result = _fit(model, x_train, y_train, x_val, y_val, cfg, on_epoch_end)
+    result.threads = threads
+    return result
+
+
+def _model_step_flop(model: nn.Module, x: torch.Tensor, batch_size: int) -> float:
+    """The FLOP of one training step, from the network's own shape (for the thread policy)."""
+    from seqcast.threads import step_flop
+
+    rnn = getattr(model, "rnn", None)
+    n, lookback, n_features = x.shape if x.dim() == 3 else (len(x), 1, 1)
+    batch = min(batch_size, max(n, 1))
+    if rnn is not None:
+        kind = {"LSTM": "lstm", "GRU": "gru"}.get(rnn.mode, "rnn")
+        return step_flop(kind, batch=batch, lookback=lookback, hidden=rnn.hidden_size, layers=rnn.num_layers,
+                         n_features=n_features)
+    head = getattr(model, "head", None)
+    hidden = head.in_features if isinstance(head, nn.Linear) else 32
+    layers = len(getattr(getattr(model, "encoder", None), "layers", [None]))
+    return step_flop("transformer", batch=batch, lookback=lookback, hidden=hidden, layers=layers,
+                     n_features=n_features)
+
+
+def _fit(
+    model: nn.Module,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_val: torch.Tensor | None,
+    y_val: torch.Tensor | None,
+    cfg: TrainConfig,
+    on_epoch_end: EpochCallback | None,
+) -> FitResult:
     started = time.perf_counter()
     generator = torch.Generator().manual_seed(cfg.seed)
     params = list(model.parameters())
@@ -121,12 +159,12 @@ def fit(
 
 
 class Adam:
-    """Adam exactly as torch.optim.Adam computes it (same ops, bit-identical weights on the CPU).
+    """Adam through PyTorch's functional API (torch.optim.adam.adam), foreach on every device.
 
-    Only what the loop needs: no weight decay, amsgrad or param groups. torch.optim's
-    optimizers import torch._dynamo on first use, which costs every training process
-    about 1 s and 70 MB of memory; this costs neither. One _foreach op per stage
-    (as torch.optim's foreach implementation) instead of seven small ops per tensor.
+    The arithmetic, and so the weights, are torch.optim.Adam's bit for bit. torch.optim.Adam's
+    step() imports torch._dynamo on first use (about 1 s and 70-85 MB per process; measured
+    in benchmarks/README.md); the functional adam() it calls does not. Only what the loop
+    needs: no weight decay, amsgrad or param groups.
     """
 
     def __init__(
@@ -136,7 +174,8 @@ class Adam:
         self.lr, (self.beta1, self.beta2), self.eps = lr, betas, eps
         self.exp_avg = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
-        self.steps = [0] * len(self.params)  # per parameter, as torch counts them
+        # Per parameter, as torch counts them; CPU float tensors as torch.optim keeps them.
+        self.steps = [torch.tensor(0.0) for _ in self.params]
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -144,26 +183,18 @@ class Adam:
 
     @torch.no_grad()
     def step(self) -> None:
+        from torch.optim.adam import adam
+
         live = [i for i, p in enumerate(self.params) if p.grad is not None]
         if not live:
             return
         params = [self.params[i] for i in live]
-        grads = [p.grad for p in params]
-        exp_avg = [self.exp_avg[i] for i in live]
-        exp_avg_sq = [self.exp_avg_sq[i] for i in live]
-        for i in live:
-            self.steps[i] += 1
-        beta1, beta2 = self.beta1, self.beta2
-        torch._foreach_lerp_(exp_avg, grads, 1 - beta1)
-        torch._foreach_mul_(exp_avg_sq, beta2)
-        torch._foreach_addcmul_(exp_avg_sq, grads, grads, 1 - beta2)
-        steps = [float(self.steps[i]) for i in live]
-        bias_correction2_sqrt = [(1 - beta2**step) ** 0.5 for step in steps]
-        step_size = [-(self.lr / (1 - beta1**step)) for step in steps]
-        denom = torch._foreach_sqrt(exp_avg_sq)
-        torch._foreach_div_(denom, bias_correction2_sqrt)
-        torch._foreach_add_(denom, self.eps)
-        torch._foreach_addcdiv_(params, exp_avg, denom, step_size)
+        adam(
+            params, [p.grad for p in params], [self.exp_avg[i] for i in live],
+            [self.exp_avg_sq[i] for i in live], [], [self.steps[i] for i in live],
+            foreach=True, amsgrad=False, beta1=self.beta1, beta2=self.beta2, lr=self.lr,
+            weight_decay=0.0, eps=self.eps, maximize=False,
+        )
 
 
 @torch.no_grad()
