@@ -65,7 +65,7 @@ class Calendar:
     """The dates a series has values on; recorded in a run's meta.json as `calendar`."""
 
     name: str
-    """Shown to the user: "ECB TARGET", "every day", "learned from the data", ..."""
+    """Shown to the user as "the NAME calendar": "ECB TARGET", "NYSE", "every day", "learned", ..."""
     frequency: Frequency = "business-daily"
     weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)
     """Open weekdays, Monday = 0."""
@@ -308,8 +308,7 @@ def infer_calendar(
             return Calendar(CALENDAR_NAMES.get(matched, matched), "business-daily", holidays=matched,
                             reason=f"the data's closing days match the {matched} calendar")
     closed_dates, closed_easter = _learned_closures(recent, weekdays)
-    name = "learned from the data" if closed_dates or closed_easter else (
-        "weekdays" if weekdays == (0, 1, 2, 3, 4) else "learned weekdays")
+    name = "learned" if closed_dates or closed_easter or weekdays != (0, 1, 2, 3, 4) else "weekdays"
     return Calendar(name, "business-daily", weekdays=weekdays, closed_dates=closed_dates,
                     closed_easter=closed_easter, reason="learned from the data's weekdays and closures")
 
@@ -578,6 +577,62 @@ def _move_name(kind: str) -> str:
             "monthly": "one-month"}.get(kind, "irregularly spaced")
 
 
+# --------------------------------------------------------------------------- runs
+
+
+def sampling_record(
+    stored_dates: Any,
+    used_dates: Any,
+    *,
+    source: str | None = None,
+    symbol: str | None = None,
+    interval: str | None = None,
+) -> dict[str, Any]:
+    """What a run or backtest records: {"calendar": ..., "data_warnings": [...]}.
+
+    The calendar comes from all stored dates (forecasts continue from the latest of them);
+    the warnings from the rows actually used.
+    """
+    calendar = infer_calendar(stored_dates, source=source, symbol=symbol, interval=interval)
+    return {"calendar": calendar.to_dict(),
+            "data_warnings": [w.to_dict() for w in sampling_warnings(used_dates)]}
+
+
+def recorded_calendar(
+    record: Any,
+    dates: Any,
+    *,
+    source: str | None = None,
+    symbol: str | None = None,
+    interval: str | None = None,
+) -> Calendar:
+    """The calendar a run recorded (meta.json `calendar`); inferred from dates when it has none."""
+    if record is not None:
+        try:
+            return Calendar.from_dict(record)
+        except ValueError:
+            pass  # an edited or foreign record: the data still tells
+    return infer_calendar(dates, source=source, symbol=symbol, interval=interval)
+
+
+def staleness(calendar: Calendar, last: date | np.datetime64 | str, today: date) -> dict[str, Any] | None:
+    """How stale the latest data day is on `today`, or None when it is recent enough.
+
+    Stale: more than STALE_AFTER periods of the calendar lie after `last` up to today (5
+    business days, 7 days, 2 weeks or 2 months). The record holds last_date, today, periods,
+    unit and a message.
+    """
+    last = _as_date(last)
+    periods = calendar.stale_periods(last, today)
+    if periods is None:
+        return None
+    message = (f"the data ends on {last}, {periods} {calendar.unit} ago (on the {calendar.name} "
+               f"calendar; today is {today}): the forecast is for the days after {last}, not "
+               "after today; fetch the series again for a current forecast")
+    return {"last_date": str(last), "today": str(today), "periods": periods, "unit": calendar.unit,
+            "message": message}
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -592,4 +647,5 @@ def _unique_days(dates: Any) -> np.ndarray:
     return np.unique(np.asarray(dates, dtype="datetime64[D]"))
 
 
-__all__ = ["Calendar", "SamplingWarning", "infer_calendar", "sampling_warnings"]
+__all__ = ["Calendar", "SamplingWarning", "infer_calendar", "recorded_calendar", "sampling_record",
+           "sampling_warnings", "staleness"]
