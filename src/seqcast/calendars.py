@@ -281,6 +281,7 @@ def infer_calendar(
     calendar that the latest data confirms, else from the data itself.
     """
     days = _unique_days(dates)
+    days = days[_latest_regime(days)[0]:]  # weekly bars before a daily history say nothing of it
     frequency, step = _frequency(days, interval)
     hint, reason = _hinted(source, symbol)
     if frequency in ("weekly", "monthly"):
@@ -510,30 +511,18 @@ def sampling_warnings(dates: Any) -> list[SamplingWarning]:
         return []
     gaps = np.diff(days).astype(np.int64)  # gaps[i]: days from days[i] to days[i + 1]
     out: list[SamplingWarning] = []
-    final = _bucket(float(np.median(gaps[-60:])))
-    begin = 0  # first row of the latest regime
-    if len(gaps) >= 2 * _WINDOW:
-        half = _WINDOW // 2
-        windows = np.sort(np.lib.stride_tricks.sliding_window_view(gaps, _WINDOW), axis=1)
-        typical = windows[:, 3:-3].mean(axis=1)  # trimmed: three holidays or outages do not count
-        typical = np.concatenate([[typical[0]] * half, typical, [typical[-1]] * (len(gaps) - len(typical) - half)])
-        regimes = np.array([_bucket(float(m)) for m in typical])  # (n_gaps,) sampling around each gap
-        final = str(regimes[-1])
-        other = np.flatnonzero(regimes != final)
-        if len(other):
-            j = int(other[-1])  # the last gap read as another sampling
-            begin = _regime_start(gaps, j, final)
-            before = str(regimes[max(0, begin - _WINDOW)])  # clear of the blend at the boundary
-            first_new = str(days[begin])
-            last_old = str(days[begin - 1]) if begin > 0 else str(days[0])
-            message = (
-                f"the data changes sampling: {_sampling_name(before)} until {last_old}, "
-                f"{_sampling_name(final)} from {first_new}; a model trained across the change mixes "
-                f"{_move_name(before)} and {_move_name(final)} moves as if they were alike: "
-                f"train with --from {first_new}"
-            )
-            out.append(SamplingWarning("frequency-change", message, first_new,
-                                       {"before": _sampling_name(before), "after": _sampling_name(final)}))
+    begin, final, before = _latest_regime(days)
+    if before is not None:
+        first_new = str(days[begin])
+        last_old = str(days[begin - 1]) if begin > 0 else str(days[0])
+        message = (
+            f"the data changes sampling: {_sampling_name(before)} until {last_old}, "
+            f"{_sampling_name(final)} from {first_new}; a model trained across the change mixes "
+            f"{_move_name(before)} and {_move_name(final)} moves as if they were alike: "
+            f"train with --from {first_new}"
+        )
+        out.append(SamplingWarning("frequency-change", message, first_new,
+                                   {"before": _sampling_name(before), "after": _sampling_name(final)}))
     limit = GAP_LIMIT_DAYS.get("business-daily" if final in ("daily", "few-a-week") else final)
     tail = gaps[begin:]
     if limit is None:
@@ -552,6 +541,27 @@ def sampling_warnings(dates: Any) -> list[SamplingWarning]:
                                    {"gaps": len(big), "longest_days": int(gaps[longest]),
                                     "limit_days": limit}))
     return out
+
+
+def _latest_regime(days: np.ndarray) -> tuple[int, str, str | None]:
+    """(first row of the latest sampling regime, its sampling, the sampling before it or None)."""
+    gaps = np.diff(days).astype(np.int64)  # gaps[i]: days from days[i] to days[i + 1]
+    if len(gaps) == 0:
+        return 0, "daily", None
+    final = _bucket(float(np.median(gaps[-60:])))
+    if len(gaps) < 2 * _WINDOW:
+        return 0, final, None
+    half = _WINDOW // 2
+    windows = np.sort(np.lib.stride_tricks.sliding_window_view(gaps, _WINDOW), axis=1)
+    typical = windows[:, 3:-3].mean(axis=1)  # trimmed: three holidays or outages do not count
+    typical = np.concatenate([[typical[0]] * half, typical, [typical[-1]] * (len(gaps) - len(typical) - half)])
+    regimes = np.array([_bucket(float(m)) for m in typical])  # (n_gaps,) sampling around each gap
+    final = str(regimes[-1])
+    other = np.flatnonzero(regimes != final)
+    if len(other) == 0:
+        return 0, final, None
+    begin = _regime_start(gaps, int(other[-1]), final)  # other[-1]: the last gap read otherwise
+    return begin, final, str(regimes[max(0, begin - _WINDOW)])  # clear of the blend at the boundary
 
 
 def _regime_start(gaps: np.ndarray, j: int, final: str) -> int:
