@@ -227,3 +227,14 @@ def test_cli_warns_about_a_frequency_change(tmp_path, workspace):
     forecast = json.loads(result.output)
     assert [r["date"] for r in forecast["rows"]] == ["1992-01-01", "1992-01-02"]  # no closures learned
     assert forecast["stale"]["last_date"] == "1991-12-31"
+
+
+def test_recorded_closing_days_are_used_for_their_years():
+    ecb = infer_calendar([], source="ecb").with_known_years([2027])
+    assert ecb.known_closed == ("2027-01-01", "2027-03-26", "2027-03-29", "2027-05-01", "2027-12-25",
+                                "2027-12-26")
+    assert Calendar.from_dict(json.loads(json.dumps(ecb.to_dict()))) == ecb
+    # A record of its years wins over the library: a run's dates stay as they were.
+    edited = Calendar("ECB TARGET", holidays="ECB", known_years=(2027,), known_closed=("2027-03-26",))
+    assert edited.next_dates(d("2027-03-25"), 1) == days("2027-03-29")
+    assert edited.next_dates(d("2028-04-13"), 1) == days("2028-04-18")  # 2028 from the library

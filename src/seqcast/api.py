@@ -516,7 +516,9 @@ def predict_next(
     next_days = calendar.next_dates(dates[-1], days)
     stale = staleness(calendar, dates[-1], date.today())
     if stale is not None:
-        notes.append(f"{stale['message']}: seqcast fetch {symbol} --source {source}")
+        again = ("--source ecb (the bundled sample does not change)" if source == "sample"
+                 else f"--source {source}")
+        notes.append(f"{stale['message']}: seqcast fetch {symbol} {again}")
     if days > len(widths):
         notes.append(f"intervals are calibrated up to {len(widths)} days ahead; "
                      "later days show none")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import calendar as _stdcal
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -83,6 +83,12 @@ class Calendar:
     """fixed-step: days between two values."""
     reason: str = ""
     """Why this calendar was chosen."""
+    known_years: tuple[int, ...] = ()
+    """Years whose `holidays` closing days are recorded in known_closed (see with_known_years):
+    predict-next then needs no import of the holidays package, and a run's dates do not change
+    when that package is updated."""
+    known_closed: tuple[str, ...] = ()
+    """The `holidays` closing days (YYYY-MM-DD) of known_years."""
 
     def __post_init__(self) -> None:
         if self.frequency not in FREQUENCIES:
@@ -93,6 +99,8 @@ class Calendar:
         object.__setattr__(self, "weekdays", weekdays)
         object.__setattr__(self, "closed_dates", tuple(self.closed_dates))
         object.__setattr__(self, "closed_easter", tuple(int(k) for k in self.closed_easter))
+        object.__setattr__(self, "known_years", tuple(int(y) for y in self.known_years))
+        object.__setattr__(self, "known_closed", tuple(str(date.fromisoformat(str(k))) for k in self.known_closed))
         for md in self.closed_dates:
             month, _, day = str(md).partition("-")
             if not (month.isdigit() and day.isdigit() and 1 <= int(month) <= 12 and 1 <= int(day) <= 31):
@@ -105,7 +113,7 @@ class Calendar:
             raise ValueError(f"a monthly calendar needs anchor start, end or 1-31, got {self.anchor!r}")
         if not isinstance(self.step_days, int) or self.step_days < 1:
             raise ValueError(f"step_days must be a positive whole number, got {self.step_days!r}")
-        if self.holidays is not None:
+        if self.holidays is not None and not self.known_years:
             _holiday_table(self.holidays, [2000])  # an unknown code fails now, not at predict time
 
     # ------------------------------------------------------------------ dates
@@ -122,7 +130,9 @@ class Calendar:
         years = list(years)
         days: set[date] = set()
         if self.holidays:
-            days.update(_holiday_table(self.holidays, years))
+            known = set(self.known_years)
+            days.update(d for d in (date.fromisoformat(k) for k in self.known_closed) if d.year in years)
+            days.update(_holiday_table(self.holidays, [y for y in years if y not in known]))
         for year in years:
             for md in self.closed_dates:
                 month, day = (int(x) for x in md.split("-"))
@@ -132,6 +142,14 @@ class Calendar:
                 sunday = easter(year)
                 days.update(sunday + timedelta(days=k) for k in self.closed_easter)
         return sorted(days)
+
+    def with_known_years(self, years: Iterable[int]) -> Calendar:
+        """This calendar with the `holidays` closing days of these years written into it."""
+        if not self.holidays:
+            return self
+        years = sorted(set(years))
+        closed = sorted(_holiday_table(self.holidays, years))
+        return replace(self, known_years=tuple(years), known_closed=tuple(str(d) for d in closed))
 
     def is_open(self, day: date) -> bool:
         """Whether the series publishes on this day (its weekday is open and it is no closing day)."""
@@ -196,7 +214,7 @@ class Calendar:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready record (meta.json's `calendar`)."""
         out = asdict(self)
-        for key in ("weekdays", "closed_dates", "closed_easter"):
+        for key in ("weekdays", "closed_dates", "closed_easter", "known_years", "known_closed"):
             out[key] = list(out[key])
         return out
 
@@ -413,7 +431,10 @@ def _matching_market(days: np.ndarray) -> str | None:
     years = range(days[0].item().year, days[-1].item().year + 1)
     best: tuple[int, str] | None = None
     for code in CANDIDATE_CALENDARS:
-        closed = np.array(sorted(_holiday_table(code, years)), dtype="datetime64[D]")
+        try:
+            closed = np.array(sorted(_holiday_table(code, years)), dtype="datetime64[D]")
+        except ValueError:
+            continue  # an older `holidays` without this market
         closed = closed[(closed >= days[0]) & (closed <= days[-1]) & ((closed.astype(np.int64) + 3) % 7 < 5)]
         if len(closed) < 3 or np.isin(days, closed).sum() > 1:
             continue
@@ -456,12 +477,12 @@ _HOLIDAY_CACHE: dict[tuple[str, int], frozenset[date]] = {}
 
 def _holiday_table(code: str, years: Iterable[int]) -> set[date]:
     """Closing days of a `holidays` financial calendar (or country, for two letters) in years."""
-    import holidays as holidays_lib
-
     out: set[date] = set()
     for year in years:
         key = (code, year)
         if key not in _HOLIDAY_CACHE:
+            import holidays as holidays_lib  # only when needed: it takes a few tenths of a second
+
             try:
                 if len(code) == 2:
                     table = holidays_lib.country_holidays(code, years=year)
@@ -600,10 +621,15 @@ def sampling_record(
 ) -> dict[str, Any]:
     """What a run or backtest records: {"calendar": ..., "data_warnings": [...]}.
 
-    The calendar comes from all stored dates (forecasts continue from the latest of them);
-    the warnings from the rows actually used.
+    The calendar comes from all stored dates (forecasts continue from the latest of them),
+    with its `holidays` closing days from the latest stored year to two years after today
+    written into it; the warnings come from the rows actually used.
     """
     calendar = infer_calendar(stored_dates, source=source, symbol=symbol, interval=interval)
+    stored_days = _unique_days(stored_dates)
+    if len(stored_days):  # closing days from the latest data to two years after today, written down
+        first = stored_days[-1].item().year
+        calendar = calendar.with_known_years(range(first, max(first, date.today().year) + 3))
     return {"calendar": calendar.to_dict(),
             "data_warnings": [w.to_dict() for w in sampling_warnings(used_dates)]}
 
