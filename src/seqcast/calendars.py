@@ -21,7 +21,7 @@ from __future__ import annotations
 import calendar as _stdcal
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
@@ -125,7 +125,7 @@ class Calendar:
 
     def closed_days(self, years: Iterable[int]) -> list[date]:
         """Closing days (holidays and learned closures) falling in these years, sorted."""
-        from dateutil.easter import easter
+        from dateutil.easter import easter  # type: ignore[import-untyped]
 
         years = list(years)
         days: set[date] = set()
@@ -223,9 +223,11 @@ class Calendar:
         """Rebuild a recorded calendar; ValueError when the record is not a valid one."""
         if not isinstance(record, dict):
             raise ValueError("a calendar record is a JSON object")
-        known = {f for f in cls.__dataclass_fields__}
+        known = set(cls.__dataclass_fields__)
+        kwargs: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v)
+                                  for k, v in record.items() if k in known}
         try:
-            return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in record.items() if k in known})
+            return cls(**kwargs)
         except (TypeError, KeyError, AttributeError) as exc:
             raise ValueError(f"invalid calendar record: {exc}") from None
 
@@ -449,7 +451,7 @@ def _learned_closures(days: np.ndarray, weekdays: tuple[int, ...]) -> tuple[tupl
 
     A closure needs at least three open-weekday occurrences in the data's span, all missing.
     """
-    from dateutil.easter import easter
+    from dateutil.easter import easter  # type: ignore[import-untyped]
 
     if len(days) < 2:
         return (), ()
@@ -673,9 +675,11 @@ def staleness(calendar: Calendar, last: date | np.datetime64 | str, today: date)
 
 
 def _as_date(value: date | np.datetime64 | str) -> date:
+    if isinstance(value, datetime):
+        return value.date()  # a datetime or Timestamp counts by its day
     if isinstance(value, date):
-        return value.date() if hasattr(value, "hour") else value  # a datetime/Timestamp counts by its day
-    return np.datetime64(value, "D").item()
+        return value
+    return np.asarray(value, dtype="datetime64[D]").item()
 
 
 def _unique_days(dates: Any) -> np.ndarray:
