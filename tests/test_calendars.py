@@ -238,3 +238,17 @@ def test_recorded_closing_days_are_used_for_their_years():
     edited = Calendar("ECB TARGET", holidays="ECB", known_years=(2027,), known_closed=("2027-03-26",))
     assert edited.next_dates(d("2027-03-25"), 1) == days("2027-03-29")
     assert edited.next_dates(d("2028-04-13"), 1) == days("2028-04-18")  # 2028 from the library
+
+
+def test_backtest_warns_and_records(tmp_path, workspace):
+    dates = weekly_then_daily()
+    values = 1.0 + 0.1 * np.sin(np.arange(len(dates)) / 7)
+    api.fetch("mixed", csv=write_csv(tmp_path / "x.csv", pd.DataFrame({"Close": values}, index=dates)))
+    args = ["--epochs", "1", "--hidden", "8", "--lookback", "5", "--patience", "0", "--threads", "1",
+            "--folds", "2", "--workers", "1"]
+    result = CliRunner().invoke(app, ["backtest", *args])
+    assert result.exit_code == 0, result.output
+    assert "warning: the data changes sampling" in result.output and "--from 1991-01-02" in result.output
+    saved = json.loads(next((workspace / "backtests").glob("*.json")).read_text())
+    assert [w["from"] for w in saved["data_warnings"]] == ["1991-01-02"]
+    assert saved["calendar"]["frequency"] == "business-daily"
