@@ -49,6 +49,7 @@ def test_ecb_skips_target_closing_days():
     assert cal.next_dates(d("2026-12-24"), 5) == days(
         "2026-12-28", "2026-12-29", "2026-12-30", "2026-12-31", "2027-01-04")
     assert cal.next_dates(d("2026-04-30"), 1) == days("2026-05-04")  # 1 May, a Friday
+    assert not cal.is_open(d("2027-03-26")) and cal.is_open(d("2027-03-25"))
     # The sample is ECB data too; a weekend-dated last row steps to the next open day.
     assert infer_calendar([], source="sample").next_dates(d("2026-10-31"), 1) == days("2026-11-02")
 

@@ -29,8 +29,6 @@ import numpy as np
 Frequency = Literal["business-daily", "daily", "weekly", "monthly", "fixed-step"]
 FREQUENCIES: tuple[str, ...] = ("business-daily", "daily", "weekly", "monthly", "fixed-step")
 
-WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
 # `holidays` calendars seqcast knows by name; two-letter codes are countries' public holidays.
 CALENDAR_NAMES = {
     "ECB": "ECB TARGET",
@@ -199,17 +197,6 @@ class Calendar:
         return periods if periods > STALE_AFTER[self.frequency] else None
 
     # ------------------------------------------------------------------ records
-
-    def describe(self) -> str:
-        """One line: name and frequency, e.g. "ECB TARGET (business-daily)"."""
-        extra = ""
-        if self.frequency == "weekly" and isinstance(self.anchor, int):
-            extra = f", on {WEEKDAY_NAMES[self.anchor]}"
-        elif self.frequency == "monthly":
-            extra = f", on the {self.anchor}" if isinstance(self.anchor, int) else f", at the month's {self.anchor}"
-        elif self.frequency == "fixed-step":
-            extra = f", every {self.step_days} days"
-        return f"{self.name} ({self.frequency}{extra})"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready record (meta.json's `calendar`)."""
