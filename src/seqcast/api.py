@@ -190,6 +190,7 @@ def train(
     selected = between(frame, _as_date(cfg.data.start, "--from"), _as_date(cfg.data.end, "--to"))
     if selected.empty:
         raise DataError(_empty_range_message(stored.symbol, cfg.data, frame))
+    sampling = _sampling_record(stored, frame.index, selected.index)  # calendar + data warnings
     frame = selected
     values = frame["Close"].to_numpy(dtype=np.float64)
     dates = frame.index
@@ -237,6 +238,7 @@ def train(
         "interval_scale": "log" if fitted.relative else "price",
         "interval_vol_window": VOL_WINDOW,  # widths are multiples of the recent daily move
         "coverage": cfg.train.coverage,
+        **sampling,
     }
     return TrainResult(_save_run(ws, cfg, meta, model, ds.scaler, result, report, predictions), result)
 
@@ -370,6 +372,7 @@ def backtest(
     cfg = make_config(config, **overrides)
     ws = Workspace.resolve(home)
     stored, frame = load_series(cfg.data.symbol, cfg.data.source, ws.root)
+    stored_dates = frame.index
     frame = between(frame, _as_date(cfg.data.start, "--from"), _as_date(cfg.data.end, "--to"))
     if frame.empty:
         raise DataError(f"no {stored.symbol} rows between {cfg.data.start} and {cfg.data.end}")
@@ -385,6 +388,7 @@ def backtest(
         "data": {"first": str(dates[0].date()), "last": str(dates[-1].date()), "rows": len(values),
                  "fingerprint": fingerprint(dates, values),
                  "store_sha256": stored.meta.get("sha256")},
+        **_sampling_record(stored, stored_dates, dates),
     }
     result.path = ws.root / "backtests" / f"{result.backtest_id}.json"
     atomic.write_json(result.path, result.to_dict(predictions=True))
@@ -436,6 +440,10 @@ class Forecast:
     coverage: float
     rows: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    calendar: dict[str, Any] = field(default_factory=dict)
+    """The series' calendar the dates follow (seqcast.calendars.Calendar.to_dict())."""
+    stale: dict[str, Any] | None = None
+    """When the latest data day is long past: last_date, today, periods, unit, message."""
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -452,6 +460,7 @@ def predict_next(
     """
     import numpy as np
 
+    from seqcast.calendars import recorded_calendar, staleness
     from seqcast.forecasting import interval_bounds, local_scale, recursive_forecast
     from seqcast.windowing import first_position
 
@@ -466,7 +475,8 @@ def predict_next(
         from seqcast.errors import RunCorruptError
 
         raise RunCorruptError(f"{run.path / 'meta.json'} lacks the symbol; train again") from None
-    dates, values = Store(ws).get(symbol, source).load_close()
+    stored = Store(ws).get(symbol, source)
+    dates, values = stored.load_close()
     notes: list[str] = []
     need = first_position(cfg.data.lookback, cfg.data.target)
     if len(values) < need:
@@ -500,8 +510,15 @@ def predict_next(
         lookback=cfg.data.lookback, alpha=float(meta.get("shrink", 1.0)),
     )[0]
     widths = [float(w) for w in meta.get("interval_widths", [])]
-    # The next weekdays after the last data day (a weekend date rolls back to its Friday first).
-    next_days = np.busday_offset(dates[-1], np.arange(1, days + 1), roll="backward")
+    # The series' own next dates: its business days, weeks or months (seqcast.calendars).
+    calendar = recorded_calendar(meta.get("calendar"), dates, source=source, symbol=symbol,
+                                 interval=stored.meta.get("interval"))
+    next_days = calendar.next_dates(dates[-1], days)
+    stale = staleness(calendar, dates[-1], date.today())
+    if stale is not None:
+        again = ("--source ecb (the bundled sample does not change)" if source == "sample"
+                 else f"--source {source}")
+        notes.append(f"{stale['message']}: seqcast fetch {symbol} {again}")
     if days > len(widths):
         notes.append(f"intervals are calibrated up to {len(widths)} days ahead; "
                      "later days show none")
@@ -517,7 +534,16 @@ def predict_next(
         for day, p, lo, hi in zip(next_days, path, lower, upper, strict=True)
     ]
     return Forecast(run.run_id, symbol, source, str(dates[-1]), float(values[-1]),
-                    float(meta.get("coverage", cfg.train.coverage)), rows, notes)
+                    float(meta.get("coverage", cfg.train.coverage)), rows, notes,
+                    calendar=calendar.to_dict(), stale=stale)
+
+
+def _sampling_record(stored: StoredSeries, stored_dates: Any, used_dates: Any) -> dict[str, Any]:
+    """meta's "calendar" (from every stored date) and "data_warnings" (from the rows used)."""
+    from seqcast.calendars import sampling_record
+
+    return sampling_record(stored_dates, used_dates, source=stored.source, symbol=stored.symbol,
+                           interval=stored.meta.get("interval"))
 
 
 def _as_date(value: date | str | None, flag: str) -> date | None:

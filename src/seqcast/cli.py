@@ -349,6 +349,13 @@ def _print_seeds(result: Any) -> None:
     out.print(f"test, mean of {len(runs)} seeds: [{colour}]{verdict(ratio)}[/] "
               f"({beats} of {len(runs)} seeds beat naive)")
     out.print("run ids: " + " ".join(f"[bold]{r.run_id}[/]" for r in runs))
+    _print_data_warnings(runs[0].meta)
+
+
+def _print_data_warnings(meta: dict[str, Any]) -> None:
+    """The sampling warnings a run or backtest recorded (seqcast.calendars.sampling_warnings)."""
+    for warning in meta.get("data_warnings") or []:
+        _console().print(f"[yellow]warning:[/] {warning.get('message', warning)}", soft_wrap=True)
 
 
 def _print_report(run: Any) -> None:
@@ -362,6 +369,7 @@ def _print_report(run: Any) -> None:
             else f"best epoch {tr['best_epoch']}")
     out.print(f"trained {tr['epochs_run']} epochs in {tr['seconds']:.1f} s ({stop}); "
               f"split: train to {meta['split']['train_last']}, test from {meta['split']['test_first']}")
+    _print_data_warnings(meta)
     table = Table(box=None, pad_edge=False)
     table.add_column("metric")
     for part in ("train", "test"):
@@ -492,6 +500,7 @@ def _print_backtest(result: Any) -> None:
     beats = sum(1 for f in result.folds if f.metrics["rmse_ratio"] < 1)
     out.print(f"pooled test: [{colour}]{result.verdict}[/] (Diebold–Mariano p = "
               f"{_num(result.pooled.get('dm_pvalue'), 2)}; {beats} of {len(result.folds)} folds beat naive)")
+    _print_data_warnings(result.meta)
     if result.path:
         out.print(f"saved: {result.path}", soft_wrap=True)
 
@@ -566,7 +575,8 @@ def plot(
 @app.command("predict-next")
 def predict_next(
     run_id: Annotated[str | None, typer.Argument(help="Run id or unique prefix \\[default: latest run].")] = None,
-    days: Annotated[int, typer.Option(help="Trading days ahead (recursive forecast).")] = 1,
+    days: Annotated[int, typer.Option(help="Steps ahead on the series' own calendar: trading days "
+                                           "(weeks, months for weekly, monthly bars); recursive.")] = 1,
     as_json: JsonOption = False,
     home: HomeOption = None,
 ) -> None:
@@ -593,6 +603,9 @@ def predict_next(
                         else f"{row['lower']:.6g} .. {row['upper']:.6g}")
             table.add_row(row["date"], f"{row['predicted']:.6g}", interval, f"{row['change_pct']:+.3f}")
         out.print(table)
+        if fc.calendar:
+            out.print(f"[dim]dates follow the {fc.calendar.get('name')} calendar "
+                      f"({fc.calendar.get('frequency')})[/]")
         for note in fc.notes:
             out.print(f"[yellow]note:[/] {note}")
 
