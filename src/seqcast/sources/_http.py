@@ -154,6 +154,22 @@ def snippet(body: bytes | str, secrets: Iterable[str] = (), limit: int = 60) -> 
     return text[:limit] + ("..." if len(text) > limit else "")
 
 
+def check_complete(body: bytes, service: str, what: str) -> None:
+    """DownloadError when a line-based answer does not end with a line end.
+
+    stooq and the ECB end every line, the last one included; a body without
+    that end was cut off in transfer (a connection closed early, or a
+    Content-Length shorter than the data), most likely inside the last number.
+    """
+    if body.strip() and not body.endswith((b"\n", b"\r")):
+        tail = body[-30:].decode("utf-8", errors="replace").splitlines()[-1:]
+        raise DownloadError(
+            f"the answer from {service} for {what} looks cut off: its last line "
+            f"{(tail[0] if tail else '')!r} has no line end, so its last number may be incomplete; "
+            "nothing was stored, try again"
+        )
+
+
 class HTTPClient:
     """GET with timeouts, retries, a deadline, a size cap and DownloadError instead of requests' exceptions.
 
@@ -232,7 +248,8 @@ class HTTPClient:
                 if left <= 0:
                     raise DownloadError(self._too_slow(host))
                 _shorten_socket_timeout(raw, left, self.timeout)
-                chunk = read1(_READ_SIZE) if read1 is not None else raw.read(_READ_SIZE)
+                chunk = (read1(_READ_SIZE, decode_content=True) if read1 is not None
+                         else raw.read(_READ_SIZE, decode_content=True))
                 if not chunk:
                     break
                 chunks.append(chunk)
@@ -243,7 +260,12 @@ class HTTPClient:
             if time.monotonic() >= ends_at - 0.01:
                 raise DownloadError(self._too_slow(host)) from exc
             raise DownloadError(self._describe(requests.ReadTimeout(exc), url)) from exc
-        except (ProtocolError, DecodeError) as exc:
+        except DecodeError as exc:
+            raise DownloadError(
+                f"the answer from {self.service} ({host}) is damaged (its Content-Encoding "
+                f"{response.headers.get('Content-Encoding', '')!r} cannot be decoded); try again"
+            ) from exc
+        except ProtocolError as exc:
             raise DownloadError(self._describe(requests.exceptions.ChunkedEncodingError(exc), url)) from exc
         except (URLLib3Error, OSError) as exc:
             raise DownloadError(self._describe(requests.ConnectionError(exc), url)) from exc

@@ -21,10 +21,12 @@ from seqcast.series import between
 from seqcast.sources import FetchRequest, FetchResult
 from seqcast.sources._http import (
     HTTPSource,
+    check_complete,
     prepared_url,
     range_text,
     snippet,
 )
+from seqcast.sources.checks import check_series
 
 if TYPE_CHECKING:
     pass
@@ -100,6 +102,7 @@ class ECBSource(HTTPSource):
                 f"the ECB rates for {base} and {quote} have no common dates"
                 f"{range_text(request.start, request.end)}; widen the date range"
             )
+        check_series(frame, f"the ECB's rates for {symbol}")
         return FetchResult(frame, meta)
 
 
@@ -111,6 +114,7 @@ def parse_csvdata(body: bytes | str) -> pd.DataFrame:
         raise UnexpectedResponseError(
             f"the ECB answered with an HTML page, not CSV ({snippet(text)!r}); try again later"
         )
+    check_complete(text.encode("utf-8"), "the ECB", "its reference rates")
     try:
         raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
@@ -143,8 +147,22 @@ def parse_csvdata(body: bytes | str) -> pd.DataFrame:
     long = pd.DataFrame({
         "Date": dates, "currency": raw["CURRENCY"].str.strip().str.upper(), "value": numbers,
     })
-    long = long[np.isfinite(long["value"]) & (long["value"] > 0)]
-    long = long.drop_duplicates(["Date", "currency"], keep="last")
+    long = long[long["value"].notna()]  # published as empty or NaN: no rate that day
+    implausible = ~np.isfinite(long["value"]) | (long["value"] <= 0)
+    if implausible.any():
+        row = long[implausible].iloc[0]
+        raise UnexpectedResponseError(
+            f"the ECB answer has the rate {row['value']!r} for {row['currency']} on "
+            f"{row['Date'].date()}, not a positive number; nothing was stored, try again later"
+        )
+    long = long.drop_duplicates()
+    clash = long.duplicated(["Date", "currency"], keep=False)
+    if clash.any():
+        row = long[clash].iloc[0]
+        raise UnexpectedResponseError(
+            f"the ECB answer has two different rates for {row['currency']} on {row['Date'].date()}; "
+            "nothing was stored, try again later"
+        )
     wide = long.pivot(index="Date", columns="currency", values="value").sort_index()
     wide.index.name = "Date"
     wide.columns.name = None
