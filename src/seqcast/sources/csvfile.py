@@ -16,6 +16,7 @@ class CSVSource:
     name = "csv"
     description = "a local CSV file (stooq EN/PL headers, Date,Close, ;-separated)"
     incremental = False
+    positive_prices = False  # a file may hold a spread that goes to zero or below
 
     def fetch(self, request: FetchRequest) -> FetchResult:
         path = request.options.get("path")
