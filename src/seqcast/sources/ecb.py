@@ -96,13 +96,13 @@ class ECBSource(HTTPSource):
                 f"{symbol} = eur{quote.lower()} / eur{base.lower()} (ECB reference rates)"
             )
         frame = close.dropna().to_frame("Close")
+        check_series(frame, f"the ECB's rates for {symbol}")
         frame = between(frame, request.start, request.end)
         if frame.empty:
             raise NoDataError(
                 f"the ECB rates for {base} and {quote} have no common dates"
                 f"{range_text(request.start, request.end)}; widen the date range"
             )
-        check_series(frame, f"the ECB's rates for {symbol}")
         return FetchResult(frame, meta)
 
 
@@ -152,7 +152,7 @@ def parse_csvdata(body: bytes | str) -> pd.DataFrame:
     if implausible.any():
         row = long[implausible].iloc[0]
         raise UnexpectedResponseError(
-            f"the ECB answer has the rate {row['value']!r} for {row['currency']} on "
+            f"the ECB answer has the rate {float(row['value'])!r} for {row['currency']} on "
             f"{row['Date'].date()}, not a positive number; nothing was stored, try again later"
         )
     long = long.drop_duplicates()

@@ -105,10 +105,10 @@ class NBPSource(HTTPSource):
             )
         frame = pd.concat(rows).sort_index()
         frame = frame[~frame.index.duplicated(keep="last")]
+        check_series(frame, f"NBP's rates for {code}")
         frame = between(frame, request.start, request.end)
         if frame.empty:
             raise NoDataError(f"NBP table A has no rates for {code} between {start} and {end}")
-        check_series(frame, f"NBP's rates for {code}")
         meta = {"provider": "Narodowy Bank Polski table A mid rate", "url": urls[0],
                 "requests": len(chunks)}
         return FetchResult(frame, meta)

@@ -95,10 +95,10 @@ class StooqSource(HTTPSource):
         _classify(body, symbol, request.start, request.end, bool(apikey), secrets)
         check_complete(body, "stooq", repr(symbol))
         frame = _parse(body, symbol, secrets)
+        check_series(frame, f"stooq's answer for {symbol!r}")
         frame = between(frame, request.start, request.end)
         if frame.empty:
             raise NoDataError(_no_data_message(symbol, request.start, request.end))
-        check_series(frame, f"stooq's answer for {symbol!r}")
         meta = {"provider": f"stooq ({host_name(base)})", "url": shown_url,
                 "interval": request.interval}
         return FetchResult(frame, meta)
