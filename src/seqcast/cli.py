@@ -187,7 +187,8 @@ def data(ctx: typer.Context, as_json: JsonOption = False, home: HomeOption = Non
     from seqcast import api
 
     if ctx.invoked_subcommand is not None:
-        ctx.obj = {"home": home}  # `seqcast data --home X rm S` removes from X
+        if _given(ctx, "home"):
+            ctx.obj = {"home": home}  # `seqcast data --home X rm S` removes from X
         return
     with _user_errors():
         stored = api.stored_series(home)
@@ -207,6 +208,12 @@ def data(ctx: typer.Context, as_json: JsonOption = False, home: HomeOption = Non
         _console().print(table)
 
 
+def _given(ctx: typer.Context, name: str) -> bool:
+    """True when the option was typed on the command line (not from the environment or a default)."""
+    source = ctx.get_parameter_source(name)
+    return getattr(source, "name", None) == "COMMANDLINE"  # typer may ship its own click: compare names
+
+
 @data_app.command("rm")
 def data_rm(
     ctx: typer.Context,
@@ -222,7 +229,8 @@ def data_rm(
     """
     from seqcast import api
 
-    home = home or (ctx.obj or {}).get("home")
+    if not _given(ctx, "home") and ctx.obj and "home" in ctx.obj:
+        home = ctx.obj["home"]
     with _user_errors():
         removed = api.remove_series(symbol, source=source, home=home)
         if as_json:
