@@ -7,6 +7,7 @@ raises DownloadError (or a subclass) and leaves the stored series byte-for-byte 
 from __future__ import annotations
 
 import gzip
+import re
 import time
 from datetime import date
 
@@ -219,3 +220,23 @@ def test_bad_url_override_in_the_cli(env, source):
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {env} 'htp:/oops' is not an http(s) URL"), lines
+
+
+# --- odd answers -----------------------------------------------------------------------------------
+
+
+def test_binary_answer_is_named_binary():
+    with Server(Reply(body=b"\x00\x01\x02" * 1000)) as server, pytest.raises(DownloadError) as info:
+        ECBSource(base_url=server.url, backoff_factor=0).fetch(FetchRequest("eurpln"))
+    assert "binary data, not text" in str(info.value) and "\x00" not in str(info.value)
+
+
+@pytest.mark.parametrize(("location", "words"), [
+    ("/q/d/l/", "redirected too many times"),
+    ("file:///etc/passwd", "redirected to an address that is not http(s)"),
+    ("ftp://127.0.0.1/x.csv", "redirected to an address that is not http(s)"),
+])
+def test_bad_redirects_are_refused(location, words):
+    with Server(lambda request: Reply(status=302, headers={"Location": location})) as server, \
+            pytest.raises(DownloadError, match=re.escape(words)):
+        fetch_stooq(stooq(server))

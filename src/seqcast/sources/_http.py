@@ -150,6 +150,7 @@ def snippet(body: bytes | str, secrets: Iterable[str] = (), limit: int = 60) -> 
     """The first characters of an answer, one line, secrets removed."""
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
     text = " ".join(text.split())
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)  # binary bytes stay one readable line
     text = scrub(text, secrets)
     return text[:limit] + ("..." if len(text) > limit else "")
 
@@ -161,6 +162,10 @@ def check_complete(body: bytes, service: str, what: str) -> None:
     that end was cut off in transfer (a connection closed early, or a
     Content-Length shorter than the data), most likely inside the last number.
     """
+    if b"\x00" in body[:8192]:
+        raise DownloadError(
+            f"{service} answered for {what} with binary data, not text; nothing was stored, try again later"
+        )
     if body.strip() and not body.endswith((b"\n", b"\r")):
         tail = body[-30:].decode("utf-8", errors="replace").splitlines()[-1:]
         raise DownloadError(
@@ -337,6 +342,13 @@ class HTTPClient:
             return (
                 f"the download from {self.service} ({host}) broke off before the answer "
                 "was complete; try again"
+            )
+        if isinstance(exc, requests.TooManyRedirects):
+            return f"{self.service} ({host}) redirected too many times (a loop?); try again later"
+        if isinstance(exc, (requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL)):
+            return (
+                f"{self.service} ({host}) redirected to an address that is not http(s); refused. "
+                "Check the URL (SEQCAST_*_URL) or try again later"
             )
         if isinstance(exc, requests.exceptions.RetryError):
             return (
