@@ -235,7 +235,7 @@ class HTTPClient:
         finally:
             response.close()
         response._content = body  # what response.content and .json() read from now on
-        response._content_consumed = True
+        response._content_consumed = True  # type: ignore[attr-defined]
         return response
 
     def _read_body(self, response: requests.Response, url: str, ends_at: float) -> bytes:
