@@ -159,7 +159,7 @@ def test_an_announced_size_over_the_cap_is_refused_before_reading():
 
 def test_the_default_cap_is_200_mb(monkeypatch):
     monkeypatch.delenv("SEQCAST_DOWNLOAD_MAX_BYTES", raising=False)
-    assert HTTPClient("stooq").max_bytes == 200 * 1024 * 1024
+    assert HTTPClient("stooq").max_bytes == 200_000_000
 
 
 # --- §4: 401, 403 and 429 get their own messages, from every source --------------------------

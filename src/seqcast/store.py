@@ -5,9 +5,10 @@ Layout: <workspace>/data/<source>/<symbol>.json points at the CSV it describes,
 replaces the JSON atomically, then removes the old CSV: at every moment the
 JSON names a complete CSV, so an interrupted write never loses stored data.
 
-Writers of one (source, symbol) are serialised by a file lock in
-<workspace>/data/.locks/, and Store.fetch reads, downloads, merges and saves
-under it: two fetches at once of different ranges end with the union of both.
+Writers of one (source, symbol) are serialised by a file lock (filelock) in
+<workspace>/data/.locks/. Store.fetch downloads and checks the answer first,
+then reads the stored series again, merges and saves under the lock: fetches
+of different ranges running at once end with the union of their rows.
 """
 
 from __future__ import annotations

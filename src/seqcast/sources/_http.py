@@ -40,7 +40,7 @@ RETRY_STATUSES = (500, 502, 503, 504)
 DEFAULT_DEADLINE = 120.0
 """Seconds one request may take in all, however slowly the server sends."""
 DEADLINE_ENV = "SEQCAST_DOWNLOAD_DEADLINE"
-DEFAULT_MAX_BYTES = 200 * 1024 * 1024
+DEFAULT_MAX_BYTES = 200_000_000
 """The largest answer accepted; decades of daily prices are well under 1 MB."""
 MAX_BYTES_ENV = "SEQCAST_DOWNLOAD_MAX_BYTES"
 _READ_SIZE = 64 * 1024
@@ -379,7 +379,7 @@ def retry_after_text(value: str | None) -> str:
             return f"about {seconds / 60:.3g} min (the server's Retry-After)"
         return f"{seconds} s (the server's Retry-After)"
     if value:
-        return f"until {value} (the server's Retry-After)"
+        return f"until {value[:40]} (the server's Retry-After)"
     return "a while (a few minutes to a day)"
 
 
