@@ -90,6 +90,17 @@ def test_cut_off_ecb_answer_is_refused(cut):
         ECBSource(base_url=server.url, backoff_factor=0).fetch(FetchRequest("eurpln"))
 
 
+def test_ecb_answer_with_a_checked_length_may_lack_the_last_line_end():
+    # Whether the ECB ends its last line is not known offline: a length-framed answer is complete anyway.
+    body = ECB.rstrip("\n")
+    with Server([Reply(body=body), Reply(body=body, send_length=False)]) as server:
+        source = ECBSource(base_url=server.url, backoff_factor=0)
+        rates = source.fetch(FetchRequest("eurpln")).frame
+        with pytest.raises(DownloadError, match="cut off"):
+            source.fetch(FetchRequest("eurpln"))
+    assert rates["Close"].iloc[-1] == pytest.approx(4.3299)
+
+
 def test_complete_answers_still_pass():
     with Server([Reply(body=STOOQ, send_length=False), Reply(body=ECB, send_length=False)]) as server:
         frame = fetch_stooq(stooq(server)).frame

@@ -155,18 +155,24 @@ def snippet(body: bytes | str, secrets: Iterable[str] = (), limit: int = 60) -> 
     return text[:limit] + ("..." if len(text) > limit else "")
 
 
-def check_complete(body: bytes, service: str, what: str) -> None:
-    """DownloadError when a line-based answer does not end with a line end.
+def is_framed(headers: Mapping[str, str]) -> bool:
+    """True when an answer announced where it ends (Content-Length or chunked), so urllib3 checked it."""
+    return "content-length" in {k.lower() for k in headers} or \
+        "chunked" in str(headers.get("Transfer-Encoding", "")).lower()
 
-    stooq and the ECB end every line, the last one included; a body without
-    that end was cut off in transfer (a connection closed early, or a
-    Content-Length shorter than the data), most likely inside the last number.
+
+def check_complete(body: bytes, service: str, what: str, *, line_end: bool = True) -> None:
+    """DownloadError when a text answer is binary, or (line_end) does not end with a line end.
+
+    stooq ends every line, the last one included; a body without that end was
+    cut off in transfer (a connection closed early, or a Content-Length
+    shorter than the data), most likely inside the last number.
     """
     if b"\x00" in body[:8192]:
         raise DownloadError(
             f"{service} answered for {what} with binary data, not text; nothing was stored, try again later"
         )
-    if body.strip() and not body.endswith((b"\n", b"\r")):
+    if line_end and body.strip() and not body.endswith((b"\n", b"\r")):
         tail = body[-30:].decode("utf-8", errors="replace").splitlines()[-1:]
         raise DownloadError(
             f"the answer from {service} for {what} looks cut off: its last line "

@@ -22,6 +22,7 @@ from seqcast.sources import FetchRequest, FetchResult
 from seqcast.sources._http import (
     HTTPSource,
     check_complete,
+    is_framed,
     prepared_url,
     range_text,
     snippet,
@@ -80,7 +81,8 @@ class ECBSource(HTTPSource):
         if response.status_code == 404 or (response.ok and not response.content.strip()):
             raise NoDataError(_no_data_message(needed, request.start, request.end))
         self.http.raise_for_status(response)
-        rates = parse_csvdata(response.content)  # (date, currency) -> units per euro
+        # (date, currency) -> units per euro
+        rates = parse_csvdata(response.content, framed=is_framed(response.headers))
         for currency in needed:
             if currency not in rates.columns or rates[currency].dropna().empty:
                 raise NoDataError(_no_data_message([currency], request.start, request.end))
@@ -106,15 +108,20 @@ class ECBSource(HTTPSource):
         return FetchResult(frame, meta)
 
 
-def parse_csvdata(body: bytes | str) -> pd.DataFrame:
-    """ECB csvdata -> one float column per CURRENCY, indexed by "Date", empty values dropped."""
+def parse_csvdata(body: bytes | str, *, framed: bool = False) -> pd.DataFrame:
+    """ECB csvdata -> one float column per CURRENCY, indexed by "Date", empty values dropped.
+
+    framed: the transfer announced its length (Content-Length or chunked), which
+    urllib3 checked; otherwise the body must end with a line end, or it was cut off.
+    """
     text = body.decode("utf-8-sig", errors="replace") if isinstance(body, bytes) else body
     head = text.lstrip()[:200].lower()
     if head.startswith("<") or "<html" in head:
         raise UnexpectedResponseError(
             f"the ECB answered with an HTML page, not CSV ({snippet(text)!r}); try again later"
         )
-    check_complete(text.encode("utf-8"), "the ECB", "its reference rates")
+    # Only an unframed answer (ended by closing the connection) can be cut off unnoticed.
+    check_complete(text.encode("utf-8"), "the ECB", "its reference rates", line_end=not framed)
     try:
         raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
