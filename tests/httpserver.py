@@ -36,6 +36,14 @@ class Reply:
     """Seconds to wait before answering (capped at MAX_DELAY)."""
     content_length: int | None = None
     """Content-Length to announce; more than len(body) simulates a cut-off transfer."""
+    send_length: bool = True
+    """False: no Content-Length; the end of the body is the server closing the connection."""
+    chunked_cut: bool = False
+    """Send the body as one chunk that announces twice its size, then close: a cut chunked transfer."""
+    trickle: float = 0.0
+    """Seconds between single bytes of the body (a server that trickles; capped at MAX_DELAY)."""
+    endless: bool = False
+    """Repeat the body until the client hangs up or the server stops (no Content-Length)."""
 
     def payload(self) -> bytes:
         return self.body.encode("utf-8") if isinstance(self.body, str) else self.body
@@ -104,9 +112,24 @@ class Server:
                     for name, value in headers.items():
                         self.send_header(name, value)
                     length = reply.content_length
-                    self.send_header("Content-Length", str(len(payload) if length is None else length))
+                    if reply.chunked_cut:
+                        self.send_header("Transfer-Encoding", "chunked")
+                    elif reply.send_length and not reply.endless:
+                        self.send_header("Content-Length", str(len(payload) if length is None else length))
                     self.end_headers()
-                    self.wfile.write(payload)
+                    if reply.chunked_cut:
+                        self.wfile.write(b"%x\r\n" % (2 * len(payload)) + payload)
+                    elif reply.trickle > 0:
+                        for byte in payload:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            if server._stop.wait(min(reply.trickle, MAX_DELAY)):
+                                return
+                    elif reply.endless:
+                        while not server._stop.is_set():
+                            self.wfile.write(payload)
+                    else:
+                        self.wfile.write(payload)
                     self.wfile.flush()
                 except OSError:
                     pass  # the client gave up (timeout test)

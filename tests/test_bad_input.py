@@ -325,7 +325,7 @@ CASES = [
     case("plot-unknown-format", nothing, ["plot", "--format", "gif"], 2, "Invalid value for '--format'",
          "Try 'seqcast plot -h' for help"),
     case("runs-unknown-option", nothing, ["runs", "--all"], 2, "No such option", "Try 'seqcast runs -h'"),
-    case("data-extra-argument", nothing, ["data", "eurpln"], 2, "unexpected extra argument",
+    case("data-extra-argument", nothing, ["data", "eurpln"], 2, "No such command 'eurpln'",
          "Try 'seqcast data -h'"),
 ]
 

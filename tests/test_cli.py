@@ -152,3 +152,31 @@ def test_every_command_has_help_with_example(command):
     assert result.exit_code == 0
     assert "Example" in result.output
     assert f"seqcast {command}" in result.output
+
+
+def test_data_lists_and_data_rm_removes(workspace, tmp_path):
+    csv = tmp_path / "x.csv"
+    csv.write_text("Date,Close\n2024-01-02,1.5\n2024-01-03,1.6\n")
+    assert invoke("fetch", "eurpln", "--source", "sample", "--from", "2026-10-01").exit_code == 0
+    assert invoke("fetch", "eurpln", "--csv", str(csv)).exit_code == 0
+    listed = json.loads(invoke("data", "--json").output)
+    assert sorted((m["source"], m["symbol"]) for m in listed) == [("csv", "eurpln"), ("sample", "eurpln")]
+
+    result = invoke("data", "rm", "eurpln", "--source", "csv")
+    assert result.exit_code == 0 and "removed eurpln from csv (2 rows)" in result.output, result.output
+    assert [m["source"] for m in json.loads(invoke("data", "--json").output)] == ["sample"]
+    assert not list((workspace / "data" / "csv").glob("eurpln*"))
+
+    result = invoke("data", "rm", "eurpln", "--source", "csv")
+    assert result.exit_code == 1 and result.output.startswith("error: no stored data for 'eurpln' from csv")
+    result = invoke("data", "rm", "eurpln", "--source", "yahoo")
+    assert result.exit_code == 1 and "unknown source 'yahoo'" in result.output
+    other = tmp_path / "other-home"
+    result = invoke("data", "--home", str(other), "rm", "eurpln")  # --home before rm counts too
+    assert result.exit_code == 1 and "no stored data" in result.output
+    result = invoke("data", "rm", "eurpln", "--json")
+    assert result.exit_code == 0 and json.loads(result.output) == [
+        {"source": "sample", "symbol": "eurpln", "rows": 22}]
+    assert "no data yet" in invoke("data").output
+    help_text = invoke("data", "rm", "--help").output
+    assert "Example" in help_text and "seqcast data rm" in help_text

@@ -44,14 +44,36 @@ def test_second_fetch_asks_only_for_new_days_and_merges(monkeypatch, workspace):
     assert close["2024-01-09"] == 4.36
 
 
-def test_full_refetches_everything_but_keeps_rows_it_did_not_return(monkeypatch, workspace):
+def test_full_replaces_the_stored_series(monkeypatch, workspace):
     with Server([Reply(body=FIRST), Reply(body=rows(("2024-01-05", 4.40)))]) as server:
         monkeypatch.setenv("SEQCAST_STOOQ_URL", server.url)
         api.fetch("eurpln", start="2024-01-01")
-        api.fetch("eurpln", start="2024-01-05", full=True)
+        replaced = api.fetch("eurpln", start="2024-01-05", full=True)
         assert server.requests[1].query["d1"] == ["20240105"]
+    assert stored_close(workspace) == {"2024-01-05": 4.40}  # the rows it did not return are gone
+    assert replaced.meta["rows"] == 1
+
+
+def test_full_csv_reimport_drops_the_bad_rows(tmp_path, workspace):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Date,Close\n2024-01-02,4.30\n2024-01-03,43.1\n2024-01-04,4.32\n")
+    api.fetch("eurpln", csv=bad)
+    fixed = tmp_path / "fixed.csv"
+    fixed.write_text("Date,Close\n2024-01-02,4.30\n2024-01-04,4.32\n")
+    api.fetch("eurpln", csv=fixed)  # merged: the bad day stays
+    assert Store(Workspace.resolve()).get("eurpln", "csv").load()["Close"].tolist() == [4.30, 43.1, 4.32]
+    api.fetch("eurpln", csv=fixed, full=True)
+    assert Store(Workspace.resolve()).get("eurpln", "csv").load()["Close"].tolist() == [4.30, 4.32]
+
+
+def test_a_range_inside_the_stored_one_is_fetched_as_asked(monkeypatch, workspace):
+    with Server([Reply(body=FIRST), Reply(body=rows(("2024-01-03", 4.5)))]) as server:
+        monkeypatch.setenv("SEQCAST_STOOQ_URL", server.url)
+        api.fetch("eurpln", start="2024-01-01")
+        api.fetch("eurpln", start="2024-01-03", end="2024-01-03")
+        assert server.requests[1].query["d1"] == ["20240103"] and server.requests[1].query["d2"] == ["20240103"]
     close = stored_close(workspace)
-    assert len(close) == 4 and close["2024-01-05"] == 4.40
+    assert len(close) == 4 and close["2024-01-03"] == 4.5
 
 
 @pytest.mark.parametrize(

@@ -108,6 +108,27 @@ def test_start_is_clamped_and_end_defaults_to_today():
     assert server.requests[-1].path.endswith(f"/{today.isoformat()}/")
 
 
+def test_warsaw_today_is_not_the_local_or_utc_date():
+    from datetime import datetime, timezone
+
+    from seqcast.sources.nbp import warsaw_today
+
+    late_utc = datetime(2026, 1, 1, 23, 30, tzinfo=timezone.utc)  # already 2 January in Warsaw (CET)
+    assert warsaw_today(late_utc) == date(2026, 1, 2)
+    summer = datetime(2026, 7, 1, 22, 30, tzinfo=timezone.utc)  # CEST: 00:30 on 2 July
+    assert warsaw_today(summer) == date(2026, 7, 2)
+    assert warsaw_today(datetime(2026, 7, 1, 21, 30, tzinfo=timezone.utc)) == date(2026, 7, 1)
+
+
+def test_end_is_capped_at_warsaw_today(monkeypatch):
+    import seqcast.sources.nbp as nbp
+
+    monkeypatch.setattr(nbp, "warsaw_today", lambda: date(2026, 3, 10))
+    with Server(by_range()) as server:
+        make(server).fetch(FetchRequest("eurpln", date(2026, 3, 1), date(2026, 3, 20)))
+    assert server.requests[0].path.endswith("/2026-03-01/2026-03-10/")
+
+
 def test_range_before_2002_is_no_data():
     with pytest.raises(NoDataError, match="2002-01-02"):
         NBPSource(base_url="http://127.0.0.1:9").fetch(

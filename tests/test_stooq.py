@@ -109,6 +109,26 @@ def test_error_bodies_are_classified(body, error, words):
         assert word in message
 
 
+API_KEY_PAGE = (
+    "<!DOCTYPE html>\n<html><head><title>stooq</title></head>\n<body>\n<p>Get your apikey:</p>\n"
+    '<ol><li>Open <a href="https://stooq.com/q/d/?s=aapl.us&get_apikey">https://stooq.com/q/d/?s=aapl.us'
+    "&amp;get_apikey</a></li>\n<li>Type the captcha code shown there</li></ol>\n</body></html>\n"
+)
+
+
+@pytest.mark.parametrize(("options", "words"), [
+    ({}, "stooq now asks for an API key"),
+    ({"apikey": SECRET}, "stooq did not accept the API key"),
+])
+def test_api_key_request_as_a_web_page_is_not_a_browser_check(options, words):
+    with Server(Reply(body=API_KEY_PAGE, headers={"Content-Type": "text/html"})) as server, \
+            pytest.raises(ApiKeyRequiredError) as info:
+        fetch(make(server), "aapl.us", options=options)
+    message = str(info.value)
+    assert words in message and "https://stooq.com/q/d/?s=aapl.us&get_apikey" in message
+    assert "checks for a browser" not in message and SECRET not in message
+
+
 def test_browser_check_hint_for_a_stock_has_no_currency_sources():
     with Server(Reply(body=JS_CHECK_PAGE)) as server, pytest.raises(BrowserCheckError) as info:
         fetch(make(server), "aapl.us")

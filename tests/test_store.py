@@ -221,3 +221,86 @@ def test_a_file_as_workspace_is_a_clear_error(tmp_path):
     not_a_folder.write_text("x")
     with pytest.raises(WorkspaceError, match="is a file, not a folder"):
         check_writable(Workspace(not_a_folder))
+
+
+# --- concurrent writers, removal --------------------------------------------------------------
+
+
+def test_four_concurrent_fetches_of_different_ranges_keep_every_row(monkeypatch, workspace) -> None:
+    """All four download at once; each merges into what the others saved, under the lock."""
+    import threading
+
+    from seqcast import api
+    from tests.httpserver import Recorded, Reply, Server
+
+    days = pd.bdate_range("2024-01-01", "2024-12-31")
+
+    def reply(request: Recorded) -> Reply:
+        first, last = (pd.Timestamp(request.query[key][0]).date() for key in ("d1", "d2"))
+        rows = "".join(f"{d:%Y-%m-%d},4.3,4.3,4.3,{4 + i / 1000:.3f}\r\n" for i, d in enumerate(days)
+                       if first <= d.date() <= last)
+        return Reply(body="Date,Open,High,Low,Close\r\n" + rows, delay=0.3)
+
+    ranges = [("2024-01-01", "2024-03-31"), ("2024-04-01", "2024-06-30"),
+              ("2024-07-01", "2024-09-30"), ("2024-10-01", "2024-12-31")]
+    errors: list[BaseException] = []
+
+    def fetch(start: str, end: str) -> None:
+        try:
+            api.fetch("eurpln", start=start, end=end, home=workspace)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    with Server(reply) as server:
+        monkeypatch.setenv("SEQCAST_STOOQ_URL", server.url)
+        threads = [threading.Thread(target=fetch, args=r) for r in ranges]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+    assert not errors, errors
+    stored = Store(Workspace.resolve(workspace)).get("eurpln", "stooq")
+    frame = stored.load()
+    assert list(frame.index) == list(days)  # the union: no fetch lost another's rows
+    assert frame["Close"].iloc[-1] == pytest.approx(4 + (len(days) - 1) / 1000)
+    assert stored.meta["rows"] == len(days)
+    assert csv_files(Store(Workspace.resolve(workspace)), "stooq") == [stored.csv_path.name]
+
+
+def test_a_held_lock_makes_a_writer_wait_then_give_up(store: Store, sine_frame: pd.DataFrame) -> None:
+    import threading
+
+    waiting = Store(Workspace.resolve(), lock_timeout=0.2)
+    with store.lock("csv", "sine"):
+        failed: list[BaseException] = []
+        thread = threading.Thread(target=lambda: _try(failed, waiting.save, "csv", "sine", sine_frame, {}))
+        thread.start()
+        thread.join(timeout=10)
+    assert len(failed) == 1 and isinstance(failed[0], WorkspaceError)
+    assert "another seqcast has been writing sine (csv)" in str(failed[0])
+    assert store.list() == []
+    store.save("csv", "sine", sine_frame, {})  # released: the next writer goes ahead
+    assert len(store.list()) == 1
+
+
+def _try(failed: list[BaseException], func, *args) -> None:
+    try:
+        func(*args)
+    except BaseException as exc:
+        failed.append(exc)
+
+
+def test_remove_deletes_one_source_or_all(store: Store, sine_frame: pd.DataFrame, walk_frame: pd.DataFrame) -> None:
+    a = store.save("stooq", "eurpln", sine_frame, {})
+    b = store.save("csv", "eurpln", walk_frame, {})
+    store.save("csv", "other", walk_frame, {})
+    removed = store.remove("EURPLN", "stooq")
+    assert [(s.source, s.symbol) for s in removed] == [("stooq", "eurpln")]
+    assert not a.csv_path.exists() and not (store.root / "stooq" / "eurpln.json").exists()
+    assert [(s.source, s.symbol) for s in store.list()] == [("csv", "eurpln"), ("csv", "other")]
+    store.save("stooq", "eurpln", sine_frame, {})
+    assert len(store.remove("eurpln")) == 2
+    assert not b.csv_path.exists()
+    assert [(s.source, s.symbol) for s in store.list()] == [("csv", "other")]
+    with pytest.raises(SeriesNotFoundError, match=r"no stored data for 'eurpln'.*seqcast data"):
+        store.remove("eurpln")

@@ -16,14 +16,14 @@ import dataclasses
 import hashlib
 import time
 from dataclasses import dataclass, field, fields
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqcast.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from seqcast.errors import ConfigError, DataError, UnknownSourceError
 from seqcast.runs import Run, RunStore
-from seqcast.store import Store, StoredSeries, check_writable, merge
+from seqcast.store import Store, StoredSeries, check_writable
 from seqcast.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -32,8 +32,6 @@ if TYPE_CHECKING:
 
     from seqcast.training import EpochCallback, FitResult
 
-# Days re-requested before the last stored date: sources revise their latest rows.
-REFETCH_DAYS = 7
 
 
 # --------------------------------------------------------------------------- data
@@ -54,8 +52,10 @@ def fetch(
 ) -> StoredSeries:
     """Fetch a series and store it; a later fetch only asks for the newest days.
 
-    `csv=` imports a file (source "csv"). Stored rows are never lost: new rows are
-    merged in, and the newer value wins on dates both have.
+    `csv=` imports a file (source "csv"). Stored rows are kept: new rows are merged
+    in, and the newer value wins on dates both have; `full=True` replaces the stored
+    series instead. A download that fails, is cut off or holds implausible values
+    leaves what was stored untouched (see Store.fetch).
     """
     from seqcast.series import normalise_symbol
     from seqcast.sources import FetchRequest, get_source
@@ -73,32 +73,6 @@ def fetch(
     src = get_source(source)
     ws = Workspace.resolve(home)
     check_writable(ws)
-    store = Store(ws)
-
-    stored: StoredSeries | None = None
-    try:
-        stored = store.get(symbol, source)
-    except DataError:
-        stored = None
-    old = None
-    request_start = start_d
-    interval_changed = stored is not None and stored.meta.get("interval", "d") != interval
-    if interval_changed and not full:
-        raise ConfigError(
-            f"{symbol} from {source} is stored with interval {stored.meta.get('interval', 'd')!r}, "
-            f"not {interval!r}; add --full to replace it"
-        )
-    if stored is not None and not interval_changed:
-        # Merged with what comes back, so a shorter answer never loses stored rows.
-        try:
-            old = stored.load()
-        except DataError:
-            old = None  # unreadable: replace it with a full fetch
-        if old is not None and src.incremental and not full:
-            resume = old.index[-1].date() - timedelta(days=REFETCH_DAYS)
-            if start_d is None or start_d >= old.index[0].date():
-                request_start = max(resume, start_d) if start_d else resume
-
     options: dict[str, Any] = {}
     if csv is not None:
         options["path"] = str(csv)
@@ -106,17 +80,19 @@ def fetch(
         options["apikey"] = apikey
     if domain:
         options["domain"] = domain
-    request = FetchRequest(symbol, request_start, end_d, interval, options)  # type: ignore[arg-type]
-    result = src.fetch(request)
-    frame = result.frame if old is None else merge(old, result.frame)
-    meta = {
-        **{k: v for k, v in result.meta.items() if k != "apikey"},
-        "interval": interval,
-        "requested": {"from": str(request_start) if request_start else None,
-                      "to": str(end_d) if end_d else None},
-        "new_rows": int(len(frame) - (0 if old is None else len(old))),
-    }
-    return store.save(source, symbol, frame, meta)
+    request = FetchRequest(symbol, start_d, end_d, interval, options)  # type: ignore[arg-type]
+    return Store(ws).fetch(src, request, full=full, name=source)
+
+
+def remove_series(
+    symbol: str, *, source: str | None = None, home: Path | str | None = None
+) -> list[StoredSeries]:
+    """Delete a stored series (from one source, or from every source that has it); what was removed."""
+    from seqcast.sources import source_names
+
+    if source is not None and source not in source_names():
+        raise UnknownSourceError(f"unknown source {source!r}; choose one of: {', '.join(source_names())}")
+    return Store(Workspace.resolve(home)).remove(symbol, source)
 
 
 def stored_series(home: Path | str | None = None) -> list[StoredSeries]:

@@ -174,14 +174,22 @@ def fetch(
         )
 
 
-@app.command()
-def data(as_json: JsonOption = False, home: HomeOption = None) -> None:
-    """List the series stored in the workspace.
+data_app = typer.Typer(no_args_is_help=False)
+app.add_typer(data_app, name="data")
+
+
+@data_app.callback(invoke_without_command=True)
+def data(ctx: typer.Context, as_json: JsonOption = False, home: HomeOption = None) -> None:
+    """List the series stored in the workspace; `seqcast data rm SYMBOL` removes one.
 
     Example: seqcast data --json
     """
     from seqcast import api
 
+    if ctx.invoked_subcommand is not None:
+        if _given(ctx, "home"):
+            ctx.obj = {"home": home}  # `seqcast data --home X rm S` removes from X
+        return
     with _user_errors():
         stored = api.stored_series(home)
         if as_json:
@@ -198,6 +206,38 @@ def data(as_json: JsonOption = False, home: HomeOption = None) -> None:
             table.add_row(m["source"], m["symbol"], str(m["rows"]), m["first"], m["last"],
                           m.get("fetched_at", "")[:19].replace("T", " "))
         _console().print(table)
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """True when the option was typed on the command line (not from the environment or a default)."""
+    source = ctx.get_parameter_source(name)
+    return getattr(source, "name", None) == "COMMANDLINE"  # typer may ship its own click: compare names
+
+
+@data_app.command("rm")
+def data_rm(
+    ctx: typer.Context,
+    symbol: Annotated[str, typer.Argument(help="Stored symbol to remove.")],
+    source: Annotated[str | None, typer.Option(
+        "--source", "-s", help="Remove only the copy from this source \\[default: every source].")] = None,
+    as_json: JsonOption = False,
+    home: HomeOption = None,
+) -> None:
+    """Remove a stored series (its CSV and metadata) from the workspace.
+
+    Example: seqcast data rm eurpln --source stooq
+    """
+    from seqcast import api
+
+    if not _given(ctx, "home") and ctx.obj and "home" in ctx.obj:
+        home = ctx.obj["home"]
+    with _user_errors():
+        removed = api.remove_series(symbol, source=source, home=home)
+        if as_json:
+            _json_out([{"source": s.source, "symbol": s.symbol, "rows": s.meta.get("rows")} for s in removed])
+            return
+        for s in removed:
+            _console().print(f"removed [bold]{s.symbol}[/] from {s.source} ({s.meta.get('rows')} rows)")
 
 
 # --------------------------------------------------------------------------- train

@@ -4,6 +4,11 @@ Layout: <workspace>/data/<source>/<symbol>.json points at the CSV it describes,
 <symbol>-<sha12>.csv. A new fetch writes its CSV under a new name first, then
 replaces the JSON atomically, then removes the old CSV: at every moment the
 JSON names a complete CSV, so an interrupted write never loses stored data.
+
+Writers of one (source, symbol) are serialised by a file lock (filelock) in
+<workspace>/data/.locks/. Store.fetch downloads and checks the answer first,
+then reads the stored series again, merges and saves under the lock: fetches
+of different ranges running at once end with the union of their rows.
 """
 
 from __future__ import annotations
@@ -11,19 +16,28 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqcast import atomic
-from seqcast.errors import DataError, SeriesNotFoundError, WorkspaceError
+from seqcast.errors import ConfigError, DataError, SeriesNotFoundError, WorkspaceError
 from seqcast.symbols import normalise_symbol
 from seqcast.workspace import Workspace
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+
+    from seqcast.sources import FetchRequest, Source
+
+REFETCH_DAYS = 7
+"""Days re-requested before the last stored date: sources revise their latest rows."""
+LOCK_TIMEOUT = 600.0
+"""Seconds a fetch waits for another fetch of the same series to finish."""
 
 
 @dataclass
@@ -87,8 +101,134 @@ class StoredSeries:
 class Store:
     """Fetched series kept per source and symbol inside a workspace."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, *, lock_timeout: float = LOCK_TIMEOUT) -> None:
         self.root = workspace.data_dir
+        self.lock_timeout = lock_timeout
+        self._locks: dict[Path, Any] = {}
+
+    @contextmanager
+    def lock(self, source: str, symbol: str) -> Iterator[None]:
+        """Hold the writers' lock of (source, symbol): other processes and threads wait for it."""
+        from filelock import FileLock, Timeout
+
+        symbol = normalise_symbol(symbol)
+        path = self.root / ".locks" / f"{source}-{symbol}.lock"
+        lock = self._locks.get(path)
+        if lock is None:  # one instance per path: re-entrant within a thread
+            lock = self._locks[path] = FileLock(path, timeout=self.lock_timeout)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lock.acquire()
+        except Timeout:
+            raise WorkspaceError(
+                f"another seqcast has been writing {symbol} ({source}) for {self.lock_timeout:g} s; "
+                "wait for it to finish and try again"
+            ) from None
+        except OSError as exc:
+            raise WorkspaceError(
+                f"cannot write the lock {path}: {exc.strerror or exc}; {atomic.WRITE_HINT}"
+            ) from exc
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def fetch(
+        self, source: Source, request: FetchRequest, *, full: bool = False, name: str | None = None
+    ) -> StoredSeries:
+        """Fetch request from source and merge it into the stored series under the series' lock.
+
+        A later fetch from an incremental source asks only for the days from a week
+        before the last stored one; rows the answer lacks are kept and the answer
+        wins on dates both have. With full=True the answer replaces the stored
+        series (any source, csv included). Nothing is written unless the whole
+        answer arrived and passed check_series. The download runs unlocked; the
+        stored series is read again, merged and saved under the lock, so fetches
+        running at once end with the union of their rows.
+        """
+        from seqcast.sources.checks import check_series
+
+        name = name or source.name
+        symbol = normalise_symbol(request.symbol)
+        stored, old = self._current(name, symbol, request.interval, full=full)
+        start, end = request.start, request.end
+        if old is not None and source.incremental:
+            resume = old.index[-1].date() - timedelta(days=REFETCH_DAYS)
+            starts_inside = start is None or start >= old.index[0].date()
+            if starts_inside and (end is None or end >= resume):
+                start = max(resume, start) if start else resume
+        result = source.fetch(replace(request, start=start))
+        frame = check_series(result.frame, f"{name}'s answer for {symbol}",
+                             positive=getattr(source, "positive_prices", True))
+        with self.lock(name, symbol):
+            latest_old = old
+            fresh = self._stored_or_none(name, symbol)
+            if _checksum(fresh) != _checksum(stored):  # another fetch saved meanwhile: merge into that
+                _, latest_old = self._current(name, symbol, request.interval, full=full)
+            if latest_old is not None:
+                frame = merge(latest_old, frame)
+            meta = {
+                **{k: v for k, v in result.meta.items() if k != "apikey"},
+                "interval": request.interval,
+                "requested": {"from": str(start) if start else None, "to": str(end) if end else None},
+                "new_rows": int(len(frame) - (0 if latest_old is None else len(latest_old))),
+            }
+            return self.save(name, symbol, frame, meta)
+
+    def _stored_or_none(self, source: str, symbol: str) -> StoredSeries | None:
+        try:
+            return self.get(symbol, source)
+        except DataError:
+            return None
+
+    def _current(
+        self, source: str, symbol: str, interval: str, *, full: bool
+    ) -> tuple[StoredSeries | None, pd.DataFrame | None]:
+        """The stored series and the frame a new answer merges into (None with full or unreadable)."""
+        stored = self._stored_or_none(source, symbol)
+        if stored is None:
+            return None, None
+        stored_interval = stored.meta.get("interval", "d")
+        if stored_interval != interval and not full:
+            raise ConfigError(
+                f"{symbol} from {source} is stored with interval {stored_interval!r}, "
+                f"not {interval!r}; add --full to replace it"
+            )
+        if full:
+            return stored, None
+        try:
+            return stored, stored.load()
+        except DataError:
+            return stored, None  # unreadable: replaced by what comes now
+
+    def remove(self, symbol: str, source: str | None = None) -> list[StoredSeries]:
+        """Delete the stored series of symbol (from source, or from every source); what was removed."""
+        symbol = normalise_symbol(symbol)
+        found = [s for s in self.list() if s.symbol == symbol and source in (None, s.source)]
+        if not found:
+            where = f" from {source}" if source else ""
+            raise SeriesNotFoundError(
+                f"no stored data for {symbol!r}{where}; list what is stored with: seqcast data"
+            )
+        for stored in found:
+            with self.lock(stored.source, symbol):
+                meta_path = self._meta_path(stored.source, symbol)
+                csv_names = {stored.csv_path.name}
+                try:  # a fetch may have replaced the CSV since the listing
+                    current = json.loads(meta_path.read_text(encoding="utf-8")).get("file")
+                    if isinstance(current, str) and Path(current).name == current:
+                        csv_names.add(current)
+                except (OSError, ValueError, AttributeError):
+                    pass
+                try:
+                    meta_path.unlink(missing_ok=True)  # first the JSON: the series is gone at once
+                    for name in csv_names:
+                        (meta_path.parent / name).unlink(missing_ok=True)
+                except OSError as exc:
+                    raise WorkspaceError(
+                        f"cannot remove {meta_path}: {exc.strerror or exc}; {atomic.WRITE_HINT}"
+                    ) from exc
+        return found
 
     def _meta_path(self, source: str, symbol: str) -> Path:
         return self.root / source / f"{normalise_symbol(symbol)}.json"
@@ -141,10 +281,14 @@ class Store:
         return out
 
     def save(self, source: str, symbol: str, frame: pd.DataFrame, meta: dict[str, Any]) -> StoredSeries:
-        """Store frame as the current series for (source, symbol), atomically."""
+        """Store frame as the current series for (source, symbol), atomically, under its lock."""
+        symbol = normalise_symbol(symbol)
+        with self.lock(source, symbol):
+            return self._save(source, symbol, frame, meta)
+
+    def _save(self, source: str, symbol: str, frame: pd.DataFrame, meta: dict[str, Any]) -> StoredSeries:
         from seqcast.series import to_csv_text
 
-        symbol = normalise_symbol(symbol)
         body = to_csv_text(frame).encode("ascii")
         digest = hashlib.sha256(body).hexdigest()
         folder = self.root / source
@@ -190,6 +334,10 @@ class Store:
             except OSError:
                 pass  # a stale CSV is harmless; the JSON no longer points at it
         return StoredSeries(full_meta, csv_path)
+
+
+def _checksum(stored: StoredSeries | None) -> str | None:
+    return None if stored is None else stored.meta.get("sha256")
 
 
 def merge(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:

@@ -47,6 +47,8 @@ class Source(Protocol):
     description: str
     incremental: bool
     """True when a later fetch may ask only for the newest days (remote APIs)."""
+    # Optional: positive_prices = False lets zero and negative prices through check_series
+    # (a spread); the store assumes True for a source that does not say.
 
     def fetch(self, request: FetchRequest) -> FetchResult: ...
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seqcast.errors import ConfigError, NoDataError
+from seqcast.errors import ConfigError, CSVFormatError, NoDataError
 from seqcast.series import between, read_price_csv
 from seqcast.sources import FetchRequest, FetchResult
+from seqcast.sources.checks import check_series
 
 
 class CSVSource:
@@ -15,6 +16,7 @@ class CSVSource:
     name = "csv"
     description = "a local CSV file (stooq EN/PL headers, Date,Close, ;-separated)"
     incremental = False
+    positive_prices = False  # a file may hold a spread that goes to zero or below
 
     def fetch(self, request: FetchRequest) -> FetchResult:
         path = request.options.get("path")
@@ -27,4 +29,7 @@ class CSVSource:
                 f"{path} has no rows in the requested date range; it covers "
                 f"{whole.index[0].date()} .. {whole.index[-1].date()}: choose --from/--to within it"
             )
+        # Zero and negative values are allowed: a file may hold a spread.
+        check_series(frame, str(path), positive=False, error=CSVFormatError,
+                     next_step="fix or remove that row in the file")
         return FetchResult(frame, {"file": str(Path(path).expanduser().resolve())})

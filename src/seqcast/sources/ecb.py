@@ -21,10 +21,13 @@ from seqcast.series import between
 from seqcast.sources import FetchRequest, FetchResult
 from seqcast.sources._http import (
     HTTPSource,
+    check_complete,
+    is_framed,
     prepared_url,
     range_text,
     snippet,
 )
+from seqcast.sources.checks import check_series
 
 if TYPE_CHECKING:
     pass
@@ -78,7 +81,8 @@ class ECBSource(HTTPSource):
         if response.status_code == 404 or (response.ok and not response.content.strip()):
             raise NoDataError(_no_data_message(needed, request.start, request.end))
         self.http.raise_for_status(response)
-        rates = parse_csvdata(response.content)  # (date, currency) -> units per euro
+        # (date, currency) -> units per euro
+        rates = parse_csvdata(response.content, framed=is_framed(response.headers))
         for currency in needed:
             if currency not in rates.columns or rates[currency].dropna().empty:
                 raise NoDataError(_no_data_message([currency], request.start, request.end))
@@ -94,6 +98,7 @@ class ECBSource(HTTPSource):
                 f"{symbol} = eur{quote.lower()} / eur{base.lower()} (ECB reference rates)"
             )
         frame = close.dropna().to_frame("Close")
+        check_series(frame, f"the ECB's rates for {symbol}")
         frame = between(frame, request.start, request.end)
         if frame.empty:
             raise NoDataError(
@@ -103,14 +108,20 @@ class ECBSource(HTTPSource):
         return FetchResult(frame, meta)
 
 
-def parse_csvdata(body: bytes | str) -> pd.DataFrame:
-    """ECB csvdata -> one float column per CURRENCY, indexed by "Date", empty values dropped."""
+def parse_csvdata(body: bytes | str, *, framed: bool = False) -> pd.DataFrame:
+    """ECB csvdata -> one float column per CURRENCY, indexed by "Date", empty values dropped.
+
+    framed: the transfer announced its length (Content-Length or chunked), which
+    urllib3 checked; otherwise the body must end with a line end, or it was cut off.
+    """
     text = body.decode("utf-8-sig", errors="replace") if isinstance(body, bytes) else body
     head = text.lstrip()[:200].lower()
     if head.startswith("<") or "<html" in head:
         raise UnexpectedResponseError(
             f"the ECB answered with an HTML page, not CSV ({snippet(text)!r}); try again later"
         )
+    # Only an unframed answer (ended by closing the connection) can be cut off unnoticed.
+    check_complete(text.encode("utf-8"), "the ECB", "its reference rates", line_end=not framed)
     try:
         raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
@@ -143,8 +154,22 @@ def parse_csvdata(body: bytes | str) -> pd.DataFrame:
     long = pd.DataFrame({
         "Date": dates, "currency": raw["CURRENCY"].str.strip().str.upper(), "value": numbers,
     })
-    long = long[np.isfinite(long["value"]) & (long["value"] > 0)]
-    long = long.drop_duplicates(["Date", "currency"], keep="last")
+    long = long[long["value"].notna()]  # published as empty or NaN: no rate that day
+    implausible = ~np.isfinite(long["value"]) | (long["value"] <= 0)
+    if implausible.any():
+        row = long[implausible].iloc[0]
+        raise UnexpectedResponseError(
+            f"the ECB answer has the rate {float(row['value'])!r} for {row['currency']} on "
+            f"{row['Date'].date()}, not a positive number; nothing was stored, try again later"
+        )
+    long = long.drop_duplicates()
+    clash = long.duplicated(["Date", "currency"], keep=False)
+    if clash.any():
+        row = long[clash].iloc[0]
+        raise UnexpectedResponseError(
+            f"the ECB answer has two different rates for {row['currency']} on {row['Date'].date()}; "
+            "nothing was stored, try again later"
+        )
     wide = long.pivot(index="Date", columns="currency", values="value").sort_index()
     wide.index.name = "Date"
     wide.columns.name = None

@@ -8,7 +8,7 @@ a currency not yet quoted) answers 404 and is skipped.
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -22,6 +22,7 @@ from seqcast.sources._http import (
     range_text,
     snippet,
 )
+from seqcast.sources.checks import check_series
 
 if TYPE_CHECKING:
     import requests
@@ -31,6 +32,17 @@ URL_ENV = "SEQCAST_NBP_URL"
 FIRST_DAY = date(2002, 1, 2)
 MAX_DAYS = 93
 """The most days (inclusive) NBP serves in one request."""
+
+
+def warsaw_today(now: datetime | None = None) -> date:
+    """Today's date in Warsaw: NBP answers 400 for a range that ends after its today."""
+    now = now or datetime.now(timezone.utc)
+    try:
+        from zoneinfo import ZoneInfo
+
+        return now.astimezone(ZoneInfo("Europe/Warsaw")).date()
+    except (ImportError, KeyError, ValueError, OSError):  # no time zone database (ZoneInfoNotFoundError)
+        return now.astimezone(timezone(timedelta(hours=1))).date()  # CET; CEST only moves midnight by 1 h
 
 
 class NBPSource(HTTPSource):
@@ -56,7 +68,7 @@ class NBPSource(HTTPSource):
                 "for weekly or monthly bars use --source stooq"
             )
         code = match.group(1).upper()
-        today = date.today()
+        today = warsaw_today()
         start = max(request.start or FIRST_DAY, FIRST_DAY)
         end = min(request.end or today, today)
         if request.start and request.end and request.start > request.end:
@@ -93,6 +105,7 @@ class NBPSource(HTTPSource):
             )
         frame = pd.concat(rows).sort_index()
         frame = frame[~frame.index.duplicated(keep="last")]
+        check_series(frame, f"NBP's rates for {code}")
         frame = between(frame, request.start, request.end)
         if frame.empty:
             raise NoDataError(f"NBP table A has no rates for {code} between {start} and {end}")
@@ -118,7 +131,7 @@ def parse_rates(response: requests.Response, code: str) -> pd.DataFrame:
         rates = data["rates"]
         dates = pd.to_datetime([r["effectiveDate"] for r in rates], format="%Y-%m-%d")
         mids = [float(r["mid"]) for r in rates]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise UnexpectedResponseError(
             f"NBP answered for {code} with something that is not its rates JSON "
             f"({snippet(response.content)!r}); try again later"

@@ -8,6 +8,7 @@ from importlib import resources
 from seqcast.errors import NoDataError
 from seqcast.series import between, parse_price_csv
 from seqcast.sources import FetchRequest, FetchResult
+from seqcast.sources.checks import check_series
 
 SAMPLES = {"eurpln": "eurpln_ecb.csv.gz"}
 
@@ -32,5 +33,6 @@ class SampleSource:
         frame = between(frame, request.start, request.end)
         if frame.empty:
             raise NoDataError(f"the sample {request.symbol} has no rows in the requested range")
+        check_series(frame, f"the sample {request.symbol}")
         return FetchResult(frame, {"provider": "European Central Bank reference rate"})
 

@@ -29,11 +29,13 @@ from seqcast.series import between, normalise_symbol, parse_price_csv
 from seqcast.sources import FetchRequest, FetchResult
 from seqcast.sources._http import (
     HTTPSource,
+    check_complete,
     prepared_url,
     range_text,
     redact_url,
     snippet,
 )
+from seqcast.sources.checks import check_series
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -91,7 +93,9 @@ class StooqSource(HTTPSource):
         self.http.raise_for_status(response, secrets)
         body = response.content
         _classify(body, symbol, request.start, request.end, bool(apikey), secrets)
+        check_complete(body, "stooq", repr(symbol))
         frame = _parse(body, symbol, secrets)
+        check_series(frame, f"stooq's answer for {symbol!r}")
         frame = between(frame, request.start, request.end)
         if frame.empty:
             raise NoDataError(_no_data_message(symbol, request.start, request.end))
@@ -117,7 +121,12 @@ def _classify(
         raise NoDataError(_no_data_message(symbol, start, end, empty=True))
     if _CSV_HEADER_RE.match(stripped):
         return
-    if lower.startswith("<") or "<html" in lower[:2048] or "<!doctype" in lower[:2048]:
+    asks_for_key = "get_apikey" in lower or "apikey" in lower or "api key" in lower
+    is_html = lower.startswith("<") or "<html" in lower[:2048] or "<!doctype" in lower[:2048]
+    if is_html and asks_for_key:
+        # The key request as a web page mentions a captcha too: it is not a browser check.
+        _raise_api_key(symbol, has_key)
+    if is_html:
         if any(word in lower for word in _BROWSER_CHECK):
             raise BrowserCheckError(
                 "stooq answered with a web page that checks for a browser (JavaScript), "
@@ -139,19 +148,23 @@ def _classify(
             "stooq denied access ('Access denied'), maybe for your network or for too many "
             f"requests; try again later, or {_browser_hint(symbol)}"
         )
-    if "apikey" in lower or "api key" in lower:
-        if has_key:
-            raise ApiKeyRequiredError(
-                "stooq did not accept the API key (mistyped or expired?); "
-                f"{_get_key_hint(symbol)}; or {_browser_hint(symbol)}"
-            )
-        raise ApiKeyRequiredError(
-            f"stooq now asks for an API key; {_get_key_hint(symbol)}; "
-            f"or {_browser_hint(symbol)}"
-        )
+    if asks_for_key:
+        _raise_api_key(symbol, has_key)
     raise UnexpectedResponseError(
         f"stooq answered with something that is not CSV ({snippet(body, secrets)!r}); "
         f"try again later, or {_browser_hint(symbol)}"
+    )
+
+
+def _raise_api_key(symbol: str, has_key: bool) -> None:
+    if has_key:
+        raise ApiKeyRequiredError(
+            "stooq did not accept the API key (mistyped or expired?); "
+            f"{_get_key_hint(symbol)}; or {_browser_hint(symbol)}"
+        )
+    raise ApiKeyRequiredError(
+        f"stooq now asks for an API key; {_get_key_hint(symbol)}; "
+        f"or {_browser_hint(symbol)}"
     )
 
 
