@@ -21,7 +21,7 @@ from seqcast.errors import CSVFormatError, SeqcastError
 from seqcast.series import parse_price_csv, read_price_csv, to_csv_text
 from seqcast.windowing import build_dataset, first_position, to_price, transform_series
 
-PROPERTY = settings(max_examples=150, deadline=None, derandomize=True,
+PROPERTY = settings(max_examples=150, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 TARGETS = ("level", "change", "logret")
 
@@ -111,7 +111,10 @@ def test_targets_round_trip_to_prices(values, target) -> None:
     modelled = transform_series(values, target)
     assert np.isfinite(modelled[1:]).all()
     prices = to_price(modelled[1:], values[:-1], target)
-    np.testing.assert_allclose(prices, values[1:], rtol=1e-9)
+    # A change adds back to the previous price: its rounding error is relative to the
+    # larger of the two prices, not to the smaller result.
+    atol = 1e-12 * np.abs(values).max() if target == "change" else 0.0
+    np.testing.assert_allclose(prices, values[1:], rtol=1e-9, atol=atol)
 
 
 @PROPERTY

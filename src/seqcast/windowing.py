@@ -141,6 +141,8 @@ def build_dataset(
         )
     n = len(values)
     if n_train is None:
+        if split is None:
+            raise ConfigError("give --split (the training fraction) or an exact training length")
         n_train = int(np.floor(split * n))
     elif not isinstance(n_train, (int, np.integer)) or not 0 <= n_train <= n:
         raise ConfigError(f"the training part must have between 0 and {n} rows, got {n_train!r}")
