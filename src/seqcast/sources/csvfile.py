@@ -10,17 +10,17 @@ from seqcast.sources import FetchRequest, FetchResult
 
 
 class CSVSource:
-    """Imports a local CSV file; the request's options carry its path."""
+    """Imports a local CSV file; the request's options carry its path (and date_format)."""
 
     name = "csv"
-    description = "a local CSV file (stooq EN/PL headers, Date,Close, ;-separated)"
+    description = "a local CSV file (stooq, yfinance, investing.com, Date,Close, spreadsheet exports)"
     incremental = False
 
     def fetch(self, request: FetchRequest) -> FetchResult:
         path = request.options.get("path")
         if not path:
             raise ConfigError("the csv source needs a file: seqcast fetch SYMBOL --csv FILE")
-        whole = read_price_csv(path)
+        whole = read_price_csv(path, date_format=request.options.get("date_format"))
         frame = between(whole, request.start, request.end)
         if frame.empty:
             raise NoDataError(
