@@ -333,7 +333,7 @@ def _refuse_cell(texts: dict[str, pd.Series], columns: dict[str, pd.Series],
     best = max(styles, key=lambda s: sum(int(f.sum()) for f in fits[s].values()))
     i, name = first_bad(fits[best])  # type: ignore[misc]
     example = next(
-        ((int(lines[j]), n, texts[n].iloc[j]) for j in range(len(lines)) for n in texts
+        ((int(lines[j]), n, columns[n].iloc[j].strip()) for j in range(len(lines)) for n in texts
          if fits[best][n][j] and re.search(r"[.,]", texts[n].iloc[j])),
         None,
     )
