@@ -356,6 +356,17 @@ def test_investing_com_export() -> None:
     assert "Change %" not in frame.columns
 
 
+def test_polish_investing_com_export() -> None:
+    body = table('"Data","Ostatnio","Otwarcie","Max.","Min.","Wol.","Zmiana%"',
+                 ['"26.09.2025","4,2660","4,2680","4,2710","4,2630","","-0,05%"',
+                  '"25.09.2025","4,2681","4,2650","4,2700","4,2640","1,2K","0,07%"'])
+    frame = parse_price_csv(body)
+    assert dates_of(frame) == ["2025-09-25", "2025-09-26"]
+    assert frame["Close"].tolist() == [4.2681, 4.266]
+    assert frame["High"].tolist() == [4.27, 4.271]
+    assert frame["Volume"].iloc[0] == 1200.0
+
+
 def test_two_columns_for_close_are_refused() -> None:
     with pytest.raises(CSVFormatError, match=r"the columns 'Close' and 'Price' all read as Close"):
         parse_price_csv("Date,Close,Price\n2024-01-02,4.31,9\n2024-01-03,4.32,9\n")

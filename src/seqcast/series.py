@@ -55,6 +55,10 @@ _HEADER_ALIASES = {
     "volume": "Volume",
     "wolumen": "Volume",
     "vol": "Volume",
+    "ostatnio": "Close",  # pl.investing.com: Ostatnio, Otwarcie, Max., Min., Wol.
+    "max": "High",
+    "min": "Low",
+    "wol": "Volume",
     "ticker": "Ticker",
     "per": "Period",
 }
