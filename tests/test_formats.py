@@ -72,6 +72,16 @@ def test_a_field_over_12_decides_the_whole_column(rows: list[str], expected: lis
     assert frame["Close"].tolist() == [1.0, 2.0, 3.0]
 
 
+def test_monthly_file_with_a_gap_is_refused_not_guessed() -> None:
+    # Month-first Jan..Apr and Aug: unevenly stepped, and day-first (1..4 and 8 January) is
+    # evenly stepped; neither reading is clearly wrong, so the file is refused.
+    body = table("Date,Close", ["01/01/2024,1", "02/01/2024,2", "03/01/2024,3", "04/01/2024,4", "08/01/2024,5"])
+    with pytest.raises(CSVFormatError, match="--date-format dmy or --date-format mdy"):
+        parse_price_csv(body)
+    frame = parse_price_csv(body, date_format="mdy")
+    assert dates_of(frame) == ["2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01", "2024-08-01"]
+
+
 def test_dates_that_read_both_ways_are_refused_naming_both_readings() -> None:
     body = table("Date,Close", ["01/02/2024,1", "01/03/2024,2", "01/04/2024,3"])
     with pytest.raises(CSVFormatError) as info:
@@ -168,15 +178,20 @@ def test_1900_and_tomorrow_are_the_bounds() -> None:
         parse_price_csv(table("Date,Close", ["1900-01-01,1", f"{later},2"]))
 
 
-business_days = st.builds(
-    lambda start, n: pd.bdate_range(start, periods=n),
-    st.dates(min_value=date(1990, 1, 1), max_value=date(2024, 1, 1)),
-    st.integers(1, 40),
-)
+@st.composite
+def date_series(draw) -> pd.DatetimeIndex:
+    """Business days, weeks, month starts, or days with random gaps: the shapes price files have."""
+    start = pd.Timestamp(draw(st.dates(min_value=date(1990, 1, 1), max_value=date(2020, 1, 1))))
+    n = draw(st.integers(1, 40))
+    kind = draw(st.sampled_from(["B", "W", "MS", "gaps"]))
+    if kind == "gaps":
+        gaps = draw(st.lists(st.integers(1, 60), min_size=n - 1, max_size=n - 1))
+        return pd.DatetimeIndex([start + pd.Timedelta(days=int(g)) for g in np.cumsum([0, *gaps])])
+    return pd.date_range(start, periods=n, freq=kind)
 
 
-@settings(max_examples=150, deadline=None)
-@given(days=business_days, order=st.sampled_from(["dmy", "mdy"]), sep=st.sampled_from(["/", "-"]),
+@settings(max_examples=300, deadline=None)
+@given(days=date_series(), order=st.sampled_from(["dmy", "mdy"]), sep=st.sampled_from(["/", "-"]),
        newest_first=st.booleans())
 def test_day_or_month_first_dates_are_read_right_or_refused(days, order, sep, newest_first) -> None:
     """Never silently the other reading: right, or refused with --date-format, and right with it."""

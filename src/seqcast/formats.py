@@ -7,14 +7,16 @@ Dates: year first (2024-01-02, 2024/01/02, 20240102) is always year-month-day; d
 dots (02.01.2024) are day-first unless a field > 12 proves month-first; dates with / or -
 and the year last are read day-first or month-first as the whole column allows (a first
 field > 12 anywhere means day-first, a second field > 12 month-first); when both readings
-fit every row, the only one that gives ordered, evenly stepped dates wins, and when both do,
-the file is refused until `--date-format dmy|mdy|ymd` chooses. A time and a UTC offset after
+fit every row, one is used only if it gives ordered, evenly stepped dates and the other
+clearly does not (out of order, or jumping far beyond its usual step); otherwise the file is
+refused until `--date-format dmy|mdy|ymd` chooses. A time and a UTC offset after
 the date (2024-01-02 00:00:00-05:00) are ignored: the calendar date as written is kept.
 
 Numbers: a style is a decimal separator (point or comma) and at most one thousands separator
-(comma, point, space or apostrophe). The first style, in an order that depends on the file's
-field separator, that reads every number cell of the file is used; when none does, the
-style that reads most cells is assumed and the first cell it cannot read is refused.
+(comma, point, space or apostrophe). The price columns (Open..Close) share one style and the
+volume has its own: the first style, in an order that depends on the file's field separator,
+that reads every cell is used; when none does, the style that reads most cells is assumed and
+the first cell it cannot read is refused.
 """
 
 from __future__ import annotations
@@ -117,12 +119,11 @@ def parse_dates(values: pd.Series, lines: np.ndarray, origin: str,
         how = f" as {DATE_FORMATS[date_format]} (--date-format {date_format})" if date_format else ""
         _cannot_read(values, lines, bad, origin, how)
     if len(complete) == 2:
-        dotted = bool((fields["sep"] == ".").all())
-        plausible = [name for name in complete if _evenly_stepped(parsed[name])]
-        if dotted:
+        shapes = {name: _steps(parsed[name]) for name in complete}
+        if (fields["sep"] == ".").all():
             complete = ["dmy"]  # 02.01.2024 is day-first wherever dots are used
-        elif len(plausible) == 1:
-            complete = plausible
+        elif sorted(shapes.values()) == ["broken", "even"]:
+            complete = [name for name in complete if shapes[name] == "even"]
         else:
             _refuse_ambiguous(values, lines, a_i, b_i, parsed, origin)
     days = parsed[complete[0]]
@@ -142,19 +143,23 @@ def _calendar_dates(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.
                     np.datetime64("NaT", "D"))
 
 
-def _evenly_stepped(dates: np.ndarray) -> bool:
-    """Whether dates in file order are ordered (either way) with steps of one kind.
+def _steps(dates: np.ndarray) -> str:
+    """How dates in file order step: "even", "uneven" or "broken".
 
-    Daily bars step by 1-5 days, weekly by 7, monthly by 28-31; a month-first file read
-    day-first jumps from 12 January to 1 January of the next year.
+    Even: ordered (either way) with steps of one kind, as daily (1-5 days), weekly (7) or
+    monthly (28-31) bars have. Broken: out of order, or with a jump far beyond the usual
+    step, as a month-first file read day-first has (12 January, then 1 January next year).
     """
     steps = np.diff(dates.astype(np.int64))
     if not ((steps >= 0).all() or (steps <= 0).all()):
-        return False
+        return "broken"
     steps = np.abs(steps[steps != 0])
     if len(steps) < 2:
-        return True
-    return bool(steps.max() <= 3 * np.median(steps) + 4)
+        return "even"
+    typical, largest = float(np.median(steps)), int(steps.max())
+    if largest <= 3 * typical + 4:
+        return "even"
+    return "broken" if largest > 20 * typical + 30 else "uneven"
 
 
 def _parse_text_dates(values: pd.Series, lines: np.ndarray, origin: str) -> pd.DatetimeIndex:
