@@ -435,6 +435,11 @@ def test_blank_lines_and_trailing_separators_keep_line_numbers() -> None:
         parse_price_csv("Date,Close,\n\n2024-01-02,4.31,\n\n2024-01-03,x,\n")
 
 
+def test_blank_lines_before_the_header_count() -> None:
+    with pytest.raises(CSVFormatError, match=r"line 4: Close is 'x'"):
+        parse_price_csv("\r\n\r\nDate,Close\r\n2024-01-02,x\r\n")
+
+
 def test_a_longer_row_names_its_line() -> None:
     with pytest.raises(CSVFormatError, match=r"line 3: some rows have more fields than the header"):
         parse_price_csv("Date,Close\n2024-01-02,4.31\n2024-01-03,4,32\n")

@@ -102,9 +102,11 @@ def parse_price_csv(data: bytes | str, *, origin: str = "CSV", date_format: str 
     date_format = check_date_format(date_format)
     text = _decode(data, origin)
     # CR-only line ends (old Mac spreadsheets) and CRLF both become LF.
-    stripped = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    stripped = text.strip()
     if not stripped:
         raise CSVFormatError(f"{origin} is empty; expected a header such as Date,Close")
+    blank_lines_before = text[: len(text) - len(text.lstrip())].count("\n")
     lines = stripped.split("\n")
     first_line = lines[0].strip()
     head = stripped[:2048].lower()
@@ -128,7 +130,8 @@ def parse_price_csv(data: bytes | str, *, origin: str = "CSV", date_format: str 
     names = [_HEADER_ALIASES.get(_normalise(name), "") for name in header]
     _check_header(names, header, first_line, origin)
 
-    rows, row_lines = _read_rows(lines, n_header_lines, len(header), sep, first_line, origin)
+    rows, row_lines = _read_rows(lines, n_header_lines, len(header), sep, first_line, origin,
+                                 skip_before=blank_lines_before)
     if not rows:
         raise CSVFormatError(
             f"{origin} has a header but no data rows; check that the file is complete, or save it again"
@@ -254,15 +257,18 @@ def _check_header(names: list[str], header: list[str], first_line: str, origin: 
             )
 
 
-def _read_rows(lines: list[str], skip: int, width: int, sep: str, first_line: str,
-               origin: str) -> tuple[list[list[str]], list[int]]:
-    """The data rows, padded to the header's width, and the file line each came from."""
+def _read_rows(lines: list[str], skip: int, width: int, sep: str, first_line: str, origin: str,
+               skip_before: int = 0) -> tuple[list[list[str]], list[int]]:
+    """The data rows, padded to the header's width, and the file line each came from.
+
+    lines[skip:] are the data lines; skip_before blank lines came before lines[0] in the file.
+    """
     reader = csv.reader(io.StringIO("\n".join(lines[skip:])), delimiter=sep, skipinitialspace=True)
     rows: list[list[str]] = []
     row_lines: list[int] = []
     try:
         for row in reader:
-            line = reader.line_num + skip
+            line = reader.line_num + skip + skip_before
             if not any(cell.strip() for cell in row):
                 continue  # a blank line
             if len(row) > width:
@@ -276,7 +282,8 @@ def _read_rows(lines: list[str], skip: int, width: int, sep: str, first_line: st
             row_lines.append(line)
     except csv.Error as exc:
         raise CSVFormatError(
-            f"{origin}, line {reader.line_num + skip}: not a well-formed CSV table ({exc}); save it again as CSV"
+            f"{origin}, line {reader.line_num + skip + skip_before}: not a well-formed CSV table ({exc}); "
+            "save it again as CSV"
         ) from exc
     return rows, row_lines
 
