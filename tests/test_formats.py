@@ -343,6 +343,14 @@ def test_yfinance_with_several_tickers_is_refused() -> None:
         parse_price_csv(body)
 
 
+def test_yfinance_intraday_file_is_refused() -> None:
+    body = table("Price,Close", ["Ticker,XYZ", "Datetime,", "2024-01-02 09:30:00-05:00,1.5",
+                                 "2024-01-02 10:30:00-05:00,1.6"])
+    with pytest.raises(CSVFormatError, match=r"2024-01-02 appears more than once .* intraday"):
+        parse_price_csv(body)
+    assert parse_price_csv(body.replace("10:30", "09:30").replace("1.6", "1.5"))["Close"].tolist() == [1.5]
+
+
 def test_yfinance_one_header_row_with_time_zone_dates() -> None:
     body = table("Date,Open,High,Low,Close,Adj Close,Volume,Dividends,Stock Splits",
                  ["2024-01-02 00:00:00-05:00,40.0,40.16,39.69,39.85,39.5,6460434,0.0,0.0",

@@ -36,6 +36,7 @@ _HEADER_ALIASES = {
     "data": "Date",
     "datum": "Date",
     "day": "Date",
+    "datetime": "Date",
     "time_period": "Date",
     "open": "Open",
     "otwarcie": "Open",
@@ -236,7 +237,7 @@ def _yfinance_header(header: list[str], lines: list[str], sep: str, origin: str)
         )
     header[0] = "Date"
     third = _split_line(lines[2], sep) if len(lines) > 2 else []
-    if third and _normalise(third[0]) == "date" and not any(cell.strip() for cell in third[1:]):
+    if third and _HEADER_ALIASES.get(_normalise(third[0])) == "Date" and not any(c.strip() for c in third[1:]):
         return 3
     return 2
 
@@ -314,7 +315,7 @@ def _check(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
             day = conflicting[conflicting].index[0].date()
             raise CSVFormatError(
                 f"{origin}: the date {day} appears more than once with different values; "
-                "keep one row per date"
+                "keep one row per date (for intraday bars: download daily ones)"
             )
         frame = frame[~frame.index.duplicated(keep="first")]
     return frame.sort_index()
