@@ -463,8 +463,9 @@ def test_fetch_date_format_reaches_the_reader(tmp_path, workspace) -> None:
     assert result.exit_code == 1 and "--date-format" in result.output and "Traceback" not in result.output
     result = runner.invoke(app, ["fetch", "amb", "--csv", str(path), "--date-format", "dmy"])
     assert result.exit_code == 0, result.output
-    frame = api.load_series("amb", "csv")[1]
+    stored, frame = api.load_series("amb", "csv")
     assert dates_of(frame) == ["2024-02-01", "2024-03-01"]
+    assert stored.meta["date_format"] == "dmy"
     assert dates_of(read_price_csv(path, date_format="mdy")) == ["2024-01-02", "2024-01-03"]
 
 

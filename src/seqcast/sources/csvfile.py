@@ -20,11 +20,15 @@ class CSVSource:
         path = request.options.get("path")
         if not path:
             raise ConfigError("the csv source needs a file: seqcast fetch SYMBOL --csv FILE")
-        whole = read_price_csv(path, date_format=request.options.get("date_format"))
+        date_format = request.options.get("date_format")
+        whole = read_price_csv(path, date_format=date_format)
         frame = between(whole, request.start, request.end)
         if frame.empty:
             raise NoDataError(
                 f"{path} has no rows in the requested date range; it covers "
                 f"{whole.index[0].date()} .. {whole.index[-1].date()}: choose --from/--to within it"
             )
-        return FetchResult(frame, {"file": str(Path(path).expanduser().resolve())})
+        meta = {"file": str(Path(path).expanduser().resolve())}
+        if date_format:
+            meta["date_format"] = date_format  # how its dates were read, kept with the series
+        return FetchResult(frame, meta)
