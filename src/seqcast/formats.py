@@ -212,7 +212,7 @@ def _check_range(days: np.ndarray, lines: np.ndarray, origin: str) -> None:
 _SPACES = "[ \u00a0\u202f\u2009]"  # space, no-break space, narrow no-break space, thin space
 _THOUSANDS = {",": ",", ".": r"\.", " ": _SPACES, "'": "['\u2019]"}
 _NAMES = {",": "comma", ".": "point", " ": "space", "'": "apostrophe"}
-MISSING = frozenset({"", "n/a", "na", "nan", "null", "none", "-", "#n/a", "—"})
+MISSING = frozenset({"", "n/a", "na", "nan", "null", "none", "-", "#n/a", "–", "—"})
 _SUFFIXES = {"k": "e3", "m": "e6", "b": "e9"}  # investing.com volumes: 171.09M
 
 
@@ -257,7 +257,8 @@ _STYLES_OTHER_FILE = [NumberStyle(",", None), NumberStyle(".", None), NumberStyl
 def parse_numbers(columns: dict[str, pd.Series], lines: np.ndarray, origin: str, *, sep: str = ",",
                   required: tuple[str, ...] = ("Close",), suffixed: tuple[str, ...] = ("Volume",)
                   ) -> dict[str, np.ndarray]:
-    """Read number columns (strings), each in one style decided from all its cells.
+    """Read number columns (strings): the price columns in one style decided from all their cells,
+    each `suffixed` column (Volume) in its own.
 
     Empty and N/A cells become NaN, refused in `required` columns; cells in `suffixed` columns
     may end in K, M or B (thousands, millions, billions).
