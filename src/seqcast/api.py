@@ -49,10 +49,12 @@ def fetch(
     domain: str | None = None,
     full: bool = False,
     home: Path | str | None = None,
+    date_format: str | None = None,
 ) -> StoredSeries:
     """Fetch a series and store it; a later fetch only asks for the newest days.
 
-    `csv=` imports a file (source "csv"). Stored rows are kept: new rows are merged
+    `csv=` imports a file (source "csv"); `date_format` ("dmy", "mdy" or "ymd") reads its
+    dates when they read both day- and month-first. Stored rows are kept: new rows are merged
     in, and the newer value wins on dates both have; `full=True` replaces the stored
     series instead. A download that fails, is cut off or holds implausible values
     leaves what was stored untouched (see Store.fetch).
@@ -76,6 +78,10 @@ def fetch(
     options: dict[str, Any] = {}
     if csv is not None:
         options["path"] = str(csv)
+    if date_format is not None:
+        if csv is None:
+            raise ConfigError("--date-format applies to a --csv file only")
+        options["date_format"] = date_format
     if apikey:
         options["apikey"] = apikey
     if domain:

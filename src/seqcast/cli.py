@@ -141,6 +141,9 @@ def fetch(
                                                help="stooq API key (never printed or stored).")] = None,
     domain: Annotated[Literal["pl", "com"], typer.Option(help="stooq domain: stooq.pl or stooq.com.")] = "pl",
     full: Annotated[bool, typer.Option("--full", help="Download everything again, not only new days.")] = False,
+    date_format: Annotated[Literal["dmy", "mdy", "ymd"] | None, typer.Option(
+        "--date-format", help="Order of --csv dates that read both ways: dmy (31/12/2024), mdy (12/31/2024), ymd."
+    )] = None,
     as_json: JsonOption = False,
     home: HomeOption = None,
 ) -> None:
@@ -162,7 +165,8 @@ def fetch(
         err = _console(stderr=True)
         with err.status(f"fetching {symbol} from {'csv' if csv else source} …"):
             stored = api.fetch(symbol, source=source, start=start, end=end, interval=interval,
-                               csv=csv, apikey=apikey, domain=domain, full=full, home=home)
+                               csv=csv, apikey=apikey, domain=domain, full=full, home=home,
+                               date_format=date_format)
         meta = stored.meta
         if as_json:
             _json_out(meta)

@@ -2,23 +2,27 @@
 
 A series is a pandas DataFrame indexed by a sorted, unique DatetimeIndex named
 "Date" with at least a float "Close" column (Open/High/Low/Volume when the
-source has them). The reader understands stooq's English and Polish headers,
-a plain Date,Close file, CRLF or LF, a UTF-8 BOM, and a spreadsheet export with
-semicolons and decimal commas.
+source has them). The reader understands stooq's English, Polish and bulk
+headers, a plain Date,Close file, yfinance and investing.com exports, spreadsheet
+exports with semicolons or tabs and decimal commas, CRLF, LF or CR line ends,
+UTF-8 (with or without a BOM), UTF-16 and Windows-1250. How dates and numbers are
+written is decided for the whole file in seqcast.formats.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
-import warnings
-from datetime import date, timedelta
+import re
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from seqcast.errors import CSVFormatError
+from seqcast.formats import check_date_format, parse_dates, parse_numbers
 from seqcast.symbols import normalise_symbol
 
 __all__ = ["COLUMNS", "between", "normalise_symbol", "parse_price_csv", "read_price_csv",
@@ -32,6 +36,7 @@ _HEADER_ALIASES = {
     "data": "Date",
     "datum": "Date",
     "day": "Date",
+    "datetime": "Date",
     "time_period": "Date",
     "open": "Open",
     "otwarcie": "Open",
@@ -51,14 +56,19 @@ _HEADER_ALIASES = {
     "volume": "Volume",
     "wolumen": "Volume",
     "vol": "Volume",
+    "ostatnio": "Close",  # pl.investing.com: Ostatnio, Otwarcie, Max., Min., Wol.
+    "max": "High",
+    "min": "Low",
+    "wol": "Volume",
+    "ticker": "Ticker",
+    "per": "Period",
 }
-_DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%d.%m.%Y", "%Y/%m/%d", "%d/%m/%Y")
 _STOOQ_BODIES = ("no data", "brak danych", "exceeded the daily hits limit",
                  "przekroczony dzienny limit", "access denied", "get your apikey")
 
 
-def read_price_csv(path: Path | str) -> pd.DataFrame:
-    """Read a price CSV file from disk into a checked series."""
+def read_price_csv(path: Path | str, *, date_format: str | None = None) -> pd.DataFrame:
+    """Read a price CSV file from disk into a checked series (date_format: see parse_price_csv)."""
     path = Path(path).expanduser()
     origin = str(path)
     if path.is_dir():
@@ -75,75 +85,92 @@ def read_price_csv(path: Path | str) -> pd.DataFrame:
         raise CSVFormatError(f"{origin} does not exist; check the path") from None
     except OSError as exc:
         raise CSVFormatError(f"cannot read {origin}: {exc.strerror or exc}") from exc
-    return parse_price_csv(data, origin=origin)
+    return parse_price_csv(data, origin=origin, date_format=date_format)
 
 
 def _size_text(n_bytes: int) -> str:
     return f"{n_bytes / 1e6:.0f} MB" if n_bytes >= 10**6 else f"{n_bytes:,} bytes"
 
 
-def parse_price_csv(data: bytes | str, *, origin: str = "CSV") -> pd.DataFrame:
-    """Parse CSV text (stooq EN/PL, Date,Close, or ;-separated with decimal commas)."""
+def parse_price_csv(data: bytes | str, *, origin: str = "CSV", date_format: str | None = None) -> pd.DataFrame:
+    """Parse price CSV text into a checked series.
+
+    Reads stooq (English, Polish, bulk <TICKER>,<PER>,<DATE>,... files), Date,Close, yfinance
+    (one or three header rows), investing.com exports and spreadsheet exports (`;` or tab,
+    decimal commas, UTF-16 "Unicode text"). `date_format` ("dmy", "mdy" or "ymd") settles dates
+    that read both day- and month-first (see seqcast.formats).
+    """
+    date_format = check_date_format(date_format)
     text = _decode(data, origin)
+    # CR-only line ends (old Mac spreadsheets) and CRLF both become LF.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     stripped = text.strip()
     if not stripped:
         raise CSVFormatError(f"{origin} is empty; expected a header such as Date,Close")
+    blank_lines_before = text[: len(text) - len(text.lstrip())].count("\n")
+    lines = stripped.split("\n")
+    first_line = lines[0].strip()
     head = stripped[:2048].lower()
-    if head.startswith("<") or "<html" in head or "<!doctype" in head:
+    stooq_bulk = _STOOQ_BULK_HEADER.fullmatch(first_line) is not None
+    if not stooq_bulk and (head.startswith("<") or "<html" in head or "<!doctype" in head):
         raise CSVFormatError(
             f"{origin} is an HTML page, not CSV; save the CSV file itself "
             "(stooq: the 'Download data in csv file' link)"
         )
-    first_line = stripped.splitlines()[0]
     if any(first_line.lower().startswith(body) for body in _STOOQ_BODIES):
         raise CSVFormatError(
-            f"{origin} holds stooq's message {first_line.strip()[:60]!r}, not prices; "
+            f"{origin} holds stooq's message {first_line[:60]!r}, not prices; "
             "download the file again (check the symbol and date range)"
         )
 
-    sep, decimal = _dialect(first_line)
-    header = [_normalise(name) for name in first_line.split(sep)]
-    names = [_HEADER_ALIASES.get(name, name) for name in header]
-    if "Date" not in names or "Close" not in names:
-        raise CSVFormatError(
-            f"{origin}: unknown header {first_line.strip()[:80]!r}; expected "
-            "Date,Open,High,Low,Close[,Volume] (stooq), "
-            "Data,Otwarcie,Najwyzszy,Najnizszy,Zamkniecie[,Wolumen] or Date,Close"
-        )
-    try:
-        with warnings.catch_warnings():
-            # pandas only warns (and drops the extra fields) when a row is longer than
-            # the header, e.g. a decimal comma in a comma-separated file: 4,3210 -> 4.
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            raw = pd.read_csv(
-                io.StringIO(stripped), sep=sep, dtype=str, keep_default_na=False,
-                skipinitialspace=True, header=0, names=names, index_col=False,
-                on_bad_lines="error", engine="python",
-            )
-    except pd.errors.ParserWarning:
-        raise CSVFormatError(
-            f"{origin}: some rows have more fields than the header {first_line.strip()[:80]!r}; "
-            f"check the separator ({sep!r}) and that numbers use a decimal point"
-        ) from None
-    except (pd.errors.ParserError, ValueError, csv.Error) as exc:
-        raise CSVFormatError(f"{origin}: not a well-formed CSV table ({_first_line(exc)})") from exc
-    if raw.empty:
+    sep = _separator(first_line)
+    header = _split_line(first_line, sep)
+    n_header_lines = 1
+    if _normalise(header[0]) == "price" and len(lines) > 1 and _normalise(_split_line(lines[1], sep)[0]) == "ticker":
+        n_header_lines = _yfinance_header(header, lines, sep, origin)
+    names = [_HEADER_ALIASES.get(_normalise(name), "") for name in header]
+    _check_header(names, header, first_line, origin)
+
+    rows, row_lines = _read_rows(lines, n_header_lines, len(header), sep, first_line, origin,
+                                 skip_before=blank_lines_before)
+    if not rows:
         raise CSVFormatError(
             f"{origin} has a header but no data rows; check that the file is complete, or save it again"
         )
-    raw = raw.fillna("")  # fields missing from a short row read as empty, not NaN
+    line_numbers = np.asarray(row_lines)
+    raw = pd.DataFrame(rows, columns=[name or f"_{i}" for i, name in enumerate(names)])
+    _check_one_series(raw, origin)
 
-    dates = _parse_dates(raw["Date"], origin)
-    frame = pd.DataFrame(index=pd.DatetimeIndex(dates, name="Date"))
-    for col in COLUMNS:
-        if col in raw.columns:
-            frame[col] = _parse_numbers(raw[col], col, decimal, origin, required=col == "Close")
+    dates = parse_dates(raw["Date"], line_numbers, origin, date_format)
+    present = [col for col in COLUMNS if col in raw.columns]
+    values = parse_numbers({col: raw[col] for col in present}, line_numbers, origin, sep=sep)
+    frame = pd.DataFrame(values, index=dates)
     return _check(frame, origin)
 
 
+# stooq's bulk "ASCII" files: <TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>
+_STOOQ_BULK_HEADER = re.compile(r"<[A-Za-z]+>(?:[,;\t]<[A-Za-z]+>)+")
+
+
 def _decode(data: bytes | str, origin: str) -> str:
-    if isinstance(data, str):
-        return data.lstrip("\ufeff")
+    text = data.lstrip("\ufeff") if isinstance(data, str) else _decode_bytes(data, origin)
+    if "\x00" in text[:8192]:
+        raise CSVFormatError(
+            f"{origin} is a binary file, not CSV text; save the prices as CSV (e.g. from a "
+            "spreadsheet: Save as CSV) and try again"
+        )
+    return text
+
+
+def _decode_bytes(data: bytes, origin: str) -> str:
+    encoding = _utf16_or_32(data)
+    if encoding is not None:
+        try:
+            return data.decode(encoding).lstrip("\ufeff")
+        except UnicodeDecodeError:
+            raise CSVFormatError(
+                f"{origin} looks like {encoding.upper()} text but cannot be decoded; save it again as CSV in UTF-8"
+            ) from None
     if b"\x00" in data[:8192]:
         raise CSVFormatError(
             f"{origin} is a binary file, not CSV text; save the prices as CSV (e.g. from a "
@@ -158,77 +185,125 @@ def _decode(data: bytes | str, origin: str) -> str:
         return data.decode("cp1250")
     except UnicodeDecodeError:
         raise CSVFormatError(
-            f"{origin} is not text (neither UTF-8 nor Windows-1250); save it as CSV in UTF-8 and try again"
+            f"{origin} is not text (neither UTF-8, UTF-16 nor Windows-1250); save it as CSV in UTF-8 and try again"
         ) from None
 
 
-def _dialect(header: str) -> tuple[str, str]:
-    if ";" in header:
-        return ";", ","  # spreadsheet export: semicolons, decimal commas
-    if "\t" in header and "," not in header:
-        return "\t", "."
-    return ",", "."
+def _utf16_or_32(data: bytes) -> str | None:
+    """The encoding of a spreadsheet's "Unicode text" export (UTF-16, BOM or not), else None."""
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    # Without a BOM: ASCII text in UTF-16 has a zero in every other byte.
+    sample = data[:512] if len(data) % 2 == 0 else data[: min(512, len(data) - 1)]
+    if len(sample) >= 8:
+        even, odd = sample[0::2], sample[1::2]
+        if not odd.strip(b"\x00") and b"\x00" not in even:
+            return "utf-16-le"
+        if not even.strip(b"\x00") and b"\x00" not in odd:
+            return "utf-16-be"
+    return None
+
+
+def _separator(header: str) -> str:
+    """The field separator: the most frequent of ; tab , in the header (outside quotes)."""
+    unquoted = re.sub(r'"[^"]*"', "", header)
+    counts = {sep: unquoted.count(sep) for sep in (";", "\t", ",")}
+    best = max(counts, key=lambda sep: counts[sep])  # ties: ; before tab before ,
+    return best if counts[best] else ","
+
+
+def _split_line(line: str, sep: str) -> list[str]:
+    try:
+        return next(csv.reader([line], delimiter=sep, skipinitialspace=True), [""]) or [""]
+    except csv.Error:
+        return line.split(sep)
 
 
 def _normalise(name: str) -> str:
-    return name.strip().strip('"').strip("'").strip().lower().replace(" ", "_")
+    # "Vol." (investing.com), "<CLOSE>" (stooq bulk), "Close*" (a copied Yahoo table)
+    name = name.strip().strip('"').strip("'").strip().strip("<>*").rstrip(".").strip()
+    return name.lower().replace(" ", "_")
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-def _parse_dates(column: pd.Series, origin: str) -> pd.DatetimeIndex:
-    values = column.str.strip()
-    for fmt in _DATE_FORMATS:
-        parsed = pd.to_datetime(values, format=fmt, errors="coerce")
-        if parsed.notna().all():
-            return pd.DatetimeIndex(parsed)
-    # Report the first row that the most successful format could not read.
-    best = max(
-        (pd.to_datetime(values, format=fmt, errors="coerce") for fmt in _DATE_FORMATS),
-        key=lambda p: int(p.notna().sum()),
-    )
-    bad = int(np.flatnonzero(best.isna().to_numpy())[0])
-    raise CSVFormatError(
-        f"{origin}, line {bad + 2}: cannot read the date {values.iloc[bad][:30]!r}; "
-        "expected YYYY-MM-DD"
-    )
-
-
-_MISSING = {"", "n/a", "na", "nan", "null", "none", "-", "#n/a"}
-
-
-def _parse_numbers(column: pd.Series, name: str, decimal: str, origin: str, *, required: bool) -> np.ndarray:
-    text = column.str.strip()
-    if decimal == ",":
-        text = text.str.replace(r"\s", "", regex=True)
-        # Dots are thousands separators only next to decimal commas (1.234,5) or when
-        # repeated (1.234.567); a column like 4.3210 keeps its decimal point.
-        if text.str.contains(",", regex=False).any() or text.str.count(r"\.").gt(1).any():
-            text = text.str.replace(".", "", regex=False)
-        text = text.str.replace(",", ".", regex=False)
-    missing = text.str.lower().isin(_MISSING).to_numpy()
-    numbers = pd.to_numeric(text.where(~missing), errors="coerce").to_numpy(dtype=float)
-    bad = np.isnan(numbers) & ~missing
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
+def _yfinance_header(header: list[str], lines: list[str], sep: str, origin: str) -> int:
+    """yfinance's three header rows: Price,Close,... / Ticker,XYZ,... / Date,,,; returns how many."""
+    tickers = {cell.strip() for cell in _split_line(lines[1], sep)[1:] if cell.strip()}
+    if len(tickers) > 1:
         raise CSVFormatError(
-            f"{origin}, line {i + 2}: {name} is {column.iloc[i][:30]!r}, not a number; "
-            "fix or remove that row"
+            f"{origin} holds several tickers ({', '.join(sorted(tickers)[:5])}); "
+            "save one ticker per file (yfinance: download one symbol at a time)"
         )
-    if required and missing.any():
-        i = int(np.flatnonzero(missing)[0])
+    header[0] = "Date"
+    third = _split_line(lines[2], sep) if len(lines) > 2 else []
+    if third and _HEADER_ALIASES.get(_normalise(third[0])) == "Date" and not any(c.strip() for c in third[1:]):
+        return 3
+    return 2
+
+
+def _check_header(names: list[str], header: list[str], first_line: str, origin: str) -> None:
+    if "Date" not in names or "Close" not in names:
         raise CSVFormatError(
-            f"{origin}, line {i + 2}: {name} is empty or N/A ({int(missing.sum())} such rows); "
-            "remove or fill those rows"
+            f"{origin}: unknown header {first_line[:80]!r}; expected "
+            "Date,Open,High,Low,Close[,Volume] (stooq), "
+            "Data,Otwarcie,Najwyzszy,Najnizszy,Zamkniecie[,Wolumen] or Date,Close"
         )
-    if not np.isfinite(numbers[~missing]).all():
-        i = int(np.flatnonzero(~np.isfinite(numbers) & ~missing)[0])
+    for name in dict.fromkeys(names):
+        same = [h.strip() for h, n in zip(header, names, strict=True) if n == name and name]
+        if len(same) > 1:
+            raise CSVFormatError(
+                f"{origin}: the columns {' and '.join(repr(h) for h in same)} all read as {name}; "
+                "keep one of them (delete or rename the others) and try again"
+            )
+
+
+def _read_rows(lines: list[str], skip: int, width: int, sep: str, first_line: str, origin: str,
+               skip_before: int = 0) -> tuple[list[list[str]], list[int]]:
+    """The data rows, padded to the header's width, and the file line each came from.
+
+    lines[skip:] are the data lines; skip_before blank lines came before lines[0] in the file.
+    """
+    reader = csv.reader(io.StringIO("\n".join(lines[skip:])), delimiter=sep, skipinitialspace=True)
+    rows: list[list[str]] = []
+    row_lines: list[int] = []
+    try:
+        for row in reader:
+            line = reader.line_num + skip + skip_before
+            if not any(cell.strip() for cell in row):
+                continue  # a blank line
+            if len(row) > width:
+                if any(cell.strip() for cell in row[width:]):
+                    raise CSVFormatError(
+                        f"{origin}, line {line}: some rows have more fields than the header {first_line[:80]!r}; "
+                        f"check the separator ({sep!r}) and that numbers use a decimal point"
+                    )
+                row = row[:width]  # empty fields after a trailing separator
+            rows.append(row + [""] * (width - len(row)))
+            row_lines.append(line)
+    except csv.Error as exc:
         raise CSVFormatError(
-            f"{origin}, line {i + 2}: {name} is not a finite number; fix or remove that row"
-        )
-    return numbers
+            f"{origin}, line {reader.line_num + skip + skip_before}: not a well-formed CSV table ({exc}); "
+            "save it again as CSV"
+        ) from exc
+    return rows, row_lines
+
+
+def _check_one_series(raw: pd.DataFrame, origin: str) -> None:
+    """A file with a ticker or period column (stooq's bulk files) must hold one daily/weekly/monthly series."""
+    if "Ticker" in raw.columns:
+        tickers = sorted({t.strip() for t in raw["Ticker"] if t.strip()})
+        if len(tickers) > 1:
+            raise CSVFormatError(
+                f"{origin} holds several tickers ({', '.join(tickers[:5])}); save one ticker per file"
+            )
+    if "Period" in raw.columns:
+        periods = sorted({p.strip().upper() for p in raw["Period"]} - {"D", "W", "M", ""})
+        if periods:
+            raise CSVFormatError(
+                f"{origin} holds intraday bars (<PER> {periods[0]}); seqcast reads daily, weekly or "
+                "monthly bars: download stooq's daily file"
+            )
 
 
 def _check(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
@@ -240,16 +315,10 @@ def _check(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
             day = conflicting[conflicting].index[0].date()
             raise CSVFormatError(
                 f"{origin}: the date {day} appears more than once with different values; "
-                "keep one row per date"
+                "keep one row per date (for intraday bars: download daily ones)"
             )
         frame = frame[~frame.index.duplicated(keep="first")]
-    frame = frame.sort_index()
-    tomorrow = pd.Timestamp(date.today() + timedelta(days=1))
-    if frame.index[-1] > tomorrow:
-        raise CSVFormatError(
-            f"{origin}: the date {frame.index[-1].date()} is in the future; check the date column"
-        )
-    return frame
+    return frame.sort_index()
 
 
 def between(frame: pd.DataFrame, start: date | None, end: date | None) -> pd.DataFrame:

@@ -11,10 +11,10 @@ from seqcast.sources.checks import check_series
 
 
 class CSVSource:
-    """Imports a local CSV file; the request's options carry its path."""
+    """Imports a local CSV file; the request's options carry its path (and date_format)."""
 
     name = "csv"
-    description = "a local CSV file (stooq EN/PL headers, Date,Close, ;-separated)"
+    description = "a local CSV file (stooq, yfinance, investing.com, Date,Close, spreadsheet exports)"
     incremental = False
     positive_prices = False  # a file may hold a spread that goes to zero or below
 
@@ -22,7 +22,8 @@ class CSVSource:
         path = request.options.get("path")
         if not path:
             raise ConfigError("the csv source needs a file: seqcast fetch SYMBOL --csv FILE")
-        whole = read_price_csv(path)
+        date_format = request.options.get("date_format")
+        whole = read_price_csv(path, date_format=date_format)
         frame = between(whole, request.start, request.end)
         if frame.empty:
             raise NoDataError(
@@ -32,4 +33,7 @@ class CSVSource:
         # Zero and negative values are allowed: a file may hold a spread.
         check_series(frame, str(path), positive=False, error=CSVFormatError,
                      next_step="fix or remove that row in the file")
-        return FetchResult(frame, {"file": str(Path(path).expanduser().resolve())})
+        meta = {"file": str(Path(path).expanduser().resolve())}
+        if date_format:
+            meta["date_format"] = date_format  # how its dates were read, kept with the series
+        return FetchResult(frame, meta)

@@ -1,0 +1,350 @@
+"""How the cells of a price file are written: the order of a date's fields and the number style.
+
+Both are decided once for the whole file, never cell by cell, so that one cell written another
+way is refused with its line number instead of being read as a different date or number.
+
+Dates: year first (2024-01-02, 2024/01/02, 20240102) is always year-month-day; dates with
+dots (02.01.2024) are day-first unless a field > 12 proves month-first; dates with / or -
+and the year last are read day-first or month-first as the whole column allows (a first
+field > 12 anywhere means day-first, a second field > 12 month-first); when both readings
+fit every row, one is used only if it gives ordered, evenly stepped dates and the other
+clearly does not (out of order, or jumping far beyond its usual step); otherwise the file is
+refused until `--date-format dmy|mdy|ymd` chooses. A time and a UTC offset after
+the date (2024-01-02 00:00:00-05:00) are ignored: the calendar date as written is kept.
+
+Numbers: a style is a decimal separator (point or comma) and at most one thousands separator
+(comma, point, space or apostrophe). The price columns (Open..Close) share one style and the
+volume has its own: the first style, in an order that depends on the file's field separator,
+that reads every cell is used; when none does, the style that reads most cells is assumed and
+the first cell it cannot read is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import NoReturn
+
+import numpy as np
+import pandas as pd
+
+from seqcast.errors import ConfigError, CSVFormatError
+
+__all__ = ["DATE_FORMATS", "FIRST_YEAR", "NumberStyle", "check_date_format", "parse_dates",
+           "parse_numbers"]
+
+DATE_FORMATS = {"ymd": "year-month-day", "dmy": "day/month/year", "mdy": "month/day/year"}
+"""Values of --date-format: the order of a date's fields, whatever the separator."""
+
+FIRST_YEAR = 1900  # a daily price before this is a mistake in the file (0001-01-01, 0024 for 2024)
+
+_NUMERIC_DATE = (
+    r"^(?P<a>\d{1,4})(?P<sep>[./-])(?P<b>\d{1,2})(?P=sep)(?P<c>\d{1,4})"
+    # An optional time of day and UTC offset: 2024-01-02 00:00:00-05:00, 2024-01-02T16:00Z.
+    r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?))?)?$"
+)
+_COMPACT_DATE = r"^(?P<a>\d{4})(?P<b>\d{2})(?P<c>\d{2})$"  # YYYYMMDD (stooq's bulk files)
+_TEXT_DATE_FORMATS = ("%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y", "%d-%b-%Y", "%b %d %Y")
+_EXPECTED_DATES = "expected YYYY-MM-DD (or YYYYMMDD, DD.MM.YYYY, DD/MM/YYYY, MM/DD/YYYY)"
+
+
+def check_date_format(date_format: str | None) -> str | None:
+    """The --date-format value, lower-cased; ConfigError for an unknown one."""
+    if date_format is None:
+        return None
+    name = str(date_format).strip().lower()
+    if name not in DATE_FORMATS:
+        raise ConfigError(
+            f"--date-format must be one of {', '.join(DATE_FORMATS)} (the order of day, month and "
+            f"year), got {date_format!r}"
+        )
+    return name
+
+
+def parse_dates(values: pd.Series, lines: np.ndarray, origin: str,
+                date_format: str | None = None) -> pd.DatetimeIndex:
+    """Read a date column (strings) whose rows come from the given file lines.
+
+    Raises CSVFormatError naming the line of the first date that cannot be read, or lies
+    before 1900 or after tomorrow, and when the column reads both day- and month-first.
+    """
+    date_format = check_date_format(date_format)
+    values = values.astype(str).str.strip().reset_index(drop=True)
+    if date_format in (None, "ymd"):  # fast path: ISO dates, as every stored series has them
+        iso = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
+        if iso.notna().all():
+            _check_range(iso.to_numpy().astype("datetime64[D]"), lines, origin)
+            return pd.DatetimeIndex(iso, name="Date")
+    fields = values.str.extract(_NUMERIC_DATE)
+    compact = values.str.extract(_COMPACT_DATE)
+    is_compact = compact["a"].notna()
+    fields.loc[is_compact, ["a", "b", "c"]] = compact.loc[is_compact, ["a", "b", "c"]]
+    fields.loc[is_compact, "sep"] = ""
+    numeric = fields["a"].notna().to_numpy()
+
+    if not numeric.all():
+        if numeric.any():  # a mix: blame the first row unlike the majority
+            bad = np.flatnonzero(~numeric if numeric.mean() >= 0.5 else numeric)[0]
+            _cannot_read(values, lines, bad, origin)
+        text_dates = _parse_text_dates(values, lines, origin)
+        _check_range(text_dates.to_numpy().astype("datetime64[D]"), lines, origin)
+        return text_dates.rename("Date")
+
+    a, b, c = (fields[k].to_numpy(dtype=str) for k in ("a", "b", "c"))
+    year_first = np.char.str_len(a) == 4
+    year_last = (np.char.str_len(c) == 4) & ~year_first
+    unreadable = ~(year_first | year_last)
+    if unreadable.any():  # 01/02/24: a two-digit year
+        _cannot_read(values, lines, np.flatnonzero(unreadable)[0], origin)
+    if year_first.any() and year_last.any():
+        bad = np.flatnonzero(year_last if year_first.mean() >= 0.5 else year_first)[0]
+        _cannot_read(values, lines, bad, origin)
+
+    a_i, b_i, c_i = (x.astype(np.int64) for x in (a, b, c))
+    readings = {"ymd": (a_i, b_i, c_i), "dmy": (c_i, b_i, a_i), "mdy": (c_i, a_i, b_i)}
+    if date_format is not None:
+        candidates = [date_format]
+    elif year_first.all():
+        candidates = ["ymd"]
+    else:
+        candidates = ["dmy", "mdy"]
+    parsed = {name: _calendar_dates(*readings[name]) for name in candidates}
+    complete = [name for name in candidates if not np.isnat(parsed[name]).any()]
+
+    if not complete:
+        # Blame the first row that the reading with the most rows can't read.
+        best = max(candidates, key=lambda name: int((~np.isnat(parsed[name])).sum()))
+        bad = np.flatnonzero(np.isnat(parsed[best]))[0]
+        how = f" as {DATE_FORMATS[date_format]} (--date-format {date_format})" if date_format else ""
+        _cannot_read(values, lines, bad, origin, how)
+    if len(complete) == 2:
+        shapes = {name: _steps(parsed[name]) for name in complete}
+        if (fields["sep"] == ".").all():
+            complete = ["dmy"]  # 02.01.2024 is day-first wherever dots are used
+        elif sorted(shapes.values()) == ["broken", "even"]:
+            complete = [name for name in complete if shapes[name] == "even"]
+        else:
+            _refuse_ambiguous(values, lines, a_i, b_i, parsed, origin)
+    days = parsed[complete[0]]
+    _check_range(days, lines, origin)
+    # Through text, so that the index has the resolution pandas gives parsed dates elsewhere.
+    return pd.DatetimeIndex(pd.to_datetime(days.astype(str), format="%Y-%m-%d"), name="Date")
+
+
+def _calendar_dates(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """datetime64[D] for valid (year, month, day) triples, NaT elsewhere (month 13, 30 February)."""
+    ok = (year >= 1) & (year <= 9999) & (month >= 1) & (month <= 12) & (day >= 1)
+    months = np.where(ok, (year - 1970) * 12 + month - 1, 0).astype("datetime64[M]")
+    first = months.astype("datetime64[D]")
+    days_in_month = ((months + 1).astype("datetime64[D]") - first).astype(np.int64)
+    ok &= day <= days_in_month
+    return np.where(ok, first + np.where(ok, day - 1, 0).astype("timedelta64[D]"),
+                    np.datetime64("NaT", "D"))
+
+
+def _steps(dates: np.ndarray) -> str:
+    """How dates in file order step: "even", "uneven" or "broken".
+
+    Even: ordered (either way) with steps of one kind, as daily (1-5 days), weekly (7) or
+    monthly (28-31) bars have. Broken: out of order, or with a jump far beyond the usual
+    step, as a month-first file read day-first has (12 January, then 1 January next year).
+    """
+    steps = np.diff(dates.astype(np.int64))
+    if not ((steps >= 0).all() or (steps <= 0).all()):
+        return "broken"
+    steps = np.abs(steps[steps != 0])
+    if len(steps) < 2:
+        return "even"
+    typical, largest = float(np.median(steps)), int(steps.max())
+    if largest <= 3 * typical + 4:
+        return "even"
+    return "broken" if largest > 20 * typical + 30 else "uneven"
+
+
+def _parse_text_dates(values: pd.Series, lines: np.ndarray, origin: str) -> pd.DatetimeIndex:
+    """Dates with English month names (Sep 26, 2025; 26 Sep 2025), one format for the column."""
+    tries = [pd.to_datetime(values, format=fmt, errors="coerce") for fmt in _TEXT_DATE_FORMATS]
+    best = max(tries, key=lambda parsed: int(parsed.notna().sum()))
+    if best.isna().any():
+        _cannot_read(values, lines, np.flatnonzero(best.isna().to_numpy())[0], origin)
+    return pd.DatetimeIndex(best).normalize()
+
+
+def _cannot_read(values: pd.Series, lines: np.ndarray, row: int, origin: str, how: str = "") -> NoReturn:
+    raise CSVFormatError(
+        f"{origin}, line {lines[row]}: cannot read the date {values.iloc[row][:30]!r}{how}; {_EXPECTED_DATES}"
+    )
+
+
+def _refuse_ambiguous(values: pd.Series, lines: np.ndarray, first: np.ndarray, second: np.ndarray,
+                      parsed: dict[str, np.ndarray], origin: str) -> NoReturn:
+    differ = np.flatnonzero(first != second)
+    row = int(differ[0]) if len(differ) else 0
+    dmy, mdy = (str(parsed[name][row]) for name in ("dmy", "mdy"))
+    raise CSVFormatError(
+        f"{origin}: the dates read both as day/month/year (line {lines[row]}: {values.iloc[row][:30]!r} "
+        f"= {dmy}) and as month/day/year (= {mdy}), and no field is over 12 to decide; "
+        "choose with --date-format dmy or --date-format mdy"
+    )
+
+
+def _check_range(days: np.ndarray, lines: np.ndarray, origin: str) -> None:
+    """Refuse dates (datetime64[D]) before 1900 or after tomorrow, naming a line."""
+    tomorrow = np.datetime64(date.today() + timedelta(days=1), "D")
+    early = np.flatnonzero(days < np.datetime64(f"{FIRST_YEAR}-01-01", "D"))
+    if len(early):
+        i = early[0]
+        raise CSVFormatError(
+            f"{origin}, line {lines[i]}: the date {days[i]} is before {FIRST_YEAR} "
+            f"({len(early)} such rows); check the date column: seqcast reads dates from {FIRST_YEAR} to tomorrow"
+        )
+    late = np.flatnonzero(days > tomorrow)
+    if len(late):
+        i = late[np.argmax(days[late])]
+        raise CSVFormatError(
+            f"{origin}, line {lines[i]}: the date {days[i]} is in the future; check the date column"
+        )
+
+
+# --- numbers ---------------------------------------------------------------------------------
+
+_SPACES = "[ \u00a0\u202f\u2009]"  # space, no-break space, narrow no-break space, thin space
+_THOUSANDS = {",": ",", ".": r"\.", " ": _SPACES, "'": "['\u2019]"}
+_NAMES = {",": "comma", ".": "point", " ": "space", "'": "apostrophe"}
+MISSING = frozenset({"", "n/a", "na", "nan", "null", "none", "-", "#n/a", "–", "—"})
+_SUFFIXES = {"k": "e3", "m": "e6", "b": "e9"}  # investing.com volumes: 171.09M
+
+
+@dataclass(frozen=True)
+class NumberStyle:
+    """How a file writes numbers: the decimal separator and at most one thousands separator."""
+
+    decimal: str
+    thousands: str | None = None
+
+    def describe(self) -> str:
+        text = f"decimal {_NAMES[self.decimal]}"
+        return text + (f", thousands separated by {_NAMES[self.thousands]}" if self.thousands else "")
+
+    @property
+    def pattern(self) -> str:
+        dec = re.escape(self.decimal)
+        whole = r"\d+"
+        if self.thousands:
+            whole = rf"(?:\d{{1,3}}(?:{_THOUSANDS[self.thousands]}\d{{3}})+|\d+)"
+        return rf"[+-]?(?:{whole}(?:{dec}\d*)?|{dec}\d+)(?:[eE][+-]?\d+)?"
+
+    def to_float_text(self, text: pd.Series) -> pd.Series:
+        if self.decimal == "." and not self.thousands:
+            return text
+        if self.thousands:
+            text = text.str.replace(_THOUSANDS[self.thousands], "", regex=True)
+        return text.str.replace(self.decimal, ".", regex=False)
+
+
+# A lone separator before three digits (4,321 or 4.321) fits two styles. In a ';' or tab file
+# (spreadsheets) it is the decimal separator; in a ',' file the comma can only be inside quotes
+# and is a thousands separator, as in investing.com's "18,696.74".
+_STYLES_COMMA_FILE = [NumberStyle(".", None), NumberStyle(".", ","), NumberStyle(".", " "),
+                      NumberStyle(".", "'"), NumberStyle(",", None), NumberStyle(",", " "),
+                      NumberStyle(",", "."), NumberStyle(",", "'")]
+_STYLES_OTHER_FILE = [NumberStyle(",", None), NumberStyle(".", None), NumberStyle(",", " "),
+                      NumberStyle(".", " "), NumberStyle(",", "."), NumberStyle(".", ","),
+                      NumberStyle(",", "'"), NumberStyle(".", "'")]
+
+
+def parse_numbers(columns: dict[str, pd.Series], lines: np.ndarray, origin: str, *, sep: str = ",",
+                  required: tuple[str, ...] = ("Close",), suffixed: tuple[str, ...] = ("Volume",)
+                  ) -> dict[str, np.ndarray]:
+    """Read number columns (strings): the price columns in one style decided from all their cells,
+    each `suffixed` column (Volume) in its own.
+
+    Empty and N/A cells become NaN, refused in `required` columns; cells in `suffixed` columns
+    may end in K, M or B (thousands, millions, billions).
+    """
+    texts, missing = {}, {}
+    for name, column in columns.items():
+        text = column.astype(str).str.strip().reset_index(drop=True)
+        missing[name] = text.str.lower().isin(MISSING).to_numpy()
+        if name in suffixed:  # 171.09M -> 171.09e6, exact where 171.09 * 1e6 is not
+            parts = text.str.extract(r"^(.*\d)\s*([kKmMbB])$")
+            has = parts[0].notna()
+            text = text.where(~has, parts[0] + parts[1].str.lower().map(_SUFFIXES))
+        texts[name] = text
+
+    # Prices (Open..Close) share one style; each suffixed column (Volume) has its own, preferring
+    # the prices' decimal separator: 1.234 is a volume of 1234 next to prices like 4,32.
+    styles = _STYLES_COMMA_FILE if sep == "," else _STYLES_OTHER_FILE
+    chosen: dict[str, NumberStyle] = {}
+    groups = [[name for name in texts if name not in suffixed]] + [[name] for name in texts if name in suffixed]
+    for group in groups:
+        if not group:
+            continue
+        if chosen:
+            decimal = next(iter(chosen.values())).decimal
+            styles = sorted(styles, key=lambda style: style.decimal != decimal)
+        style = _decide_style({name: texts[name] for name in group}, missing, columns, styles, lines, origin)
+        chosen.update(dict.fromkeys(group, style))
+
+    values = {}
+    for name, text in texts.items():
+        numbers = pd.to_numeric(chosen[name].to_float_text(text.where(~missing[name], "nan")), errors="coerce")
+        values[name] = np.where(missing[name], np.nan, numbers.to_numpy(dtype=float))
+        if name in required and missing[name].any():
+            i = int(np.flatnonzero(missing[name])[0])
+            raise CSVFormatError(
+                f"{origin}, line {lines[i]}: {name} is empty or N/A ({int(missing[name].sum())} such rows); "
+                "remove or fill those rows"
+            )
+        infinite = ~np.isfinite(values[name]) & ~missing[name]
+        if infinite.any():
+            i = int(np.flatnonzero(infinite)[0])
+            raise CSVFormatError(
+                f"{origin}, line {lines[i]}: {name} is not a finite number; fix or remove that row"
+            )
+    return values
+
+
+def _decide_style(texts: dict[str, pd.Series], missing: dict[str, np.ndarray], columns: dict[str, pd.Series],
+                  styles: list[NumberStyle], lines: np.ndarray, origin: str) -> NumberStyle:
+    """The first style that reads every cell of these columns, or CSVFormatError for the first misfit."""
+    fits: dict[NumberStyle, dict[str, np.ndarray]] = {}
+    for style in styles:
+        fits[style] = {name: text.str.fullmatch(style.pattern).to_numpy(dtype=bool) | missing[name]
+                       for name, text in texts.items()}
+        if all(f.all() for f in fits[style].values()):
+            return style
+    _refuse_cell(texts, columns, fits, styles, lines, origin)
+
+
+def _refuse_cell(texts: dict[str, pd.Series], columns: dict[str, pd.Series],
+                 fits: dict[NumberStyle, dict[str, np.ndarray]], styles: list[NumberStyle],
+                 lines: np.ndarray, origin: str) -> NoReturn:
+    """Raise for the first cell that is no number at all, else for the first that has another style."""
+    def first_bad(mask_of: dict[str, np.ndarray]) -> tuple[int, str] | None:
+        found = [(int(lines[np.flatnonzero(~m)[0]]), int(np.flatnonzero(~m)[0]), name)
+                 for name, m in mask_of.items() if (~m).any()]
+        return min(found)[1:] if found else None
+
+    any_style = {name: np.logical_or.reduce([fits[s][name] for s in styles]) for name in texts}
+    hit = first_bad(any_style)
+    if hit is not None:
+        i, name = hit
+        raise CSVFormatError(
+            f"{origin}, line {lines[i]}: {name} is {columns[name].iloc[i].strip()[:30]!r}, not a number; "
+            "fix or remove that row"
+        )
+    # max() keeps the first of equals: the preferred style wins a tie.
+    best = max(styles, key=lambda s: sum(int(f.sum()) for f in fits[s].values()))
+    i, name = first_bad(fits[best])  # type: ignore[misc]
+    example = next(
+        ((int(lines[j]), n, columns[n].iloc[j].strip()) for j in range(len(lines)) for n in texts
+         if fits[best][n][j] and re.search(r"[.,]", texts[n].iloc[j])),
+        None,
+    )
+    like = f" as in {example[2]!r} on line {example[0]}" if example else ""
+    raise CSVFormatError(
+        f"{origin}, line {lines[i]}: {name} is {columns[name].iloc[i].strip()[:30]!r}, which is written "
+        f"unlike the other numbers ({best.describe()}{like}); write every number of the column the same way"
+    )
