@@ -51,11 +51,14 @@ def fetch(
     domain: str | None = None,
     full: bool = False,
     home: Path | str | None = None,
+    options: dict[str, Any] | None = None,
 ) -> StoredSeries:
     """Fetch a series and store it; a later fetch only asks for the newest days.
 
     `csv=` imports a file (source "csv"). Stored rows are never lost: new rows are
-    merged in, and the newer value wins on dates both have.
+    merged in, and the newer value wins on dates both have (a generated series, source
+    "synthetic", is replaced instead). `options=` passes source settings such as
+    {"length": 1000, "noise": 0.1, "period": 20, "seed": 0} for "synthetic".
     """
     from seqcast.series import normalise_symbol
     from seqcast.sources import FetchRequest, get_source
@@ -88,7 +91,7 @@ def fetch(
             f"{symbol} from {source} is stored with interval {stored.meta.get('interval', 'd')!r}, "
             f"not {interval!r}; add --full to replace it"
         )
-    if stored is not None and not interval_changed:
+    if stored is not None and not interval_changed and not getattr(src, "replaces_stored", False):
         # Merged with what comes back, so a shorter answer never loses stored rows.
         try:
             old = stored.load()
@@ -99,7 +102,7 @@ def fetch(
             if start_d is None or start_d >= old.index[0].date():
                 request_start = max(resume, start_d) if start_d else resume
 
-    options: dict[str, Any] = {}
+    options = dict(options or {})
     if csv is not None:
         options["path"] = str(csv)
     if apikey:

@@ -131,7 +131,7 @@ def main_callback(
 @app.command()
 def fetch(
     symbol: Annotated[str, typer.Argument(help="Ticker as the source spells it: eurpln, aapl.us, wig20, ^spx.")],
-    source: Annotated[Literal["stooq", "ecb", "nbp", "sample", "csv"],
+    source: Annotated[Literal["stooq", "ecb", "nbp", "sample", "csv", "synthetic"],
                       typer.Option("--source", "-s", help="Where to get the data.")] = "stooq",
     csv: Annotated[Path | None, typer.Option("--csv", help="Import a CSV file saved by hand.")] = None,
     start: Annotated[str | None, typer.Option("--from", help="First date, YYYY-MM-DD.")] = None,
@@ -141,6 +141,10 @@ def fetch(
                                                help="stooq API key (never printed or stored).")] = None,
     domain: Annotated[Literal["pl", "com"], typer.Option(help="stooq domain: stooq.pl or stooq.com.")] = "pl",
     full: Annotated[bool, typer.Option("--full", help="Download everything again, not only new days.")] = False,
+    length: Annotated[int | None, typer.Option(help="synthetic: business days generated \\[default: 1000].")] = None,
+    noise: Annotated[float | None, typer.Option(help="synthetic: sd of the daily shock \\[default: 0.1].")] = None,
+    period: Annotated[float | None, typer.Option(help="synthetic: days per sine cycle \\[default: 20].")] = None,
+    seed: Annotated[int | None, typer.Option(help="synthetic: random seed \\[default: 0].")] = None,
     as_json: JsonOption = False,
     home: HomeOption = None,
 ) -> None:
@@ -155,14 +159,20 @@ def fetch(
       seqcast fetch eurpln --csv ~/Downloads/eurpln_d.csv
 
       seqcast fetch usdpln --source nbp --from 2015-01-01
+
+      seqcast fetch sine --source synthetic --noise 0.2   # also: ar1, randomwalk
     """
     from seqcast import api
 
+    generator = {"length": length, "noise": noise, "period": period, "seed": seed}
     with _user_errors():
+        if source != "synthetic" and any(v is not None for v in generator.values()):
+            raise typer.BadParameter("--length, --noise, --period and --seed need --source synthetic")
         err = _console(stderr=True)
         with err.status(f"fetching {symbol} from {'csv' if csv else source} …"):
             stored = api.fetch(symbol, source=source, start=start, end=end, interval=interval,
-                               csv=csv, apikey=apikey, domain=domain, full=full, home=home)
+                               csv=csv, apikey=apikey, domain=domain, full=full, home=home,
+                               options={k: v for k, v in generator.items() if v is not None})
         meta = stored.meta
         if as_json:
             _json_out(meta)
