@@ -28,7 +28,7 @@ app = typer.Typer(
     "Quick start: seqcast fetch eurpln --source sample && seqcast train && seqcast plot && "
     "seqcast predict-next",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -38,7 +38,8 @@ HomeOption = Annotated[
     typer.Option("--home", envvar="SEQCAST_HOME", show_envvar=True,
                  help="Workspace folder for data and runs \\[default: ~/.seqcast]."),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+JsonOption = Annotated[bool, typer.Option("--json", metavar="",
+                                          help="A flag (no value): print machine-readable JSON instead of tables.")]
 
 # Options shared by train and backtest.
 SymbolOption = Annotated[str | None, typer.Option("--symbol", help="Stored symbol \\[default: the last fetched].")]
@@ -60,6 +61,24 @@ ShrinkOption = Annotated[bool, typer.Option(help="Shrink moves toward naive (fit
 StartOption = Annotated[str | None, typer.Option("--from", help="Use data from this date.")]
 EndOption = Annotated[str | None, typer.Option("--to", help="Use data up to this date.")]
 DeviceOption = Annotated[Literal["auto", "cpu", "cuda", "mps"], typer.Option(help="Where to train.")]
+ConfigFileOption = Annotated[Path | None, typer.Option(
+    "--config", is_eager=True, callback=lambda ctx, param, value: _configfile().config_callback(ctx, param, value),
+    help="TOML file of options (keys as the option names: model = \"gru\"); command-line options win.")]
+SaveConfigOption = Annotated[Path | None, typer.Option(
+    "--save-config", help="Also write these options to a TOML file for --config.")]
+
+
+def _configfile() -> Any:
+    from seqcast import configfile
+
+    return configfile
+
+
+def _maybe_save_config(ctx: Any, path: Path | None, *, quiet: bool) -> None:
+    if path is not None:
+        _configfile().save_config(path, ctx)
+        if not quiet:
+            _console(stderr=True).print(f"saved options: {path}", soft_wrap=True)
 
 
 def _console(stderr: bool = False) -> Console:
@@ -119,7 +138,7 @@ def version_callback(value: bool) -> None:
 
 @app.callback()
 def main_callback(
-    version: Annotated[bool, typer.Option("--version", callback=version_callback, is_eager=True,
+    version: Annotated[bool, typer.Option("--version", "-V", callback=version_callback, is_eager=True,
                                           help="Show the version and exit.")] = False,
 ) -> None:
     """Forecast daily financial series with RNN/LSTM/GRU networks, honestly."""
@@ -243,6 +262,9 @@ def train(
                                             "run, and report the mean ± sd of the test metrics.")] = 1,
     as_json: JsonOption = False,
     home: HomeOption = None,
+    config: ConfigFileOption = None,
+    save_config: SaveConfigOption = None,
+    ctx: typer.Context = None,  # type: ignore[assignment]
 ) -> None:
     """Window, scale, train and evaluate against the naive forecast; prints a run id.
 
@@ -255,11 +277,14 @@ def train(
       seqcast train --symbol eurpln --model gru --epochs 20 --json
 
       seqcast train --seeds 5        # mean ± sd over 5 seeds
+
+      seqcast train --config run.toml   # options from a file (model = "gru", batch-size = 32, ...)
     """
     from seqcast import api
     from seqcast.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 
     with _user_errors():
+        _maybe_save_config(ctx, save_config, quiet=as_json)
         cfg = RunConfig(
             DataConfig(symbol=symbol, source=source, start=start, end=end, split=split,
                        val_fraction=val_fraction, lookback=lookback, target=target),
@@ -402,6 +427,7 @@ def _print_report(run: Any) -> None:
         out.print("[yellow]lag warning:[/] test predictions are closer to the previous day's price "
                   "than to the real one: the model mostly repeats yesterday, a day late")
     out.print(f"run id: [bold]{run.run_id}[/]")
+    out.print(f"files: {run.path} (predictions.csv; seqcast report {run.run_id[:15]} for a report)", soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- backtest
@@ -509,52 +535,6 @@ def _print_backtest(result: Any) -> None:
 
 
 @app.command()
-def runs(as_json: JsonOption = False, home: HomeOption = None) -> None:
-    """List past runs with their key test metrics, oldest first.
-
-    Example: seqcast runs --json
-    """
-    from seqcast import api
-
-    with _user_errors():
-        found = api.list_runs(home)
-        rows = []
-        for run in found:
-            try:
-                cfg, m, meta = run.config, run.metrics, run.meta
-            except SeqcastError as exc:
-                rows.append({"run_id": run.run_id, "error": str(exc)})
-                continue
-            test = m.get("test", {})
-            rows.append({
-                "run_id": run.run_id, "model": cfg.model.kind, "symbol": meta.get("symbol"),
-                "target": cfg.data.target, "rmse": test.get("rmse"), "naive_rmse": test.get("naive_rmse"),
-                "rmse_ratio": test.get("rmse_ratio"), "verdict": m.get("verdict"),
-                "epochs": meta.get("training", {}).get("epochs_run"),
-                "seconds": meta.get("training", {}).get("seconds"),
-            })
-        if as_json:
-            _json_out(rows)
-            return
-        if not rows:
-            _console().print("no runs yet; train one: seqcast train")
-            return
-        from rich.table import Table
-
-        table = Table(box=None, pad_edge=False)
-        table.add_column("run id", no_wrap=True, min_width=max(len(r["run_id"]) for r in rows))
-        for name in ("target", "test RMSE", "naive", "ratio"):
-            table.add_column(name, justify="left" if name == "target" else "right", no_wrap=True)
-        for r in rows:
-            if "error" in r:
-                table.add_row(r["run_id"], "[red]unreadable[/]", "", "", r["error"][:40])
-                continue
-            table.add_row(r["run_id"], r["target"], _num(r["rmse"], 4), _num(r["naive_rmse"], 4),
-                          _num(r["rmse_ratio"], 4))
-        _console().print(table)
-
-
-@app.command()
 def plot(
     run_id: Annotated[str | None, typer.Argument(help="Run id or unique prefix \\[default: latest run].")] = None,
     fmt: Annotated[Literal["png", "svg", "pdf"], typer.Option("--format", help="File format.")] = "png",
@@ -604,6 +584,11 @@ def predict_next(
         out.print(table)
         for note in fc.notes:
             out.print(f"[yellow]note:[/] {note}")
+
+
+from seqcast.cli_runs import register  # noqa: E402  (runs group and report: they use the helpers above)
+
+register(app)
 
 
 def main() -> None:
