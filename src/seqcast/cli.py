@@ -278,7 +278,7 @@ def train(
 
       seqcast train --seeds 5        # mean ± sd over 5 seeds
 
-      seqcast train --config run.toml   # options from a file (model = "gru", batch-size = 32, ...)
+      seqcast train --config run.toml   # options from a file; --save-config writes one
     """
     from seqcast import api
     from seqcast.config import DataConfig, ModelConfig, RunConfig, TrainConfig

@@ -109,7 +109,7 @@ def runs(
 
     Examples:
 
-      seqcast runs                    # model, target, inputs, epochs, test RMSE vs naive, verdict
+      seqcast runs                    # test RMSE vs naive and the verdict
 
       seqcast runs --backtests        # saved walk-forward backtests
 

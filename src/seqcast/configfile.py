@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import click
+import typer
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -25,11 +25,16 @@ else:  # pragma: no cover - python 3.10
 NOT_IN_FILE = frozenset({"config", "save_config", "as_json", "home", "help"})
 
 
-def option_keys(command: click.Command) -> dict[str, str]:
+def _is_option(param: Any) -> bool:
+    # typer ships its own copy of click: check the kind, not the class.
+    return getattr(param, "param_type_name", None) == "option"
+
+
+def option_keys(command: Any) -> dict[str, str]:
     """File key -> parameter name: every long option spelling (dashes or underscores) and the name."""
     keys: dict[str, str] = {}
     for param in command.params:
-        if not isinstance(param, click.Option) or param.name is None or param.name in NOT_IN_FILE:
+        if not _is_option(param) or param.name is None or param.name in NOT_IN_FILE:
             continue
         keys[param.name] = param.name
         for opt in (*param.opts, *param.secondary_opts):
@@ -40,29 +45,35 @@ def option_keys(command: click.Command) -> dict[str, str]:
     return keys
 
 
-def read_config(path: Path, command: click.Command) -> dict[str, Any]:
+def _longs(command: Any) -> set[str]:
+    """Long option names without the dashes ("batch-size"), file-worthy options only."""
+    return {opt[2:] for p in command.params if _is_option(p) and p.name not in NOT_IN_FILE
+            for opt in p.opts if opt.startswith("--")}
+
+
+def read_config(path: Path, command: Any) -> dict[str, Any]:
     """Parameter name -> value from a TOML file; unknown keys and tables are refused."""
     try:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
-        raise click.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint="--config") from None
+        raise typer.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint="--config") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise click.BadParameter(f"{path} is not valid TOML: {exc}", param_hint="--config") from None
+        raise typer.BadParameter(f"{path} is not valid TOML: {exc}", param_hint="--config") from None
     keys = option_keys(command)
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in keys:
-            known = sorted(k for k in keys if "_" not in k)
-            raise click.BadParameter(f"{path}: unknown key {key!r}; keys are the option names: "
+            known = sorted(_longs(command))
+            raise typer.BadParameter(f"{path}: unknown key {key!r}; keys are the option names: "
                                      f"{', '.join(known)}", param_hint="--config")
         if isinstance(value, dict):
-            raise click.BadParameter(f"{path}: {key!r} is a table; use flat keys such as model = \"gru\"",
+            raise typer.BadParameter(f"{path}: {key!r} is a table; use flat keys such as model = \"gru\"",
                                      param_hint="--config")
         values[keys[key]] = value
     return values
 
 
-def config_callback(ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path | None:
+def config_callback(ctx: typer.Context, _param: Any, value: Path | None) -> Path | None:
     """Eager --config: the file's values become the defaults of the other options."""
     if value is not None:
         ctx.default_map = {**(ctx.default_map or {}), **read_config(value, ctx.command)}
@@ -90,18 +101,18 @@ def to_toml(values: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def command_values(ctx: click.Context) -> dict[str, Any]:
+def command_values(ctx: typer.Context) -> dict[str, Any]:
     """The command's option values by their option name (e.g. "batch-size"), file-worthy ones only."""
     out: dict[str, Any] = {}
     for param in ctx.command.params:
-        if not isinstance(param, click.Option) or param.name in NOT_IN_FILE or param.name not in ctx.params:
+        if not _is_option(param) or param.name in NOT_IN_FILE or param.name not in ctx.params:
             continue
         long = next((o[2:] for o in param.opts if o.startswith("--")), param.name)
         out[long] = ctx.params[param.name]
     return out
 
 
-def save_config(path: Path, ctx: click.Context) -> Path:
+def save_config(path: Path, ctx: typer.Context) -> Path:
     from seqcast import atomic
 
     atomic.write_text(Path(path), to_toml(command_values(ctx)))

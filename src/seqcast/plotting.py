@@ -176,7 +176,8 @@ def backtest_figure(record: dict) -> Figure:
                 label="predicted (each fold its own model)" if first else None)
         ratio = fold.get("metrics", {}).get("rmse_ratio")
         ax.text(dates.iloc[len(dates) // 2], 1.0, f"fold {fold.get('fold', i + 1)}\nratio {_fmt(ratio, 4)}",
-                transform=ax.get_xaxis_transform(), ha="center", va="top", fontsize=8, color="#495057")
+                transform=ax.get_xaxis_transform(), ha="center", va="top", fontsize=8, color="#495057",
+                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1})
     pooled = record.get("pooled", {})
     ax.set_title(f"test blocks: pooled RMSE {_fmt(pooled.get('rmse'))} vs naive {_fmt(pooled.get('naive_rmse'))} "
                  f"(ratio {_fmt(pooled.get('rmse_ratio'))}): {record.get('verdict', '')}", fontsize=10, loc="left")

@@ -93,6 +93,17 @@ class KeyValues:
 
 
 @dataclass
+class Link:
+    """A table cell that links to a file by relative path (sweep leaderboards)."""
+
+    text: str
+    href: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass
 class Callout:
     """A highlighted sentence: the verdict. tone: good, bad or neutral."""
 
@@ -352,7 +363,10 @@ def _add(a: Any, b: Any) -> Any:
 
 
 def _tests_sentence(test: dict[str, Any]) -> str:
-    parts = [f"Diebold–Mariano test of model vs naive squared errors: p = {fmt_number(test.get('dm_pvalue'), 2)}"]
+    dm = test.get("dm_pvalue")
+    dm_text = fmt_number(dm, 2) if isinstance(dm, (int, float)) and not math.isnan(dm) else (
+        "n/a (the forecasts equal the naive ones: nothing to test)" if test.get("rmse_ratio") == 1 else "n/a")
+    parts = [f"Diebold–Mariano test of model vs naive squared errors: p = {dm_text}"]
     parts.append(f"direction called right on {fmt_number(100 * test.get('directional_accuracy', math.nan), 3)} % "
                  f"of days with a move (binomial test vs 50 %: p = {fmt_number(test.get('da_pvalue'), 2)})")
     if "pt_pvalue" in test:
@@ -362,7 +376,9 @@ def _tests_sentence(test: dict[str, Any]) -> str:
 
 def _lag_sentence(test: dict[str, Any], alpha: Any) -> str:
     ratio = fmt_number(test.get("lag_ratio"), 3)
-    if test.get("lag_detected") and alpha != 0.0:
+    if alpha == 0.0:
+        return "Lag diagnosis: not applicable — the forecast is yesterday's price by construction (shrunk to naive)."
+    if test.get("lag_detected"):
         return (f"Lag diagnosis: warning — test predictions are closer to the previous day's price than to the "
                 f"real one (lag ratio {ratio}): the model mostly repeats yesterday, a day late.")
     return f"Lag diagnosis: no one-day lag flagged (lag ratio {ratio})."
@@ -441,7 +457,9 @@ def backtest_document(record: BacktestRecord, *, report_path: Path | None = None
     sections.append(fold_sec)
 
     table = Section("Metrics, model next to naive")
-    parts = {"pooled": pooled, **{f"fold {f.get('fold', i + 1)}": f.get("metrics", {}) for i, f in enumerate(folds)}}
+    parts = {"pooled": pooled}
+    if len(folds) <= 4:  # more folds: their key numbers are in the folds table above
+        parts.update({f"fold {f.get('fold', i + 1)}": f.get("metrics", {}) for i, f in enumerate(folds)})
     table.blocks.append(metrics_table(parts))
     sections.append(table)
 
@@ -485,7 +503,8 @@ def sweep_document(record: dict[str, Any], *, cell_reports: dict[str, str] | Non
     for cell in flat:
         row = [fmt_number(cell.get(c)) if c in cell else "" for c in columns]
         rid = cell.get("run_id")
-        rows.append([*row, links.get(str(rid), "")])
+        href = links.get(str(rid))
+        rows.append([*row, Link("report", href) if href else ""])
     sec = Section("Leaderboard")
     sec.blocks.append(Table([*columns, "report"], rows))
     return Document(f"sweep {record.get('sweep_id', '')}", _generated(), [sec])
@@ -528,6 +547,12 @@ def _html_kv(block: KeyValues) -> str:
         "</table>"
 
 
+def _html_cell(cell: Any) -> str:
+    if isinstance(cell, Link):
+        return f'<a href="{html.escape(cell.href)}">{html.escape(cell.text)}</a>'
+    return html.escape(str(cell))
+
+
 def render_html(doc: Document) -> str:
     e = html.escape
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
@@ -551,7 +576,8 @@ def render_html(doc: Document) -> str:
                 head = "".join(f"<th>{e(h)}</th>" for h in block.headers)
                 body = "".join(
                     "<tr>" + "".join(
-                        f'<td{" class=num" if block.numeric and i else ""}>{e(c)}</td>' for i, c in enumerate(row)
+                        f'<td{" class=num" if block.numeric and i else ""}>{_html_cell(c)}</td>'
+                        for i, c in enumerate(row)
                     ) + "</tr>" for row in block.rows)
                 out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
             elif isinstance(block, Chart):
@@ -561,7 +587,9 @@ def render_html(doc: Document) -> str:
     return "\n".join(out) + "\n"
 
 
-def _md_cell(text: str) -> str:
+def _md_cell(text: Any) -> str:
+    if isinstance(text, Link):
+        return f"[{_md_cell(text.text)}]({text.href})"
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
