@@ -76,9 +76,8 @@ def get_backtest(ws: Workspace, ident: str | None = None) -> BacktestRecord:
 def resolve(ws: Workspace, ident: str | None) -> Run | BacktestRecord:
     """A run or a backtest named by id or unique prefix (None: the latest run)."""
     store = RunStore(ws)
-    if ident is None:
-        return store.get(None)
-    _check_id(ident)
+    if ident is None or not _ID_RE.match(ident) or ".." in ident:
+        return store.get(ident)  # the latest run, or RunStore's message for what is not an id
     runs, backtests = store.ids(), backtest_ids(ws)
     if ident in runs:
         return store.get(ident)
