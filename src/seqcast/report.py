@@ -104,6 +104,13 @@ class Link:
 
 
 @dataclass
+class Code:
+    """A command line to copy."""
+
+    text: str
+
+
+@dataclass
 class Callout:
     """A highlighted sentence: the verdict. tone: good, bad or neutral."""
 
@@ -330,7 +337,8 @@ def run_document(run: Run, *, forecast: Forecast | None = None, store_meta: dict
 
     conf = Section("Configuration")
     conf.blocks.append(_config_columns(cfg.to_dict()))
-    conf.p(f"Reproduce: {reproduce_command(cfg.to_dict())}")
+    conf.p("Reproduce (with the same stored data):")
+    conf.blocks.append(Code(reproduce_command(cfg.to_dict())))
     sections.append(conf)
 
     files = Section("Files")
@@ -465,7 +473,8 @@ def backtest_document(record: BacktestRecord, *, report_path: Path | None = None
 
     conf = Section("Configuration")
     conf.blocks.append(_config_columns(cfg))
-    conf.p(f"Reproduce: seqcast backtest --folds {len(folds)} {' '.join(to_backtest_args(cfg))}")
+    conf.p("Reproduce (with the same stored data):")
+    conf.blocks.append(Code(f"seqcast backtest --folds {len(folds)} {' '.join(to_backtest_args(cfg))}"))
     sections.append(conf)
 
     files = Section("Files")
@@ -525,6 +534,7 @@ table.kv th{background:none;font-weight:600;color:#495057}
 img{max-width:100%;height:auto;border:1px solid #e9ecef}
 nav a{margin-right:1em;color:#d9480f;text-decoration:none}
 code{background:#f1f3f5;padding:.1em .3em;border-radius:3px}
+pre code{display:block;padding:.6em .8em;white-space:pre-wrap;word-break:break-word}
 figure{margin:.5em 0}.callout{padding:.6em 1em;border-left:5px solid #868e96;background:#f8f9fa;font-weight:600}
 .callout.good{border-color:#2f9e44;background:#ebfbee}.callout.bad{border-color:#e03131;background:#fff5f5}
 .columns{display:flex;flex-wrap:wrap;gap:0 2.5em}.columns h3{font-size:1em;margin:.6em 0 0}
@@ -569,6 +579,8 @@ def render_html(doc: Document) -> str:
                 out.append(_html_kv(block))
             elif isinstance(block, Callout):
                 out.append(f'<p class="callout {e(block.tone)}">{e(block.text)}</p>')
+            elif isinstance(block, Code):
+                out.append(f"<pre><code>{e(block.text)}</code></pre>")
             elif isinstance(block, Columns):
                 out.append('<div class="columns">' + "".join(
                     f"<div><h3>{e(title)}</h3>{_html_kv(kv)}</div>" for title, kv in block.groups) + "</div>")
@@ -611,6 +623,8 @@ def render_markdown(doc: Document, path: Path) -> tuple[str, dict[Path, bytes]]:
                 out += _md_kv(block)
             elif isinstance(block, Callout):
                 out += [f"**{block.text}**", ""]
+            elif isinstance(block, Code):
+                out += ["```", block.text, "```", ""]
             elif isinstance(block, Columns):
                 for title, kv in block.groups:
                     out += [f"*{title}*", "", *_md_kv(kv)]
