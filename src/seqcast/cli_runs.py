@@ -68,7 +68,7 @@ def run_rows(found: list[Any]) -> list[dict[str, Any]]:
 def backtest_rows(home: Path | None) -> list[dict[str, Any]]:
     from seqcast import api
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for ident in api.list_backtests(home):
         try:
             bt = api.load_backtest(ident, home).data

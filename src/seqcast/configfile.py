@@ -107,8 +107,9 @@ def command_values(ctx: typer.Context) -> dict[str, Any]:
     for param in ctx.command.params:
         if not _is_option(param) or param.name in NOT_IN_FILE or param.name not in ctx.params:
             continue
-        long = next((o[2:] for o in param.opts if o.startswith("--")), param.name)
-        out[long] = ctx.params[param.name]
+        name = str(param.name)
+        long = next((o[2:] for o in param.opts if o.startswith("--")), name)
+        out[long] = ctx.params[name]
     return out
 
 
@@ -130,7 +131,7 @@ def to_cli_args(config: dict[str, Any], skip: tuple[str, ...] = ()) -> list[str]
         if not isinstance(section, dict):
             continue
         for name, value in section.items():
-            option = _FIELD_OPTIONS.get(name, name).replace("_", "-")
+            option = str(_FIELD_OPTIONS.get(name, name)).replace("_", "-")
             if value is None or name in skip:
                 continue
             if isinstance(value, bool):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from seqcast import atomic
 
@@ -118,13 +118,13 @@ def run_figure(run: Run) -> Figure:
     if history:
         epochs = [h["epoch"] for h in history]
         ax.plot(epochs, [h["train_loss"] for h in history], label="train loss", color=ACTUAL)
-        val = [h["val_loss"] for h in history]
-        if not all(v is None or (isinstance(v, float) and math.isnan(v)) for v in val):
-            ax.plot(epochs, val, label="validation loss", color=MODEL)
+        val_losses = [h["val_loss"] for h in history]
+        if not all(v is None or (isinstance(v, float) and math.isnan(v)) for v in val_losses):
+            ax.plot(epochs, val_losses, label="validation loss", color=MODEL)
         best = meta.get("training", {}).get("best_epoch")
         if best:
             ax.axvline(best, color=NAIVE, ls="--", lw=1, label=f"best epoch {best}")
-        _loss_axis(ax, [h["train_loss"] for h in history] + [v for v in val if v is not None])
+        _loss_axis(ax, [h["train_loss"] for h in history] + [v for v in val_losses if v is not None])
         ax.legend(fontsize=8)
     ax.set_title("loss (MSE on scaled targets)", fontsize=10, loc="left")
     ax.set_xlabel("epoch")
@@ -166,7 +166,7 @@ def backtest_figure(record: dict) -> Figure:
         if not rows:
             continue
         frame = pd.DataFrame(rows)
-        dates = pd.to_datetime(frame["date"])
+        dates: Any = pd.to_datetime(frame["date"])
         first = i == 0
         ax.axvspan(dates.iloc[0], dates.iloc[-1], color="#f1f3f5" if i % 2 else "#ffffff", zorder=0)
         ax.plot(dates, frame["actual"], color=ACTUAL, lw=1.0, label="actual" if first else None)

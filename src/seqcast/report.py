@@ -66,7 +66,7 @@ PARTS = ("train", "val", "test")
 @dataclass
 class Table:
     headers: list[str]
-    rows: list[list[str]]
+    rows: list[list[Any]]  # str, or Link
     numeric: bool = True  # right-align every column but the first
 
 
@@ -217,7 +217,7 @@ def _kv(mapping: dict[str, Any]) -> KeyValues:
 
 def _size(path: Path) -> str:
     try:
-        n = path.stat().st_size
+        n = float(path.stat().st_size)
     except OSError:
         return ""
     for unit in ("B", "KB", "MB", "GB"):
