@@ -536,12 +536,15 @@ def _print_backtest(result: Any) -> None:
 
 @app.command()
 def plot(
-    run_id: Annotated[str | None, typer.Argument(help="Run id or unique prefix \\[default: latest run].")] = None,
+    run_id: Annotated[str | None, typer.Argument(help="Run or backtest id, or a unique prefix "
+                                                      "\\[default: latest run].")] = None,
     fmt: Annotated[Literal["png", "svg", "pdf"], typer.Option("--format", help="File format.")] = "png",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file \\[default: in the run folder].")] = None,
     home: HomeOption = None,
 ) -> None:
     """Chart actual vs predicted on the train and test parts, plus the loss curves.
+
+    A backtest id draws every fold's test block and the RMSE per fold, model vs naive.
 
     Example: seqcast plot 20261127-0735 --format svg
     """
