@@ -50,14 +50,17 @@ def fetch(
     full: bool = False,
     home: Path | str | None = None,
     date_format: str | None = None,
+    options: dict[str, Any] | None = None,
 ) -> StoredSeries:
     """Fetch a series and store it; a later fetch only asks for the newest days.
 
     `csv=` imports a file (source "csv"); `date_format` ("dmy", "mdy" or "ymd") reads its
     dates when they read both day- and month-first. Stored rows are kept: new rows are merged
     in, and the newer value wins on dates both have; `full=True` replaces the stored
-    series instead. A download that fails, is cut off or holds implausible values
-    leaves what was stored untouched (see Store.fetch).
+    series instead (a generated series, source "synthetic", is always replaced). A download
+    that fails, is cut off or holds implausible values leaves what was stored untouched
+    (see Store.fetch). `options=` passes source settings such as
+    {"length": 1000, "noise": 0.1, "period": 20, "seed": 0} for "synthetic".
     """
     from seqcast.series import normalise_symbol
     from seqcast.sources import FetchRequest, get_source
@@ -75,7 +78,9 @@ def fetch(
     src = get_source(source)
     ws = Workspace.resolve(home)
     check_writable(ws)
-    options: dict[str, Any] = {}
+    options = dict(options or {})
+    # A generated series is replaced, never merged with an earlier generation.
+    full = full or bool(getattr(src, "replaces_stored", False))
     if csv is not None:
         options["path"] = str(csv)
     if date_format is not None:
@@ -273,6 +278,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from seqcast.backtest import BacktestResult, FoldCallback
+    from seqcast.backtest_store import BacktestRecord
 
 SEED_METRICS = ("rmse", "mae", "mape", "directional_accuracy", "rmse_ratio", "naive_rmse")
 """Test metrics summarised across seeds by train_seeds."""
@@ -402,9 +408,106 @@ def plot(
 
     if fmt not in ("png", "svg", "pdf"):
         raise ConfigError(f"--format must be png, svg or pdf, got {fmt!r}")
-    run = load_run(run_id, home)
+    run = find(run_id, home)
+    if not isinstance(run, Run):  # a backtest: its folds' test blocks, model vs naive
+        from seqcast.plotting import save_backtest_figure
+
+        return save_backtest_figure(run.data, Path(out) if out else run.path.with_suffix(f".{fmt}"), fmt)
     target = Path(out) if out else run.path / f"plot.{fmt}"
     return save_run_figure(run, target, fmt)
+
+
+def list_backtests(home: Path | str | None = None) -> list[str]:
+    """Ids of saved backtests, oldest first."""
+    from seqcast.backtest_store import backtest_ids
+
+    return backtest_ids(Workspace.resolve(home))
+
+
+def load_backtest(backtest_id: str | None = None, home: Path | str | None = None) -> BacktestRecord:
+    """A saved backtest by id or unique prefix (the latest when None)."""
+    from seqcast.backtest_store import get_backtest
+
+    return get_backtest(Workspace.resolve(home), backtest_id)
+
+
+def find(ident: str | None = None, home: Path | str | None = None) -> Run | BacktestRecord:
+    """A run or a saved backtest by id or unique prefix; the latest run when None."""
+    from seqcast.backtest_store import resolve
+
+    return resolve(Workspace.resolve(home), ident)
+
+
+def remove(found: Run | BacktestRecord) -> None:
+    """Delete a run folder or a backtest file (a run disappears from listings at once)."""
+    import os
+    import shutil
+
+    from seqcast.errors import WorkspaceError
+
+    try:
+        if isinstance(found, Run):
+            # Renamed out of sight first: a half-deleted run is never listed as a run.
+            hidden = found.path.with_name(f".tmp-rm-{found.run_id}-{os.getpid()}")
+            os.rename(found.path, hidden)
+            shutil.rmtree(hidden)
+        else:
+            found.path.unlink(missing_ok=True)
+    except OSError as exc:
+        raise WorkspaceError(f"cannot delete {found.path}: {exc.strerror or exc}") from exc
+
+
+def export_predictions(ident: str | None = None, home: Path | str | None = None) -> str:
+    """A run's predictions.csv as text; for a backtest, every fold's test forecasts."""
+    found = find(ident, home)
+    if isinstance(found, Run):
+        return found.predictions().to_csv(index=False, lineterminator="\n", date_format="%Y-%m-%d")
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["fold", "date", "actual", "predicted", "naive"])
+    for fold in found.data["folds"]:
+        for row in fold.get("predictions") or []:
+            writer.writerow([fold.get("fold"), row.get("date"), row.get("actual"), row.get("predicted"),
+                             row.get("naive")])
+    return buffer.getvalue()
+
+
+def report(
+    ident: str | None = None,
+    *,
+    home: Path | str | None = None,
+    out: Path | str | None = None,
+    fmt: str = "html",
+    forecast: bool = False,
+) -> Path:
+    """Write the report of a run or backtest (HTML, self-contained; or Markdown); returns its path.
+
+    Default place: report.html in the run folder; <backtest id>.html beside a backtest's JSON.
+    forecast=True adds the next-day forecast from the latest stored data (runs only).
+    """
+    from seqcast import report as rep
+
+    if fmt not in ("html", "md"):
+        raise ConfigError(f"--format must be html or md, got {fmt!r}")
+    found = find(ident, home)
+    if isinstance(found, Run):
+        target = Path(out) if out else found.path / f"report.{fmt}"
+        store_meta = None
+        try:
+            store_meta = Store(Workspace.resolve(home)).get(found.meta["symbol"], found.meta["source"]).meta
+        except (DataError, KeyError):
+            store_meta = None
+        fc = predict_next(found.run_id, home=home) if forecast else None
+        doc = rep.run_document(found, forecast=fc, store_meta=store_meta, report_path=target.resolve())
+    else:
+        if forecast:
+            raise ConfigError("--forecast needs a run; a backtest has one model per fold")
+        target = Path(out) if out else found.path.with_suffix(f".{fmt}")
+        doc = rep.backtest_document(found, report_path=target.resolve())
+    return rep.write(doc, target, fmt)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- forecast
@@ -550,3 +653,4 @@ __all__ = [
     "backtest", "fetch", "list_runs", "load_run", "load_series", "make_config", "plot", "predict_next",
     "stored_series", "train", "train_seeds",
 ]
+__all__ += ["export_predictions", "find", "list_backtests", "load_backtest", "remove", "report"]

@@ -28,7 +28,7 @@ app = typer.Typer(
     "Quick start: seqcast fetch eurpln --source sample && seqcast train && seqcast plot && "
     "seqcast predict-next",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -38,7 +38,8 @@ HomeOption = Annotated[
     typer.Option("--home", envvar="SEQCAST_HOME", show_envvar=True,
                  help="Workspace folder for data and runs \\[default: ~/.seqcast]."),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+JsonOption = Annotated[bool, typer.Option("--json", metavar="",
+                                          help="A flag (no value): print machine-readable JSON instead of tables.")]
 
 # Options shared by train and backtest.
 SymbolOption = Annotated[str | None, typer.Option("--symbol", help="Stored symbol \\[default: the last fetched].")]
@@ -60,6 +61,24 @@ ShrinkOption = Annotated[bool, typer.Option(help="Shrink moves toward naive (fit
 StartOption = Annotated[str | None, typer.Option("--from", help="Use data from this date.")]
 EndOption = Annotated[str | None, typer.Option("--to", help="Use data up to this date.")]
 DeviceOption = Annotated[Literal["auto", "cpu", "cuda", "mps"], typer.Option(help="Where to train.")]
+ConfigFileOption = Annotated[Path | None, typer.Option(
+    "--config", is_eager=True, callback=lambda ctx, param, value: _configfile().config_callback(ctx, param, value),
+    help="TOML file of options (keys as the option names: model = \"gru\"); command-line options win.")]
+SaveConfigOption = Annotated[Path | None, typer.Option(
+    "--save-config", help="Also write these options to a TOML file for --config.")]
+
+
+def _configfile() -> Any:
+    from seqcast import configfile
+
+    return configfile
+
+
+def _maybe_save_config(ctx: Any, path: Path | None, *, quiet: bool) -> None:
+    if path is not None:
+        _configfile().save_config(path, ctx)
+        if not quiet:
+            _console(stderr=True).print(f"saved options: {path}", soft_wrap=True)
 
 
 def _console(stderr: bool = False) -> Console:
@@ -119,7 +138,7 @@ def version_callback(value: bool) -> None:
 
 @app.callback()
 def main_callback(
-    version: Annotated[bool, typer.Option("--version", callback=version_callback, is_eager=True,
+    version: Annotated[bool, typer.Option("--version", "-V", callback=version_callback, is_eager=True,
                                           help="Show the version and exit.")] = False,
 ) -> None:
     """Forecast daily financial series with RNN/LSTM/GRU networks, honestly."""
@@ -131,7 +150,7 @@ def main_callback(
 @app.command()
 def fetch(
     symbol: Annotated[str, typer.Argument(help="Ticker as the source spells it: eurpln, aapl.us, wig20, ^spx.")],
-    source: Annotated[Literal["stooq", "ecb", "nbp", "sample", "csv"],
+    source: Annotated[Literal["stooq", "ecb", "nbp", "sample", "csv", "synthetic"],
                       typer.Option("--source", "-s", help="Where to get the data.")] = "stooq",
     csv: Annotated[Path | None, typer.Option("--csv", help="Import a CSV file saved by hand.")] = None,
     start: Annotated[str | None, typer.Option("--from", help="First date, YYYY-MM-DD.")] = None,
@@ -144,6 +163,10 @@ def fetch(
     date_format: Annotated[Literal["dmy", "mdy", "ymd"] | None, typer.Option(
         "--date-format", help="Order of --csv dates that read both ways: dmy (31/12/2024), mdy (12/31/2024), ymd."
     )] = None,
+    length: Annotated[int | None, typer.Option(help="synthetic: business days generated \\[default: 1000].")] = None,
+    noise: Annotated[float | None, typer.Option(help="synthetic: sd of the daily shock \\[default: 0.1].")] = None,
+    period: Annotated[float | None, typer.Option(help="synthetic: days per sine cycle \\[default: 20].")] = None,
+    seed: Annotated[int | None, typer.Option(help="synthetic: random seed \\[default: 0].")] = None,
     as_json: JsonOption = False,
     home: HomeOption = None,
 ) -> None:
@@ -158,15 +181,21 @@ def fetch(
       seqcast fetch eurpln --csv ~/Downloads/eurpln_d.csv
 
       seqcast fetch usdpln --source nbp --from 2015-01-01
+
+      seqcast fetch sine --source synthetic --noise 0.2   # also: ar1, randomwalk
     """
     from seqcast import api
 
+    generator = {"length": length, "noise": noise, "period": period, "seed": seed}
     with _user_errors():
+        if source != "synthetic" and any(v is not None for v in generator.values()):
+            raise typer.BadParameter("--length, --noise, --period and --seed need --source synthetic")
         err = _console(stderr=True)
         with err.status(f"fetching {symbol} from {'csv' if csv else source} …"):
             stored = api.fetch(symbol, source=source, start=start, end=end, interval=interval,
                                csv=csv, apikey=apikey, domain=domain, full=full, home=home,
-                               date_format=date_format)
+                               date_format=date_format,
+                               options={k: v for k, v in generator.items() if v is not None})
         meta = stored.meta
         if as_json:
             _json_out(meta)
@@ -278,6 +307,9 @@ def train(
                                             "run, and report the mean ± sd of the test metrics.")] = 1,
     as_json: JsonOption = False,
     home: HomeOption = None,
+    config: ConfigFileOption = None,
+    save_config: SaveConfigOption = None,
+    ctx: typer.Context = None,  # type: ignore[assignment]
 ) -> None:
     """Window, scale, train and evaluate against the naive forecast; prints a run id.
 
@@ -290,11 +322,14 @@ def train(
       seqcast train --symbol eurpln --model gru --epochs 20 --json
 
       seqcast train --seeds 5        # mean ± sd over 5 seeds
+
+      seqcast train --config run.toml   # options from a file; --save-config writes one
     """
     from seqcast import api
     from seqcast.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 
     with _user_errors():
+        _maybe_save_config(ctx, save_config, quiet=as_json)
         cfg = RunConfig(
             DataConfig(symbol=symbol, source=source, start=start, end=end, split=split,
                        val_fraction=val_fraction, lookback=lookback, target=target),
@@ -445,6 +480,7 @@ def _print_report(run: Any) -> None:
         out.print("[yellow]lag warning:[/] test predictions are closer to the previous day's price "
                   "than to the real one: the model mostly repeats yesterday, a day late")
     out.print(f"run id: [bold]{run.run_id}[/]")
+    out.print(f"files: {run.path} (predictions.csv; seqcast report {run.run_id[:15]} for a report)", soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- backtest
@@ -553,59 +589,16 @@ def _print_backtest(result: Any) -> None:
 
 
 @app.command()
-def runs(as_json: JsonOption = False, home: HomeOption = None) -> None:
-    """List past runs with their key test metrics, oldest first.
-
-    Example: seqcast runs --json
-    """
-    from seqcast import api
-
-    with _user_errors():
-        found = api.list_runs(home)
-        rows = []
-        for run in found:
-            try:
-                cfg, m, meta = run.config, run.metrics, run.meta
-            except SeqcastError as exc:
-                rows.append({"run_id": run.run_id, "error": str(exc)})
-                continue
-            test = m.get("test", {})
-            rows.append({
-                "run_id": run.run_id, "model": cfg.model.kind, "symbol": meta.get("symbol"),
-                "target": cfg.data.target, "rmse": test.get("rmse"), "naive_rmse": test.get("naive_rmse"),
-                "rmse_ratio": test.get("rmse_ratio"), "verdict": m.get("verdict"),
-                "epochs": meta.get("training", {}).get("epochs_run"),
-                "seconds": meta.get("training", {}).get("seconds"),
-            })
-        if as_json:
-            _json_out(rows)
-            return
-        if not rows:
-            _console().print("no runs yet; train one: seqcast train")
-            return
-        from rich.table import Table
-
-        table = Table(box=None, pad_edge=False)
-        table.add_column("run id", no_wrap=True, min_width=max(len(r["run_id"]) for r in rows))
-        for name in ("target", "test RMSE", "naive", "ratio"):
-            table.add_column(name, justify="left" if name == "target" else "right", no_wrap=True)
-        for r in rows:
-            if "error" in r:
-                table.add_row(r["run_id"], "[red]unreadable[/]", "", "", r["error"][:40])
-                continue
-            table.add_row(r["run_id"], r["target"], _num(r["rmse"], 4), _num(r["naive_rmse"], 4),
-                          _num(r["rmse_ratio"], 4))
-        _console().print(table)
-
-
-@app.command()
 def plot(
-    run_id: Annotated[str | None, typer.Argument(help="Run id or unique prefix \\[default: latest run].")] = None,
+    run_id: Annotated[str | None, typer.Argument(help="Run or backtest id, or a unique prefix "
+                                                      "\\[default: latest run].")] = None,
     fmt: Annotated[Literal["png", "svg", "pdf"], typer.Option("--format", help="File format.")] = "png",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file \\[default: in the run folder].")] = None,
     home: HomeOption = None,
 ) -> None:
     """Chart actual vs predicted on the train and test parts, plus the loss curves.
+
+    A backtest id draws every fold's test block and the RMSE per fold, model vs naive.
 
     Example: seqcast plot 20261127-0735 --format svg
     """
@@ -652,6 +645,11 @@ def predict_next(
                       f"({fc.calendar.get('frequency')})[/]")
         for note in fc.notes:
             out.print(f"[yellow]note:[/] {note}")
+
+
+from seqcast.cli_runs import register  # noqa: E402  (runs group and report: they use the helpers above)
+
+register(app)
 
 
 def main() -> None:

@@ -1,10 +1,10 @@
-"""Charts of a run: train part, test part (with interval band) and loss curves."""
+"""Charts of a run (train part, test part with naive and interval band, loss curves) and of a backtest."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from seqcast import atomic
 
@@ -15,6 +15,41 @@ if TYPE_CHECKING:
 
 ACTUAL, MODEL, NAIVE, BAND = "#1f2933", "#d9480f", "#868e96", "#ffc9a9"
 
+# ISO 4217 codes common in daily FX data: "eurpln" is a pair, "googlx" is not.
+_CODES = ("aud bgn brl cad chf cny czk dkk eur gbp hkd huf idr ils inr isk jpy krw mxn myr nok nzd php pln "
+          "ron rub sek sgd thb try uah usd zar xau xag")
+CURRENCIES = frozenset(_CODES.split())
+
+
+def unit_label(symbol: str | None) -> str:
+    """The y-axis unit: "PLN per EUR" for the pair eurpln, "price" for anything else."""
+    sym = (symbol or "").lower()
+    if len(sym) == 6 and sym[:3] in CURRENCIES and sym[3:] in CURRENCIES and sym[:3] != sym[3:]:
+        return f"{sym[3:].upper()} per {sym[:3].upper()}"
+    return "price"
+
+
+def _date_axis(ax) -> None:
+    """The same concise date ticks on every panel with dates."""
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
+def _loss_axis(ax, values: list[float]) -> None:
+    """Linear with plain labels over a small range; log (major ticks only) when it spans a decade."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    finite = [v for v in values if v is not None and math.isfinite(v) and v > 0]
+    if finite and max(finite) / min(finite) > 10:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    else:
+        ax.ticklabel_format(axis="y", style="plain", useOffset=False)
+
 
 def _fmt(x: float, digits: int = 4) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}g}"
@@ -22,6 +57,7 @@ def _fmt(x: float, digits: int = 4) -> str:
 
 def run_figure(run: Run) -> Figure:
     """A Figure with three panels; nothing is shown or saved."""
+    import numpy as np
     from matplotlib.figure import Figure
 
     preds = run.predictions()
@@ -42,6 +78,12 @@ def run_figure(run: Run) -> Figure:
         m = metrics.get(name, {})
         ax.plot(part["date"], part["actual"], color=ACTUAL, lw=1.0, label="actual")
         ax.plot(part["date"], part["predicted"], color=MODEL, lw=1.0, alpha=0.9, label="predicted")
+        if name == "test" and "naive" in part and len(part):
+            same = bool(np.allclose(part["predicted"], part["naive"], rtol=0, atol=1e-12 * max(
+                1.0, float(np.nanmax(np.abs(part["naive"]))))))
+            ax.plot(part["date"], part["naive"], color=NAIVE, lw=1.0, ls=(0, (4, 2)),
+                    label="naive = predicted (the model adds nothing)" if same
+                    else "naive (yesterday's price)")
         if name == "test" and "lower" in part and part["lower"].notna().any():
             level = metrics.get("test", {}).get("interval_level", meta.get("coverage", 0.9))
             cov = metrics.get("test", {}).get("interval_coverage")
@@ -61,27 +103,28 @@ def run_figure(run: Run) -> Figure:
         )
         if name == "test":
             note = metrics.get("verdict", "")
-            if m.get("lag_detected"):
+            if m.get("lag_detected") and meta.get("shrink", 1.0) != 0.0:
                 note += (" · lag warning: predictions track yesterday's price "
                          "(a one-day-late copy of the series)")
             ax.text(0.01, 0.97, note, transform=ax.transAxes, va="top", fontsize=9,
                     bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "#ced4da"})
-        ax.set_ylabel("price")
+        ax.set_ylabel(unit_label(meta.get("symbol")))
+        _date_axis(ax)
         ax.grid(alpha=0.3)
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="best", fontsize=8, framealpha=0.85)
 
     ax = fig.add_subplot(grid[2])
     history = run.history()
     if history:
         epochs = [h["epoch"] for h in history]
         ax.plot(epochs, [h["train_loss"] for h in history], label="train loss", color=ACTUAL)
-        val = [h["val_loss"] for h in history]
-        if not all(v is None or (isinstance(v, float) and math.isnan(v)) for v in val):
-            ax.plot(epochs, val, label="validation loss", color=MODEL)
+        val_losses = [h["val_loss"] for h in history]
+        if not all(v is None or (isinstance(v, float) and math.isnan(v)) for v in val_losses):
+            ax.plot(epochs, val_losses, label="validation loss", color=MODEL)
         best = meta.get("training", {}).get("best_epoch")
         if best:
             ax.axvline(best, color=NAIVE, ls="--", lw=1, label=f"best epoch {best}")
-        ax.set_yscale("log")
+        _loss_axis(ax, [h["train_loss"] for h in history] + [v for v in val_losses if v is not None])
         ax.legend(fontsize=8)
     ax.set_title("loss (MSE on scaled targets)", fontsize=10, loc="left")
     ax.set_xlabel("epoch")
@@ -94,6 +137,78 @@ def save_run_figure(run: Run, path: Path, fmt: str = "png") -> Path:
     import io
 
     fig = run_figure(run)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt, dpi=110)
+    atomic.write_bytes(path, buffer.getvalue())
+    return path
+
+
+def backtest_figure(record: dict) -> Figure:
+    """A saved backtest (its JSON record, with predictions): every fold's test block, then
+    model vs naive RMSE per fold; nothing is shown or saved."""
+    import numpy as np
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    folds = record.get("folds", [])
+    cfg = record.get("config", {})
+    model = cfg.get("model", {})
+    fig = Figure(figsize=(12, 8), layout="constrained")
+    grid = fig.add_gridspec(2, 1, height_ratios=[1.3, 0.9])
+    fig.suptitle(f"{str(record.get('symbol', '?')).upper()} · walk-forward backtest, {len(folds)} folds · "
+                 f"{str(model.get('kind', '?')).upper()} (hidden {model.get('hidden', '?')}×"
+                 f"{model.get('layers', '?')}, target {cfg.get('data', {}).get('target', '?')}) · "
+                 f"{record.get('backtest_id', '')}", fontsize=11)
+
+    ax = fig.add_subplot(grid[0])
+    for i, fold in enumerate(folds):
+        rows = fold.get("predictions") or []
+        if not rows:
+            continue
+        frame = pd.DataFrame(rows)
+        dates: Any = pd.to_datetime(frame["date"])
+        first = i == 0
+        ax.axvspan(dates.iloc[0], dates.iloc[-1], color="#f1f3f5" if i % 2 else "#ffffff", zorder=0)
+        ax.plot(dates, frame["actual"], color=ACTUAL, lw=1.0, label="actual" if first else None)
+        ax.plot(dates, frame["naive"], color=NAIVE, lw=1.0, ls=(0, (4, 2)),
+                label="naive (yesterday's price)" if first else None)
+        ax.plot(dates, frame["predicted"], color=MODEL, lw=1.0, alpha=0.9,
+                label="predicted (each fold its own model)" if first else None)
+        ratio = fold.get("metrics", {}).get("rmse_ratio")
+        ax.text(dates.iloc[len(dates) // 2], 1.0, f"fold {fold.get('fold', i + 1)}\nratio {_fmt(ratio, 4)}",
+                transform=ax.get_xaxis_transform(), ha="center", va="top", fontsize=8, color="#495057",
+                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1})
+    pooled = record.get("pooled", {})
+    ax.set_title(f"test blocks: pooled RMSE {_fmt(pooled.get('rmse'))} vs naive {_fmt(pooled.get('naive_rmse'))} "
+                 f"(ratio {_fmt(pooled.get('rmse_ratio'))}): {record.get('verdict', '')}", fontsize=10, loc="left")
+    ax.set_ylabel(unit_label(record.get("symbol")))
+    _date_axis(ax)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+
+    ax = fig.add_subplot(grid[1])
+    labels = [str(f.get("fold", i + 1)) for i, f in enumerate(folds)] + ["pooled"]
+    model_rmse = [f.get("metrics", {}).get("rmse", math.nan) for f in folds] + [pooled.get("rmse", math.nan)]
+    naive_rmse = [f.get("metrics", {}).get("naive_rmse", math.nan) for f in folds] + [
+        pooled.get("naive_rmse", math.nan)]
+    x = np.arange(len(labels))
+    ax.bar(x - 0.2, model_rmse, width=0.4, color=MODEL, label="model RMSE")
+    ax.bar(x + 0.2, naive_rmse, width=0.4, color=NAIVE, label="naive RMSE")
+    ax.set_xticks(x, labels)
+    ax.set_xlabel("fold")
+    ax.set_ylabel(f"RMSE ({unit_label(record.get('symbol'))})")
+    ax.ticklabel_format(axis="y", style="plain", useOffset=False)
+    ax.set_title("RMSE per fold, model vs naive (lower is better)", fontsize=10, loc="left")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def save_backtest_figure(record: dict, path: Path, fmt: str = "png") -> Path:
+    """Render backtest_figure to path atomically."""
+    import io
+
+    fig = backtest_figure(record)
     buffer = io.BytesIO()
     fig.savefig(buffer, format=fmt, dpi=110)
     atomic.write_bytes(path, buffer.getvalue())

@@ -29,7 +29,7 @@ class FetchRequest:
     end: date | None = None
     interval: Interval = "d"
     options: dict[str, Any] = field(default_factory=dict)
-    """Source-specific settings (csv: path; stooq: apikey, domain)."""
+    """Source-specific settings (csv: path; stooq: apikey, domain; synthetic: length, noise, period, seed)."""
 
 
 @dataclass
@@ -60,6 +60,7 @@ _REGISTRY: dict[str, str] = {
     "stooq": "seqcast.sources.stooq:StooqSource",
     "ecb": "seqcast.sources.ecb:ECBSource",
     "nbp": "seqcast.sources.nbp:NBPSource",
+    "synthetic": "seqcast.sources.synthetic:SyntheticSource",
 }
 
 

@@ -1,0 +1,144 @@
+"""Config files for `seqcast train --config run.toml` and `--save-config run.toml`.
+
+A config file is flat TOML whose keys are the command's option names, without the
+dashes (`model = "gru"`, `batch-size = 32`, `from = "2020-01-01"`; underscores work too).
+Options given on the command line win over the file. The keys are read from the command
+itself, so an option added to `train` can be set in a file with no change here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - python 3.10
+    import tomli as tomllib
+
+# Parameters that are about the invocation, not the run: never read from or written to a file.
+NOT_IN_FILE = frozenset({"config", "save_config", "as_json", "home", "help"})
+
+
+def _is_option(param: Any) -> bool:
+    # typer ships its own copy of click: check the kind, not the class.
+    return getattr(param, "param_type_name", None) == "option"
+
+
+def option_keys(command: Any) -> dict[str, str]:
+    """File key -> parameter name: every long option spelling (dashes or underscores) and the name."""
+    keys: dict[str, str] = {}
+    for param in command.params:
+        if not _is_option(param) or param.name is None or param.name in NOT_IN_FILE:
+            continue
+        keys[param.name] = param.name
+        for opt in (*param.opts, *param.secondary_opts):
+            if opt.startswith("--") and not opt.startswith("--no-"):
+                key = opt[2:]
+                keys[key] = param.name
+                keys[key.replace("-", "_")] = param.name
+    return keys
+
+
+def _longs(command: Any) -> set[str]:
+    """Long option names without the dashes ("batch-size"), file-worthy options only."""
+    return {opt[2:] for p in command.params if _is_option(p) and p.name not in NOT_IN_FILE
+            for opt in p.opts if opt.startswith("--")}
+
+
+def read_config(path: Path, command: Any) -> dict[str, Any]:
+    """Parameter name -> value from a TOML file; unknown keys and tables are refused."""
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint="--config") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise typer.BadParameter(f"{path} is not valid TOML: {exc}", param_hint="--config") from None
+    keys = option_keys(command)
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in keys:
+            known = sorted(_longs(command))
+            raise typer.BadParameter(f"{path}: unknown key {key!r}; keys are the option names: "
+                                     f"{', '.join(known)}", param_hint="--config")
+        if isinstance(value, dict):
+            raise typer.BadParameter(f"{path}: {key!r} is a table; use flat keys such as model = \"gru\"",
+                                     param_hint="--config")
+        values[keys[key]] = value
+    return values
+
+
+def config_callback(ctx: typer.Context, _param: Any, value: Path | None) -> Path | None:
+    """Eager --config: the file's values become the defaults of the other options."""
+    if value is not None:
+        ctx.default_map = {**(ctx.default_map or {}), **read_config(value, ctx.command)}
+    return value
+
+
+def to_toml(values: dict[str, Any]) -> str:
+    """Flat TOML of scalars (None is left out: the option's default applies)."""
+    lines = ["# seqcast train --config this-file (command-line options win over these)"]
+    for key, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, (int, float)):
+            if isinstance(value, float) and not math.isfinite(value):
+                continue
+            text = repr(value)
+        elif isinstance(value, (list, tuple)):
+            text = json.dumps([v if isinstance(v, (int, float, bool)) else str(v) for v in value])
+        else:
+            text = json.dumps(str(value))  # a JSON string is a valid TOML basic string
+        bare = all(c.isalnum() or c in "-_" for c in key)
+        lines.append(f"{key if bare else json.dumps(key)} = {text}")
+    return "\n".join(lines) + "\n"
+
+
+def command_values(ctx: typer.Context) -> dict[str, Any]:
+    """The command's option values by their option name (e.g. "batch-size"), file-worthy ones only."""
+    out: dict[str, Any] = {}
+    for param in ctx.command.params:
+        if not _is_option(param) or param.name in NOT_IN_FILE or param.name not in ctx.params:
+            continue
+        name = str(param.name)
+        long = next((o[2:] for o in param.opts if o.startswith("--")), name)
+        out[long] = ctx.params[name]
+    return out
+
+
+def save_config(path: Path, ctx: typer.Context) -> Path:
+    from seqcast import atomic
+
+    atomic.write_text(Path(path), to_toml(command_values(ctx)))
+    return Path(path)
+
+
+# RunConfig field -> train option, where the names differ.
+_FIELD_OPTIONS = {"start": "from", "end": "to", "kind": "model", "nonlinearity": "activation"}
+
+
+def to_cli_args(config: dict[str, Any], skip: tuple[str, ...] = ()) -> list[str]:
+    """Command-line options that repeat a saved RunConfig dict (config.json)."""
+    args: list[str] = []
+    for section in config.values():
+        if not isinstance(section, dict):
+            continue
+        for name, value in section.items():
+            option = str(_FIELD_OPTIONS.get(name, name)).replace("_", "-")
+            if value is None or name in skip:
+                continue
+            if isinstance(value, bool):
+                args.append(f"--{option}" if value else f"--no-{option}")
+            elif isinstance(value, (list, tuple)):
+                for item in value:
+                    args += [f"--{option}", str(item)]
+            else:
+                args += [f"--{option}", f"{value:g}" if isinstance(value, float) else str(value)]
+    return args
