@@ -539,6 +539,11 @@ def predict_next(
         run.predictor(), values[None, -need:], days, target=cfg.data.target, scaler=run.scaler,
         lookback=cfg.data.lookback, alpha=float(meta.get("shrink", 1.0)),
     )[0]
+    if not np.isfinite(path).all():
+        from seqcast.errors import RunCorruptError
+
+        raise RunCorruptError(f"run {run.run_id} forecasts a value that is not a finite number: its "
+                              "weights or scaling are damaged; train again")
     widths = [float(w) for w in meta.get("interval_widths", [])]
     # The next weekdays after the last data day (a weekend date rolls back to its Friday first).
     next_days = np.busday_offset(dates[-1], np.arange(1, days + 1), roll="backward")

@@ -573,11 +573,16 @@ def runs(as_json: JsonOption = False, home: HomeOption = None) -> None:
             table.add_column(name, justify="left" if name == "target" else "right", no_wrap=True)
         for r in rows:
             if "error" in r:
-                table.add_row(r["run_id"], "[red]unreadable[/]", "", "", r["error"][:40])
+                table.add_row(r["run_id"], "[red]unreadable[/]", "", "", "")
                 continue
             table.add_row(r["run_id"], r["target"], _num(r["rmse"], 4), _num(r["naive_rmse"], 4),
                           _num(r["rmse_ratio"], 4))
         _console().print(table)
+        from rich.markup import escape
+
+        for r in rows:  # why each unreadable run is skipped, in full
+            if "error" in r:
+                _console().print(f"[red]unreadable[/] {r['run_id']}: {escape(r['error'])}", soft_wrap=True)
 
 
 @app.command()

@@ -157,6 +157,8 @@ class Run:
         if not isinstance(meta, dict):
             raise RunCorruptError(f"{self.path / 'meta.json'} is not a JSON object; train again")
         _check_meta(meta, self.path / "meta.json")
+        if "interval_widths" in meta:
+            meta["interval_widths"] = [_nan_for_null(w) for w in meta["interval_widths"]]
         return meta
 
     @cached_property
