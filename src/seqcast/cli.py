@@ -68,7 +68,14 @@ def _console(stderr: bool = False) -> Console:
     # COLUMNS=0 (or garbage) would make rich print nothing at all: fall back to 80 columns.
     columns = os.environ.get("COLUMNS")
     width = 80 if columns is not None and not (columns.strip().isdigit() and int(columns) > 0) else None
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # rich exits with code 1 here; a closed pipe is a normal end (see _user_errors).
+            self.quiet = True
+            raise BrokenPipeError
+
+    return _Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
 
 
 @contextmanager
