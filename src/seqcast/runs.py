@@ -329,7 +329,9 @@ class RunStore:
         return sorted(
             p.name for p in self.root.iterdir()
             if _REAL_RUN_ID_RE.match(p.name) and p.is_dir() and not p.is_symlink()
-            and all((p / f).is_file() for f in REQUIRED_FILES)
+            # lexists: a required file replaced by a link or a pipe still shows the run, and
+            # reading it then says what is wrong (a run that vanished would only confuse)
+            and all(os.path.lexists(p / f) for f in REQUIRED_FILES)
         )
 
     def get(self, run_id: str | None = None) -> Run:
