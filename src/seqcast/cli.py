@@ -96,7 +96,7 @@ def _user_errors() -> Iterator[None]:
     except KeyboardInterrupt as exc:
         saved = getattr(exc, "saved", None)  # errors.TrainingInterrupted: some runs were saved
         if saved:
-            note = f"; {exc.note}" if getattr(exc, "note", "") else ""
+            note = f"; {getattr(exc, 'note', '')}" if getattr(exc, "note", "") else ""
             _console(stderr=True).print(
                 f"[yellow]interrupted[/]; stopped after saving {len(saved)} run{'s' if len(saved) > 1 else ''}: "
                 f"{' '.join(r.run_id for r in saved)}{note}; no mean ± sd was computed", soft_wrap=True)

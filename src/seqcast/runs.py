@@ -393,31 +393,36 @@ class RunStore:
         self.clean_leftovers()
         return RunWriter(self.root, run_id)
 
-    def clean_leftovers(self) -> list[str]:
+    def clean_leftovers(self) -> None:
         """Remove hidden .tmp-* folders left by a save that was killed (SIGTERM, power cut).
 
         Only those of a process that no longer runs, or older than a day: a training
-        saving right now in another process keeps its folder. Returns the names removed.
+        saving right now in another process keeps its folder.
         """
-        import time
+        _clean_leftovers(self.root)
 
-        removed = []
-        try:
-            entries = list(self.root.iterdir())
-        except OSError:
-            return removed
-        for path in entries:
-            match = _TMP_RE.match(path.name)
-            if not match or path.is_symlink() or not path.is_dir():
-                continue
-            try:
-                old = time.time() - path.stat().st_mtime > LEFTOVER_AGE_S
-            except OSError:
-                continue
-            if old or not _process_alive(int(match.group(1))):
-                shutil.rmtree(path, ignore_errors=True)
-                removed.append(path.name)
+
+def _clean_leftovers(root: Path) -> list[str]:
+    """RunStore.clean_leftovers; returns the names removed."""
+    import time
+
+    removed: list[str] = []
+    try:
+        entries = list(root.iterdir())
+    except OSError:
         return removed
+    for path in entries:
+        match = _TMP_RE.match(path.name)
+        if not match or path.is_symlink() or not path.is_dir():
+            continue
+        try:
+            old = time.time() - path.stat().st_mtime > LEFTOVER_AGE_S
+        except OSError:
+            continue
+        if old or not _process_alive(int(match.group(1))):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    return removed
 
 
 def _process_alive(pid: int) -> bool:

@@ -71,7 +71,7 @@ def read_price_csv(path: Path | str) -> pd.DataFrame:
     except safeio.RefusedFile as exc:
         if exc.errno == errno.EFBIG:
             raise CSVFormatError(
-                f"{origin} {exc.strerror.replace('such a file', 'a daily price file')}; "
+                f"{origin} {(exc.strerror or '').replace('such a file', 'a daily price file')}; "
                 "check that it is the right file"
             ) from None
         raise CSVFormatError(f"{origin} {exc.strerror}; give the path of a CSV file") from None
