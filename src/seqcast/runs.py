@@ -40,7 +40,7 @@ _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._^=-]{0,120}$")
 _REAL_RUN_ID_RE = re.compile(
     r"^\d{8}-\d{6}(?:\.\d{3})?-(?:rnn|lstm|gru|transformer)-[a-z0-9^._=-]{1,40}-[0-9a-f]{4,8}$"
 )
-_TMP_RE = re.compile(r"^\.tmp-.*-(\d+)$")
+_TMP_RE = re.compile(r"^\.tmp-(?!probe-).*-(\d+)$")  # RunWriter's .tmp-<run id>-<pid>
 MAX_WEIGHTS_BYTES = 2048 * safeio.MB
 """model.pt / weights.npz: the largest network the option limits allow is far smaller."""
 MAX_PREDICTIONS_BYTES = 256 * safeio.MB
@@ -413,13 +413,14 @@ def _clean_leftovers(root: Path) -> list[str]:
         return removed
     for path in entries:
         match = _TMP_RE.match(path.name)
-        if not match or path.is_symlink() or not path.is_dir():
+        probe = path.name.startswith(".tmp-probe-")  # check_writable's, removed at once when not killed
+        if not (match or probe) or path.is_symlink() or not path.is_dir():
             continue
         try:
             old = time.time() - path.stat().st_mtime > LEFTOVER_AGE_S
         except OSError:
             continue
-        if old or not _process_alive(int(match.group(1))):
+        if old or (match and not _process_alive(int(match.group(1)))):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path.name)
     return removed
