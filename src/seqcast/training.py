@@ -82,7 +82,7 @@ def fit(
     best_loss, best_state, bad_epochs = math.inf, None, 0
     n = len(x_train)
     # The loss of always predicting 0, about 1 on scaled targets: the yardstick of divergence.
-    zero_loss = max(float(y_train.double().square().mean()) if n else 1.0, 1.0)
+    zero_loss = max(float(y_train.float().square().mean()) if n else 1.0, 1.0)  # float32: MPS has no float64
 
     try:
         for epoch in range(1, cfg.epochs + 1):
