@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqcast import atomic, safeio
-from seqcast.config import RunConfig
+from seqcast.config import MODEL_KINDS, RunConfig
 from seqcast.errors import ConfigError, RunCorruptError, RunNotFoundError
 from seqcast.workspace import Workspace
 
@@ -38,7 +38,7 @@ _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._^=-]{0,120}$")
 # What RunStore.new_id makes: <date>-<time>[.<ms>]-<kind>-<symbol>-<hex>. Anything else in
 # runs/ (a copy named <id>.bak, "old", a folder of notes) is not a run.
 _REAL_RUN_ID_RE = re.compile(
-    r"^\d{8}-\d{6}(?:\.\d{3})?-(?:rnn|lstm|gru|transformer)-[a-z0-9^._=-]{1,40}-[0-9a-f]{4,8}$"
+    rf"^\d{{8}}-\d{{6}}(?:\.\d{{3}})?-(?:{'|'.join(MODEL_KINDS)})-[a-z0-9^._=-]{{1,40}}-[0-9a-f]{{4,8}}$"
 )
 _TMP_RE = re.compile(r"^\.tmp-(?!probe-).*-(\d+)$")  # RunWriter's .tmp-<run id>-<pid>
 MAX_WEIGHTS_BYTES = 2048 * safeio.MB
