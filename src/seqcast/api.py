@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqcast.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from seqcast.errors import ConfigError, DataError, UnknownSourceError
+from seqcast.errors import ConfigError, DataError, SeqcastError, UnknownSourceError
 from seqcast.runs import Run, RunStore
 from seqcast.store import Store, StoredSeries, check_writable
 from seqcast.workspace import Workspace
@@ -182,7 +182,10 @@ def train(
     values = frame["Close"].to_numpy(dtype=np.float64)
     dates = frame.index
     RunStore(ws).check_writable()  # a read-only or full workspace fails now, not after training
-    fitted = fit_evaluate(values, cfg, on_epoch_end=on_epoch_end)
+    from seqcast.resources import memory_hint
+
+    with memory_hint(cfg):
+        fitted = fit_evaluate(values, cfg, on_epoch_end=on_epoch_end)
     ds, model, result, report, device = fitted.ds, fitted.model, fitted.fit, fitted.report, fitted.device
     val_n = ds.val.stop - ds.val.start
 
@@ -323,12 +326,32 @@ def train_seeds(
     if not isinstance(seeds, int) or isinstance(seeds, bool) or not 1 <= seeds <= 100:
         raise ConfigError(f"--seeds must be a whole number between 1 and 100, got {seeds!r}")
     cfg = make_config(config, **overrides)
-    results = []
-    for i in range(seeds):
-        seed = cfg.train.seed + i
-        if on_seed_start is not None:
-            on_seed_start(i, seed)
-        results.append(train(make_config(cfg, seed=seed), home=home, on_epoch_end=on_epoch_end))
+    from seqcast.config import MAX_SEED
+
+    if cfg.train.seed + seeds - 1 > MAX_SEED:
+        raise ConfigError(f"--seed {cfg.train.seed} with --seeds {seeds} goes past the largest seed, "
+                          f"{MAX_SEED}; choose a smaller --seed")
+    results: list[TrainResult] = []
+    try:
+        for i in range(seeds):
+            seed = cfg.train.seed + i
+            if on_seed_start is not None:
+                on_seed_start(i, seed)
+            results.append(train(make_config(cfg, seed=seed), home=home, on_epoch_end=on_epoch_end))
+            if results[-1].fit.interrupted:
+                raise KeyboardInterrupt  # Ctrl-C ends the whole command, not just this seed
+    except KeyboardInterrupt:
+        from seqcast.errors import TrainingInterrupted
+
+        cut = bool(results) and results[-1].fit.interrupted
+        note = f"seed {cfg.train.seed + len(results) - 1} was stopped early and saved with its best weights"
+        raise TrainingInterrupted([r.run for r in results], note if cut else "") from None
+    except SeqcastError as exc:
+        if not results:
+            raise
+        ids = ", ".join(r.run.run_id for r in results)
+        raise type(exc)(f"{exc} (seed {cfg.train.seed + len(results)}); the runs of the seeds "
+                        f"before it were saved: {ids}") from exc
     summary: dict[str, dict[str, float]] = {}
     for name in SEED_METRICS:
         values = np.array([float(r.run.metrics["test"][name]) for r in results])
@@ -367,7 +390,10 @@ def backtest(
     values = frame["Close"].to_numpy(dtype=np.float64)
     dates = frame.index
     check_writable(ws)
-    result = walk_forward(values, dates, cfg, folds, workers=workers, on_fold_end=on_fold_end)
+    from seqcast.resources import memory_hint
+
+    with memory_hint(cfg):
+        result = walk_forward(values, dates, cfg, folds, workers=workers, on_fold_end=on_fold_end)
     result.backtest_id = RunStore(ws).new_id(cfg.model.kind, stored.symbol)
     result.meta = {
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -400,14 +426,28 @@ def plot(
     run_id: str | None = None,
     *,
     home: Path | str | None = None,
-    fmt: str = "png",
+    fmt: str | None = None,
     out: Path | str | None = None,
 ) -> Path:
-    """Draw the run's train and test charts and loss curves; returns the file written."""
+    """Draw the run's train and test charts and loss curves; returns the file written.
+
+    The format is fmt, else out's extension (.png, .svg, .pdf), else PNG; an extension
+    that contradicts fmt is an error, never a PNG inside a file named .svg.
+    """
     from seqcast.plotting import save_run_figure
 
-    if fmt not in ("png", "svg", "pdf"):
+    formats = ("png", "svg", "pdf")
+    if fmt is not None and fmt not in formats:
         raise ConfigError(f"--format must be png, svg or pdf, got {fmt!r}")
+    if out is not None:
+        ext = Path(out).suffix.lower().lstrip(".")
+        if ext in formats and fmt is not None and ext != fmt:
+            raise ConfigError(f"--format {fmt} does not match the file name {Path(out).name}; "
+                              f"name the file .{fmt}, or drop --format (the extension decides)")
+        if ext and ext not in formats:
+            raise ConfigError(f"cannot write a .{ext} chart; name the file .png, .svg or .pdf")
+        fmt = fmt or ext or None
+    fmt = fmt or "png"
     run = find(run_id, home)
     if not isinstance(run, Run):  # a backtest: its folds' test blocks, model vs naive
         from seqcast.plotting import save_backtest_figure
@@ -594,6 +634,11 @@ def predict_next(
         run.predictor(), values[None, -need:], days, target=cfg.data.target, scaler=run.scaler,
         lookback=cfg.data.lookback, alpha=float(meta.get("shrink", 1.0)),
     )[0]
+    if not np.isfinite(path).all():
+        from seqcast.errors import RunCorruptError
+
+        raise RunCorruptError(f"run {run.run_id} forecasts a value that is not a finite number: its "
+                              "weights or scaling are damaged; train again")
     widths = [float(w) for w in meta.get("interval_widths", [])]
     # The series' own next dates: its business days, weeks or months (seqcast.calendars).
     calendar = recorded_calendar(meta.get("calendar"), dates, source=source, symbol=symbol,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -24,6 +23,8 @@ def write_bytes(path: Path, data: bytes) -> None:
     except OSError as exc:
         raise WorkspaceError(f"cannot write to {path.parent}: {exc.strerror or exc}; {WRITE_HINT}") from exc
     try:
+        # mkstemp creates the file 0600; a file created by open() gets 0666 less the umask.
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -46,5 +47,21 @@ def write_text(path: Path, text: str) -> None:
 
 
 def write_json(path: Path, obj: Any) -> None:
-    """Write obj as indented JSON atomically (NaN kept as JSON's NaN extension)."""
-    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+    """Write obj as indented, strict JSON atomically (NaN and infinities as null)."""
+    from seqcast.safeio import dumps
+
+    write_text(path, dumps(obj) + "\n")
+
+
+def _umask() -> int:
+    """The process's umask (read from /proc where it can be, so it is never changed)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read it by setting it, and put it back at once
+    os.umask(mask)
+    return mask

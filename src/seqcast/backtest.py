@@ -210,11 +210,16 @@ def _run_fold(values: np.ndarray, cfg: RunConfig, n_train: int) -> dict[str, Any
 
 def _worker_init(threads: int) -> None:
     """A worker process is seqcast's own: process-wide tuning is fine here."""
+    import signal
+
     import torch
 
     from seqcast.perf import tune_allocator
 
     tune_allocator()
+    # A Ctrl-C in a terminal reaches every process of the group: the parent alone handles it
+    # (and stops the workers), so no worker prints a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
 
 
@@ -241,9 +246,19 @@ def _run_pool(tasks: list, workers: int, done: Callable[[int, dict[str, Any]], N
                 k = pending.pop(future)
                 done(k, future.result())
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
+        _stop_workers(pool)
         raise
     pool.shutdown()
+
+
+def _stop_workers(pool: Any) -> None:
+    """Cancel queued folds and end running ones now (Ctrl-C, an error): return in about a second."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        process.terminate()
+    for process in workers:
+        process.join(timeout=2)
 
 
 def _fold_result(k: int, out: dict[str, Any], dates: Any) -> FoldResult:

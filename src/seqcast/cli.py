@@ -6,8 +6,8 @@ that need them, so `seqcast --help` starts instantly.
 
 from __future__ import annotations
 
-import json
 import math
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -84,7 +84,17 @@ def _maybe_save_config(ctx: Any, path: Path | None, *, quiet: bool) -> None:
 def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    # COLUMNS=0 (or garbage) would make rich print nothing at all: fall back to 80 columns.
+    columns = os.environ.get("COLUMNS")
+    width = 80 if columns is not None and not (columns.strip().isdigit() and int(columns) > 0) else None
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # rich exits with code 1 here; a closed pipe is a normal end (see _user_errors).
+            self.quiet = True
+            raise BrokenPipeError
+
+    return _Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
 
 
 @contextmanager
@@ -97,19 +107,52 @@ def _user_errors() -> Iterator[None]:
 
         _console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        _console(stderr=True).print("[yellow]interrupted[/]; nothing was changed")
+    except BrokenPipeError:
+        # `seqcast ... | head -1`: the reader has all it wanted, a normal end. Later writes
+        # (and the flush at exit) go nowhere instead of failing again.
+        _silence_stdout()
+        raise typer.Exit(0) from None
+    except KeyboardInterrupt as exc:
+        saved = getattr(exc, "saved", None)  # errors.TrainingInterrupted: some runs were saved
+        if saved:
+            note = f"; {getattr(exc, 'note', '')}" if getattr(exc, "note", "") else ""
+            _console(stderr=True).print(
+                f"[yellow]interrupted[/]; stopped after saving {len(saved)} run{'s' if len(saved) > 1 else ''}: "
+                f"{' '.join(r.run_id for r in saved)}{note}; no mean ± sd was computed", soft_wrap=True)
+        else:
+            _console(stderr=True).print("[yellow]interrupted[/]; nothing was changed")
         raise typer.Exit(130) from None
 
 
 def _json_out(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=_jsonable) + "\n")
+    """Strict JSON (RFC 8259) on stdout: NaN and infinities are written as null."""
+    from seqcast.safeio import dumps
+
+    sys.stdout.write(dumps(obj) + "\n")
+    sys.stdout.flush()  # a closed pipe shows up here, inside the command, not at exit
 
 
-def _jsonable(obj: Any) -> Any:
-    if hasattr(obj, "item"):
-        return obj.item()
-    return str(obj)
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (a test runner's buffer): nothing will flush at exit
+
+
+def _tolerant_streams() -> None:
+    """Print on a terminal or pipe that cannot show every character (PYTHONIOENCODING=ascii,
+    LC_ALL=C): unencodable characters (–, ±, ·) become '?', instead of a crash after the
+    work was done and saved."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+        if reconfigure is not None and encoding not in ("utf8", "utf8sig", "utf16", "utf32"):
+            try:
+                reconfigure(errors="replace")
+            except (ValueError, OSError):
+                pass
 
 
 def _num(x: Any, digits: int = 5) -> str:
@@ -592,7 +635,9 @@ def _print_backtest(result: Any) -> None:
 def plot(
     run_id: Annotated[str | None, typer.Argument(help="Run or backtest id, or a unique prefix "
                                                       "\\[default: latest run].")] = None,
-    fmt: Annotated[Literal["png", "svg", "pdf"], typer.Option("--format", help="File format.")] = "png",
+    fmt: Annotated[Literal["png", "svg", "pdf"] | None,
+                   typer.Option("--format", help="File format \\[default: from --out's extension, else png].",
+                                 show_default=False)] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file \\[default: in the run folder].")] = None,
     home: HomeOption = None,
 ) -> None:
@@ -600,7 +645,7 @@ def plot(
 
     A backtest id draws every fold's test block and the RMSE per fold, model vs naive.
 
-    Example: seqcast plot 20261127-0735 --format svg
+    Example: seqcast plot 20261127-093129 --format svg
     """
     from seqcast import api
 
@@ -657,6 +702,7 @@ def main() -> None:
     from seqcast.perf import tune_allocator
 
     tune_allocator()  # keeps the multi-MB LSTM workspaces mapped between steps (see perf.py)
+    _tolerant_streams()
     try:
         app()
     except KeyboardInterrupt:

@@ -148,7 +148,7 @@ def runs(
             table.add_column(name, justify="left" if left else "right", no_wrap=name != "verdict")
         for r in rows:
             if "error" in r:
-                table.add_row(r[key], "[red]unreadable[/]", "", "", r["error"][:40])
+                table.add_row(r[key], "[red]unreadable[/]")
                 continue
             numbers = [_num(r["rmse"], 4), _num(r["naive_rmse"], 4), _num(r["rmse_ratio"], 4),
                        _verdict_cell(r["verdict"], r["rmse_ratio"])]
@@ -157,6 +157,11 @@ def runs(
             else:
                 table.add_row(r[key], r["model"], r["target"], r["inputs"], str(r["epochs"]), *numbers)
         out.print(table)
+        from rich.markup import escape
+
+        for r in rows:  # why each unreadable one is skipped, in full
+            if "error" in r:
+                out.print(f"[red]unreadable[/] {r[key]}: {escape(r['error'])}", soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- show / rm / export

@@ -13,6 +13,20 @@ Target = Literal["level", "change", "logret"]
 MODEL_KINDS: tuple[str, ...] = ("rnn", "lstm", "gru", "transformer")
 TARGETS: tuple[str, ...] = ("level", "change", "logret")
 
+# Upper limits, checked before any work: far above any useful setting, and low enough that
+# a typo (--hidden 60000, --threads 32768) is one clear line, not a crash of torch or OpenMP.
+MAX_SEED = 2**64 - 1
+"""torch's generators take seeds up to 2**64 - 1."""
+MAX_LOOKBACK = 10_000
+MAX_TRANSFORMER_LOOKBACK = 4096
+"""Length of models.TransformerRegressor's position table."""
+MAX_HIDDEN = 4096
+MAX_LAYERS = 16
+MAX_HEADS = 64
+MAX_EPOCHS = 100_000
+MAX_BATCH_SIZE = 65_536
+MAX_THREADS = 1024
+
 
 def _check_range(name: str, value: float, low: float, high: float, *, flag: str) -> None:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
@@ -21,11 +35,14 @@ def _check_range(name: str, value: float, low: float, high: float, *, flag: str)
         raise ConfigError(f"{flag} must be between {low:g} and {high:g}, got {value:g}")
 
 
-def _check_int(value: Any, *, flag: str, minimum: int) -> None:
+def _check_int(value: Any, *, flag: str, minimum: int, maximum: int | None = None) -> None:
     if not isinstance(value, int) or isinstance(value, bool):
         raise ConfigError(f"{flag} must be a whole number, got {value!r}")
     if value < minimum:
         raise ConfigError(f"{flag} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        shown = str(value) if len(str(value)) <= 30 else f"a number of {len(str(value))} digits"
+        raise ConfigError(f"{flag} must be at most {maximum}, got {shown}")
 
 
 @dataclass
@@ -52,7 +69,7 @@ class DataConfig:
     def __post_init__(self) -> None:
         _check_range("split", self.split, 0.5, 0.95, flag="--split")
         _check_range("val_fraction", self.val_fraction, 0.0, 0.5, flag="--val-fraction")
-        _check_int(self.lookback, flag="--lookback", minimum=1)
+        _check_int(self.lookback, flag="--lookback", minimum=1, maximum=MAX_LOOKBACK)
         if self.target not in TARGETS:
             raise ConfigError(f"--target must be one of {', '.join(TARGETS)}, got {self.target!r}")
         for flag, value in (("--from", self.start), ("--to", self.end)):
@@ -79,12 +96,12 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.kind not in MODEL_KINDS:
             raise ConfigError(f"--model must be one of {', '.join(MODEL_KINDS)}, got {self.kind!r}")
-        _check_int(self.hidden, flag="--hidden", minimum=1)
-        _check_int(self.layers, flag="--layers", minimum=1)
+        _check_int(self.hidden, flag="--hidden", minimum=1, maximum=MAX_HIDDEN)
+        _check_int(self.layers, flag="--layers", minimum=1, maximum=MAX_LAYERS)
         _check_range("dropout", self.dropout, 0.0, 0.9, flag="--dropout")
         if self.nonlinearity not in ("relu", "tanh"):
             raise ConfigError(f"--activation must be relu or tanh, got {self.nonlinearity!r}")
-        _check_int(self.heads, flag="--heads", minimum=1)
+        _check_int(self.heads, flag="--heads", minimum=1, maximum=MAX_HEADS)
         if self.kind == "transformer" and self.hidden % self.heads:
             raise ConfigError(
                 f"--hidden ({self.hidden}) must be divisible by --heads ({self.heads}) for a transformer"
@@ -111,18 +128,18 @@ class TrainConfig:
     threads: int | None = None
 
     def __post_init__(self) -> None:
-        _check_int(self.epochs, flag="--epochs", minimum=1)
-        _check_int(self.batch_size, flag="--batch-size", minimum=1)
+        _check_int(self.epochs, flag="--epochs", minimum=1, maximum=MAX_EPOCHS)
+        _check_int(self.batch_size, flag="--batch-size", minimum=1, maximum=MAX_BATCH_SIZE)
         if not isinstance(self.lr, (int, float)) or not self.lr > 0 or math.isinf(self.lr):
             raise ConfigError(f"--lr must be a positive number, got {self.lr!r}")
         _check_range("clip", self.clip, 0.0, 1e6, flag="--clip")
-        _check_int(self.patience, flag="--patience", minimum=0)
-        _check_int(self.seed, flag="--seed", minimum=0)
+        _check_int(self.patience, flag="--patience", minimum=0, maximum=MAX_EPOCHS)
+        _check_int(self.seed, flag="--seed", minimum=0, maximum=MAX_SEED)
         _check_range("coverage", self.coverage, 0.5, 0.999, flag="--coverage")
         if self.device not in ("auto", "cpu", "cuda", "mps"):
             raise ConfigError(f"--device must be auto, cpu, cuda or mps, got {self.device!r}")
         if self.threads is not None:
-            _check_int(self.threads, flag="--threads", minimum=1)
+            _check_int(self.threads, flag="--threads", minimum=1, maximum=MAX_THREADS)
 
 
 @dataclass
@@ -132,6 +149,13 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        if self.model.kind == "transformer" and self.data.lookback > MAX_TRANSFORMER_LOOKBACK:
+            raise ConfigError(
+                f"--lookback must be at most {MAX_TRANSFORMER_LOOKBACK} for --model transformer "
+                f"(its position table), got {self.data.lookback}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -75,5 +75,26 @@ class RunCorruptError(RunError):
     """A run folder is incomplete, corrupted or not trusted."""
 
 
+class TrainingError(SeqcastError):
+    """Training failed in a way other options can avoid."""
+
+
+class TrainingDivergedError(TrainingError):
+    """The loss became NaN/infinite or exploded: the learning rate is too high for this data."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C ended a command that had already saved some runs (train --seeds).
+
+    A KeyboardInterrupt, so code that stops on Ctrl-C still stops; `saved` lists the runs
+    saved before it (each complete), `note` says what became of the one in progress.
+    """
+
+    def __init__(self, saved: list, note: str = "") -> None:
+        super().__init__(note)
+        self.saved = saved
+        self.note = note
+
+
 class WorkspaceError(SeqcastError):
     """The workspace cannot be read or written (permissions, full disk)."""

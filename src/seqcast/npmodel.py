@@ -97,10 +97,22 @@ def save_npz(state: Mapping[str, np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
-def load_npz(path: Path) -> dict[str, np.ndarray]:
-    """Arrays from weights.npz; never unpickles anything."""
+def load_npz(path: Path | bytes, name: str = "weights.npz") -> dict[str, np.ndarray]:
+    """Finite float arrays from weights.npz (a path, or its bytes); never unpickles anything."""
+    where = name if isinstance(path, bytes) else str(path)
+    source = io.BytesIO(path) if isinstance(path, bytes) else path
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
+        loaded = np.load(source, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a plain .npy array
+            raise RunCorruptError(f"{where} is a single array, not an archive of weights; train again")
+        with loaded as archive:
+            arrays = {key: archive[key] for key in archive.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise RunCorruptError(f"{path} is not a readable weights archive ({exc}); train again") from None
+        raise RunCorruptError(f"{where} is not a readable weights archive ({exc}); train again") from None
+    for key, array in arrays.items():
+        if array.dtype.kind != "f":
+            raise RunCorruptError(f"{where} holds {key} as {array.dtype} values, not floating-point "
+                                  "weights; train again")
+        if not np.isfinite(array).all():
+            raise RunCorruptError(f"{where} holds {key} with NaN or infinite weights; train again")
+    return arrays

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,9 +57,53 @@ def _fmt(x: float, digits: int = 4) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}g}"
 
 
+def _import_matplotlib() -> None:
+    """Import matplotlib whatever $MPLBACKEND says.
+
+    seqcast draws on its own Figure and Agg/SVG/PDF canvas, never on an interactive
+    backend; but importing matplotlib with an invalid MPLBACKEND raises. The variable
+    is hidden during the import and put back, and a valid value still applies (pyplot
+    users in the same process see what they asked for).
+    """
+    if "matplotlib" in sys.modules:
+        return
+    saved = os.environ.pop("MPLBACKEND", None)
+    try:
+        import matplotlib
+    finally:
+        if saved is not None:
+            os.environ["MPLBACKEND"] = saved
+    if saved is not None:
+        try:
+            matplotlib.rcParams["backend"] = saved
+        except ValueError:
+            pass  # not a backend matplotlib knows: pyplot falls back to its default
+
+
+def _finite_positive(xs: list, ys: list) -> tuple[list, list]:
+    """The points a log-scaled loss curve can show: finite, positive losses only."""
+    keep = [(x, y) for x, y in zip(xs, ys, strict=True)
+            if isinstance(y, (int, float)) and math.isfinite(y) and y > 0]
+    return [x for x, _ in keep], [y for _, y in keep]
+
+
+def _clamp_dates(ax) -> None:
+    """Keep a date axis inside the years matplotlib can draw (1..9999): its margins may not."""
+    import matplotlib.dates as mdates
+
+    ax.autoscale_view()
+    low, high = ax.get_xlim()
+    first = mdates.date2num(mdates.datetime.datetime(1, 1, 2))
+    last = mdates.date2num(mdates.datetime.datetime(9999, 12, 30))
+    if low < first or high > last:
+        ax.set_xlim(max(low, first), min(high, last))
+
+
 def run_figure(run: Run) -> Figure:
     """A Figure with three panels; nothing is shown or saved."""
     import numpy as np
+
+    _import_matplotlib()
     from matplotlib.figure import Figure
 
     preds = run.predictions()
@@ -110,21 +156,24 @@ def run_figure(run: Run) -> Figure:
                     bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "#ced4da"})
         ax.set_ylabel(unit_label(meta.get("symbol")))
         _date_axis(ax)
+        if len(part):
+            _clamp_dates(ax)
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize=8, framealpha=0.85)
 
     ax = fig.add_subplot(grid[2])
     history = run.history()
-    if history:
-        epochs = [h["epoch"] for h in history]
-        ax.plot(epochs, [h["train_loss"] for h in history], label="train loss", color=ACTUAL)
-        val_losses = [h["val_loss"] for h in history]
-        if not all(v is None or (isinstance(v, float) and math.isnan(v)) for v in val_losses):
-            ax.plot(epochs, val_losses, label="validation loss", color=MODEL)
+    epochs = [h["epoch"] for h in history]
+    train_curve = _finite_positive(epochs, [h["train_loss"] for h in history])
+    val_curve = _finite_positive(epochs, [h["val_loss"] for h in history])
+    if train_curve[0]:
+        ax.plot(*train_curve, label="train loss", color=ACTUAL)
+        if val_curve[0]:
+            ax.plot(*val_curve, label="validation loss", color=MODEL)
         best = meta.get("training", {}).get("best_epoch")
         if best:
             ax.axvline(best, color=NAIVE, ls="--", lw=1, label=f"best epoch {best}")
-        _loss_axis(ax, [h["train_loss"] for h in history] + [v for v in val_losses if v is not None])
+        _loss_axis(ax, train_curve[1] + val_curve[1])
         ax.legend(fontsize=8)
     ax.set_title("loss (MSE on scaled targets)", fontsize=10, loc="left")
     ax.set_xlabel("epoch")
@@ -133,10 +182,13 @@ def run_figure(run: Run) -> Figure:
 
 
 def save_run_figure(run: Run, path: Path, fmt: str = "png") -> Path:
-    """Render run_figure to path atomically."""
+    """Render run_figure to path atomically (Agg, SVG or PDF canvas: no interactive backend)."""
     import io
 
     fig = run_figure(run)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)  # savefig switches to the SVG/PDF canvas for those formats by itself
     buffer = io.BytesIO()
     fig.savefig(buffer, format=fmt, dpi=110)
     atomic.write_bytes(path, buffer.getvalue())
@@ -148,6 +200,8 @@ def backtest_figure(record: dict) -> Figure:
     model vs naive RMSE per fold; nothing is shown or saved."""
     import numpy as np
     import pandas as pd
+
+    _import_matplotlib()
     from matplotlib.figure import Figure
 
     folds = record.get("folds", [])

@@ -9,7 +9,8 @@ torch.load(weights_only=True) only.
 from __future__ import annotations
 
 import hashlib
-import json
+import io
+import math
 import os
 import re
 import secrets
@@ -20,8 +21,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seqcast import atomic
-from seqcast.config import RunConfig
+from seqcast import atomic, safeio
+from seqcast.config import MODEL_KINDS, RunConfig
 from seqcast.errors import ConfigError, RunCorruptError, RunNotFoundError
 from seqcast.workspace import Workspace
 
@@ -34,19 +35,53 @@ if TYPE_CHECKING:
 
 REQUIRED_FILES = ("config.json", "meta.json", "metrics.json", "scaler.json", "model.pt")
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._^=-]{0,120}$")
+# What RunStore.new_id makes: <date>-<time>[.<ms>]-<kind>-<symbol>-<hex>. Anything else in
+# runs/ (a copy named <id>.bak, "old", a folder of notes) is not a run.
+_REAL_RUN_ID_RE = re.compile(
+    rf"^\d{{8}}-\d{{6}}(?:\.\d{{3}})?-(?:{'|'.join(MODEL_KINDS)})-[a-z0-9^._=-]{{1,40}}-[0-9a-f]{{4,8}}$"
+)
+_TMP_RE = re.compile(r"^\.tmp-(?!probe-).*-(\d+)$")  # RunWriter's .tmp-<run id>-<pid>
+MAX_WEIGHTS_BYTES = 2048 * safeio.MB
+"""model.pt / weights.npz: the largest network the option limits allow is far smaller."""
+MAX_PREDICTIONS_BYTES = 256 * safeio.MB
+LEFTOVER_AGE_S = 24 * 3600.0
+"""A hidden .tmp-* folder of a process that is gone, or older than this, is a leftover."""
+
+
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    """A file of a run folder: a regular file, never through a link, at most max_bytes."""
+    try:
+        return safeio.read_bytes(path, max_bytes=max_bytes)
+    except FileNotFoundError:
+        raise RunCorruptError(f"run folder {path.parent} has no {path.name}; train again") from None
+    except safeio.RefusedFile as exc:
+        raise RunCorruptError(
+            f"{path} {exc.strerror}; seqcast reads only plain files in a run folder: "
+            "copy the run folder again whole, or train again"
+        ) from None
+    except OSError as exc:
+        raise RunCorruptError(f"{path} is not readable ({exc.strerror or exc}); train again") from exc
 
 
 def _read_json(path: Path) -> Any:
+    raw = _read_bytes(path, safeio.MAX_JSON_BYTES)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunCorruptError(f"run folder {path.parent} has no {path.name}; train again") from None
-    except (OSError, ValueError) as exc:
-        raise RunCorruptError(f"{path} is not readable JSON ({exc}); train again") from exc
+        return safeio.loads(raw.decode("utf-8"))
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise RunCorruptError(f"{path} is not readable JSON ({str(exc)[:200]}); train again") from None
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_finite(value: Any, low: float = -math.inf, high: float = math.inf) -> bool:
+    return _is_number(value) and math.isfinite(value) and low <= value <= high
+
+
+def _nan_for_null(value: Any) -> Any:
+    """JSON null where seqcast wrote a NaN (strict JSON has no NaN): NaN again for the code."""
+    return math.nan if value is None else value
 
 
 def _check_meta(meta: dict[str, Any], path: Path) -> None:
@@ -59,15 +94,24 @@ def _check_meta(meta: dict[str, Any], path: Path) -> None:
     for key in ("symbol", "source", "interval_scale"):
         if key in meta and not isinstance(meta[key], str):
             raise bad(f"{key!r} must be a string")
-    for key in ("shrink", "coverage"):
+    for key, low, high in (("shrink", 0.0, 1.0), ("coverage", 0.5, 0.999)):
         if key in meta and not _is_number(meta[key]):
             raise bad(f"{key!r} must be a number")
+        if key in meta and not _is_finite(meta[key], low, high):
+            raise bad(f"{key!r} is {meta[key]!r}, outside {low:g}..{high:g}")
     for key in ("data", "split", "training"):
         if key in meta and not isinstance(meta[key], dict):
             raise bad(f"{key!r} must be an object")
     widths = meta.get("interval_widths", [])
-    if not (isinstance(widths, list) and all(_is_number(w) for w in widths)):
+    if not (isinstance(widths, list) and all(w is None or _is_number(w) for w in widths)):
         raise bad("'interval_widths' must be a list of numbers")
+    # Widths are multiples of the recent daily move (or price units): never negative or huge.
+    if not all(w is None or math.isnan(w) or _is_finite(w, 0.0, 1e6) for w in widths):
+        raise bad("'interval_widths' holds a negative, infinite or absurdly large width")
+    window = meta.get("interval_vol_window")
+    if window is not None and not (isinstance(window, int) and not isinstance(window, bool)
+                                   and 1 <= window <= 10_000):
+        raise bad("'interval_vol_window' must be a whole number of days between 1 and 10000")
     for key in ("first", "last"):
         value = meta.get("data", {}).get(key)
         if value is not None:
@@ -78,14 +122,18 @@ def _check_meta(meta: dict[str, Any], path: Path) -> None:
     best = meta.get("training", {}).get("best_epoch")
     if best is not None and not _is_number(best):
         raise bad("training.best_epoch must be a number")
+    if best is not None and not _is_finite(best, 0, 1e9):
+        raise bad(f"training.best_epoch is {best!r}, not an epoch number")
 
 
 def _check_metrics(metrics: dict[str, Any], path: Path) -> None:
     """Every part's metrics are numbers (or flags); the verdict is text."""
     for part in ("train", "val", "test"):
         values = metrics.get(part, {})
-        if not isinstance(values, dict) or not all(isinstance(v, (int, float)) for v in values.values()):
+        if not isinstance(values, dict) or not all(v is None or isinstance(v, (int, float))
+                                                   for v in values.values()):
             raise RunCorruptError(f"{path} is invalid: {part!r} must map names to numbers; train again")
+        metrics[part] = {k: _nan_for_null(v) for k, v in values.items()}
     if not isinstance(metrics.get("verdict", ""), str):
         raise RunCorruptError(f"{path} is invalid: 'verdict' must be a string; train again")
 
@@ -109,6 +157,8 @@ class Run:
         if not isinstance(meta, dict):
             raise RunCorruptError(f"{self.path / 'meta.json'} is not a JSON object; train again")
         _check_meta(meta, self.path / "meta.json")
+        if "interval_widths" in meta:
+            meta["interval_widths"] = [_nan_for_null(w) for w in meta["interval_widths"]]
         return meta
 
     @cached_property
@@ -135,28 +185,37 @@ class Run:
             scaler = Scaler.from_dict(raw)
         except (KeyError, TypeError, ValueError) as exc:
             raise RunCorruptError(f"{self.path / 'scaler.json'} is invalid ({exc}); train again") from None
-        if not (scaler.scale > 0 and abs(scaler.center) < float("inf")):
-            raise RunCorruptError(f"{self.path / 'scaler.json'} holds an unusable scale; train again")
+        # Prices and moves are scaled to about unit size: a scale or centre beyond 1e12 (or a
+        # scale below 1e-12) is no scaler seqcast fitted, and would forecast nonsense.
+        if not (_is_finite(scaler.scale, 1e-12, 1e12) and _is_finite(scaler.center, -1e12, 1e12)):
+            raise RunCorruptError(
+                f"{self.path / 'scaler.json'} holds an unusable scale or centre "
+                f"({scaler.scale!r}, {scaler.center!r}); train again"
+            )
         return scaler
 
     def history(self) -> list[dict[str, float]]:
+        """Epochs with their losses; a loss that is not a finite number reads as NaN."""
         path = self.path / "history.json"
-        history = _read_json(path) if path.exists() else []
+        history = _read_json(path) if path.exists() or path.is_symlink() else []
         if not isinstance(history, list) or not all(
-            isinstance(h, dict) and _is_number(h.get("epoch")) and _is_number(h.get("train_loss"))
+            isinstance(h, dict) and _is_number(h.get("epoch"))
+            and (h.get("train_loss") is None or _is_number(h.get("train_loss")))
             and (h.get("val_loss") is None or _is_number(h.get("val_loss")))
             for h in history
         ):
             raise RunCorruptError(f"{path} is invalid: expected a list of epochs with losses; train again")
-        return history
+        return [{**h, "train_loss": _nan_for_null(h.get("train_loss")),
+                 "val_loss": _nan_for_null(h.get("val_loss"))} for h in history]
 
     def predictions(self) -> pd.DataFrame:
         """date, part, actual, predicted, naive (and lower/upper when recorded)."""
         import pandas as pd
 
         path = self.path / "predictions.csv"
+        raw = _read_bytes(path, MAX_PREDICTIONS_BYTES)
         try:
-            preds = pd.read_csv(path, parse_dates=["date"])
+            preds = pd.read_csv(io.BytesIO(raw), parse_dates=["date"])
         except (OSError, ValueError, KeyError) as exc:
             raise RunCorruptError(f"{path} is missing or unreadable ({exc}); train again") from exc
         numeric = ("actual", "predicted", "naive", "lower", "upper")
@@ -178,42 +237,56 @@ class Run:
         from seqcast.npmodel import KINDS, NumpyRegressor, load_npz
 
         recorded = self.meta.get("weights_sha256")
+        # The weight files must be the ones the run saved, for every kind of network: a
+        # changed model.pt (even beside an intact weights.npz) is a damaged or tampered run.
+        model_pt = self._verified("model.pt") if isinstance(recorded, dict) else None
         if isinstance(recorded, dict) and self.config.model.kind in KINDS:
-            # Both weight files must be the ones the run saved: a changed model.pt beside an
-            # intact weights.npz is a damaged (or tampered) run, not a usable one.
-            for name in ("model.pt", "weights.npz"):
-                path = self.path / name
-                try:
-                    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-                except OSError:
-                    raise RunCorruptError(f"run {self.run_id} has no readable {name}; train again") from None
-                if digest != recorded.get(name):
-                    raise RunCorruptError(
-                        f"{path} was changed after the run was saved (its checksum differs) and was "
-                        "not loaded; train again, or copy the run folder again whole"
-                    )
-            return NumpyRegressor(self.config.model, load_npz(self.path / "weights.npz"))
+            return NumpyRegressor(self.config.model,
+                                  load_npz(self._verified("weights.npz"), str(self.path / "weights.npz")))
         import torch
 
         from seqcast.training import predict_numpy
 
-        model = self.load_model()
+        model = self.load_model(model_pt)
         return lambda x: predict_numpy(model, x, torch.device("cpu"))
 
-    def load_model(self) -> nn.Module:
-        """Rebuild the network from config.json and load model.pt safely on the CPU."""
+    def _verified(self, name: str) -> bytes:
+        """A weights file's bytes, checked against the checksum meta.json recorded for it.
+
+        Runs saved before checksums were recorded have none to check.
+        """
+        path = self.path / name
+        if not (path.exists() or path.is_symlink()):
+            raise RunCorruptError(f"run {self.run_id} has no readable {name}; train again")
+        data = _read_bytes(path, MAX_WEIGHTS_BYTES)
+        recorded = self.meta.get("weights_sha256")
+        if isinstance(recorded, dict) and hashlib.sha256(data).hexdigest() != recorded.get(name):
+            raise RunCorruptError(
+                f"{path} was changed after the run was saved (its checksum differs) and was "
+                "not loaded; train again, or copy the run folder again whole"
+            )
+        return data
+
+    def load_model(self, data: bytes | None = None) -> nn.Module:
+        """Rebuild the network from config.json and load model.pt safely on the CPU.
+
+        data: model.pt's bytes when the caller has read (and verified) them already.
+        """
         import pickle
 
         import torch
 
         from seqcast.models import build_model
 
-        model = build_model(self.config.model)
         path = self.path / "model.pt"
+        if data is None:
+            if not (path.exists() or path.is_symlink()):
+                raise RunCorruptError(f"run {self.run_id} has no model.pt; train again")
+            data = _read_bytes(path, MAX_WEIGHTS_BYTES)
+        model = build_model(self.config.model)
+        buffer = io.BytesIO(data)
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            raise RunCorruptError(f"run {self.run_id} has no model.pt; train again") from None
+            state = torch.load(buffer, map_location="cpu", weights_only=True)
         except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
             # torch's own text for a refused pickle advises turning weights_only off: never show it.
             reason = ("it holds Python objects other than tensors, which could run code"
@@ -255,8 +328,10 @@ class RunStore:
             return []
         return sorted(
             p.name for p in self.root.iterdir()
-            if not p.name.startswith(".") and p.is_dir() and not p.is_symlink()
-            and all((p / f).is_file() for f in REQUIRED_FILES)
+            if _REAL_RUN_ID_RE.match(p.name) and p.is_dir() and not p.is_symlink()
+            # lexists: a required file replaced by a link or a pipe still shows the run, and
+            # reading it then says what is wrong (a run that vanished would only confuse)
+            and all(os.path.lexists(p / f) for f in REQUIRED_FILES)
         )
 
     def get(self, run_id: str | None = None) -> Run:
@@ -284,6 +359,12 @@ class RunStore:
                 f"{self.root / run_id} is a symbolic link; seqcast does not follow links in the "
                 "runs folder: copy the run folder there instead"
             )
+        if (self.root / run_id).is_dir() and not _REAL_RUN_ID_RE.match(run_id):
+            raise RunNotFoundError(
+                f"{self.root / run_id} is not named like a run seqcast saved (such as "
+                f"20261127-093129.228-lstm-eurpln-fa7b), so it is not used as one; rename it "
+                "back to its run id, or list runs with: seqcast runs"
+            )
         if (self.root / run_id).exists():
             raise RunCorruptError(
                 f"run folder {self.root / run_id} is incomplete or not a run (missing one of "
@@ -309,7 +390,52 @@ class RunStore:
         return [Run(i, self.root / i) for i in self.ids()]
 
     def writer(self, run_id: str) -> RunWriter:
+        self.clean_leftovers()
         return RunWriter(self.root, run_id)
+
+    def clean_leftovers(self) -> None:
+        """Remove hidden .tmp-* folders left by a save that was killed (SIGTERM, power cut).
+
+        Only those of a process that no longer runs, or older than a day: a training
+        saving right now in another process keeps its folder.
+        """
+        _clean_leftovers(self.root)
+
+
+def _clean_leftovers(root: Path) -> list[str]:
+    """RunStore.clean_leftovers; returns the names removed."""
+    import time
+
+    removed: list[str] = []
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return removed
+    for path in entries:
+        match = _TMP_RE.match(path.name)
+        probe = path.name.startswith(".tmp-probe-")  # check_writable's, removed at once when not killed
+        if not (match or probe) or path.is_symlink() or not path.is_dir():
+            continue
+        try:
+            old = time.time() - path.stat().st_mtime > LEFTOVER_AGE_S
+        except OSError:
+            continue
+        if old or (match and not _process_alive(int(match.group(1)))):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # exists (another user's), or not a pid we can judge: leave it
+    return True
 
 
 class RunWriter:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import errno
 import io
 import re
 from datetime import date
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from seqcast import safeio
 from seqcast.errors import CSVFormatError
 from seqcast.formats import check_date_format, parse_dates, parse_numbers
 from seqcast.symbols import normalise_symbol
@@ -29,7 +31,7 @@ __all__ = ["COLUMNS", "between", "normalise_symbol", "parse_price_csv", "read_pr
            "to_csv_text"]
 
 COLUMNS = ("Open", "High", "Low", "Close", "Volume")
-MAX_BYTES = 100 * 1024 * 1024  # 100 MB is decades of minute bars; a daily file is < 1 MB
+MAX_BYTES = safeio.MAX_CSV_BYTES  # 100 MB is decades of minute bars; a daily file is < 1 MB
 
 _HEADER_ALIASES = {
     "date": "Date",
@@ -74,22 +76,20 @@ def read_price_csv(path: Path | str, *, date_format: str | None = None) -> pd.Da
     if path.is_dir():
         raise CSVFormatError(f"{origin} is a folder, not a CSV file; give the path of the file itself")
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
+        # A link the user named is followed; a FIFO or device is refused, not waited on.
+        data = safeio.read_bytes(path, max_bytes=MAX_BYTES, follow_links=True)
+    except safeio.RefusedFile as exc:
+        if exc.errno == errno.EFBIG:
             raise CSVFormatError(
-                f"{origin} is {_size_text(size)}, more than the {_size_text(MAX_BYTES)} a "
-                "daily price file can be; check that it is the right file"
-            )
-        data = path.read_bytes()
+                f"{origin} {(exc.strerror or '').replace('such a file', 'a daily price file')}; "
+                "check that it is the right file"
+            ) from None
+        raise CSVFormatError(f"{origin} {exc.strerror}; give the path of a CSV file") from None
     except FileNotFoundError:
         raise CSVFormatError(f"{origin} does not exist; check the path") from None
     except OSError as exc:
         raise CSVFormatError(f"cannot read {origin}: {exc.strerror or exc}") from exc
     return parse_price_csv(data, origin=origin, date_format=date_format)
-
-
-def _size_text(n_bytes: int) -> str:
-    return f"{n_bytes / 1e6:.0f} MB" if n_bytes >= 10**6 else f"{n_bytes:,} bytes"
 
 
 def parse_price_csv(data: bytes | str, *, origin: str = "CSV", date_format: str | None = None) -> pd.DataFrame:

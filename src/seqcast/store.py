@@ -83,8 +83,16 @@ class StoredSeries:
         return dates, close
 
     def _verified_bytes(self) -> bytes:
+        from seqcast import safeio  # not seqcast.series: predict-next reads this without pandas
+
         try:
-            raw = self.csv_path.read_bytes()
+            # Never through a link, never a FIFO or device, never more than a price file can be.
+            raw = safeio.read_bytes(self.csv_path, max_bytes=safeio.MAX_CSV_BYTES)
+        except safeio.RefusedFile as exc:
+            raise DataError(
+                f"stored data for {self.symbol} ({self.source}) was not read: {self.csv_path} "
+                f"{exc.strerror}; fetch it again with: seqcast fetch {self.symbol} --source {self.source}"
+            ) from None
         except OSError as exc:
             raise DataError(
                 f"stored data for {self.symbol} ({self.source}) is missing: {self.csv_path}; "
@@ -96,6 +104,13 @@ class StoredSeries:
                 f"fetch it again with: seqcast fetch {self.symbol} --source {self.source}"
             )
         return raw
+
+
+def _suggested_source(symbol: str) -> str:
+    """A source the hint can name that has the symbol: the offline sample only has a few."""
+    from seqcast.sources.sample import SAMPLES
+
+    return "sample" if symbol in SAMPLES else "stooq"
 
 
 class Store:
@@ -241,7 +256,7 @@ class Store:
             where = f" from {source}" if source else ""
             raise SeriesNotFoundError(
                 f"no stored data for {symbol!r}{where}; fetch it first, e.g. "
-                f"seqcast fetch {symbol} --source {source or 'sample'}"
+                f"seqcast fetch {symbol} --source {source or _suggested_source(symbol)}"
             )
         return max(candidates, key=lambda s: s.meta.get("fetched_at", ""))
 
@@ -260,13 +275,20 @@ class Store:
         return max(stored, key=lambda s: s.meta.get("fetched_at", ""))
 
     def list(self) -> list[StoredSeries]:
-        """Every stored series with readable metadata, sorted by source and symbol."""
+        """Every stored series with readable metadata, sorted by source and symbol.
+
+        Metadata that is a link, not a regular file, too large or not JSON is skipped.
+        """
+        from seqcast import safeio
+
         out = []
         if not self.root.is_dir():
             return out
         for meta_path in sorted(self.root.glob("*/*.json")):
             try:
-                meta = json.loads(meta_path.read_text(encoding="utf-8"))
+                if meta_path.parent.is_symlink():
+                    continue  # a source folder that is a link: not ours to follow
+                meta = safeio.read_json(meta_path, max_bytes=safeio.MB)
                 csv_path = meta_path.parent / meta["file"]
                 if Path(meta["file"]).name != meta["file"]:
                     continue  # a file name that points elsewhere is not ours

@@ -16,6 +16,11 @@ from seqcast.config import TrainConfig
 EpochCallback = Callable[[int, float, float], None]
 """on_epoch_end(epoch, train_loss, val_loss); val_loss is nan without a validation tail."""
 
+DIVERGED_LOSS = 10.0
+"""Targets are scaled to about unit size, so a constant forecast of 0 has an MSE of about 1.
+An epoch whose mean loss is over ten times that (an order of magnitude worse than knowing
+nothing) has diverged: no setting that trains sensibly gets there, even for one epoch."""
+
 PREDICT_BATCH = 512
 """Windows per forward pass in predict(): fastest on CPU here, and keeps peak memory low
 (one pass over 3,000 windows of 60 days needs ~100 MB more than passes of 512)."""
@@ -114,6 +119,8 @@ def _fit(
     result = FitResult()
     best_loss, best_state, bad_epochs = math.inf, None, 0
     n = len(x_train)
+    # The loss of always predicting 0, about 1 on scaled targets: the yardstick of divergence.
+    zero_loss = max(float(y_train.float().square().mean()) if n else 1.0, 1.0)  # float32: MPS has no float64
 
     try:
         for epoch in range(1, cfg.epochs + 1):
@@ -133,6 +140,7 @@ def _fit(
                 total += loss.detach() * len(x)
             train_loss = float(total) / n
             val_loss = evaluate_loss(model, x_val, y_val) if has_val else math.nan
+            _check_diverged(epoch, train_loss, val_loss if has_val else 0.0, zero_loss, cfg)
             result.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
             if on_epoch_end is not None:
                 on_epoch_end(epoch, train_loss, val_loss)
@@ -156,6 +164,22 @@ def _fit(
     model.eval()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _check_diverged(epoch: int, train_loss: float, val_loss: float, zero_loss: float, cfg: TrainConfig) -> None:
+    """Stop at the first non-finite loss or one that exploded by orders of magnitude."""
+    from seqcast.errors import TrainingDivergedError
+
+    if math.isfinite(train_loss) and math.isfinite(val_loss) and train_loss <= DIVERGED_LOSS * zero_loss:
+        return
+    what = ("train loss " + (f"{train_loss:.3g}" if math.isfinite(train_loss) else "not a number")
+            if not math.isfinite(train_loss) or train_loss > DIVERGED_LOSS * zero_loss
+            else "validation loss not a number")
+    clip = f"--clip {cfg.clip:g}" if cfg.clip > 0 else "--clip 0 (off)"
+    raise TrainingDivergedError(
+        f"training diverged at epoch {epoch} ({what}; a constant forecast of 0 scores about "
+        f"{zero_loss:.3g}; --lr {cfg.lr:g}, {clip}); nothing was saved; lower --lr or keep --clip on"
+    )
 
 
 class Adam:

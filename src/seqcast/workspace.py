@@ -6,9 +6,12 @@ else ~/.seqcast. Nothing is written outside it.
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from seqcast.errors import WorkspaceError
 
 ENV_HOME = "SEQCAST_HOME"
 
@@ -27,9 +30,26 @@ class Workspace:
     @classmethod
     def resolve(cls, home: Path | str | None = None) -> Workspace:
         """Pick the root: explicit argument, then $SEQCAST_HOME, then ~/.seqcast."""
-        if home is None:
-            home = os.environ.get(ENV_HOME) or default_home()
-        return cls(Path(home).expanduser().resolve())
+        try:
+            if home is None:
+                home = os.environ.get(ENV_HOME) or default_home()
+            root = Path(home).expanduser().resolve()
+        except RuntimeError:  # Path.home(): HOME unset and no passwd entry for this user
+            raise WorkspaceError(
+                "cannot find your home folder for the default workspace ~/.seqcast (HOME is not "
+                "set); pass --home or set SEQCAST_HOME"
+            ) from None
+        try:
+            root.stat()
+        except OSError as exc:
+            # Other errors (missing, not a folder) are reported by whoever writes or reads it.
+            if exc.errno in (errno.ENAMETOOLONG, errno.ELOOP):
+                from seqcast.atomic import WRITE_HINT
+
+                raise WorkspaceError(
+                    f"cannot write the workspace {root}: {exc.strerror}; {WRITE_HINT}"
+                ) from None
+        return cls(root)
 
     @property
     def data_dir(self) -> Path:
