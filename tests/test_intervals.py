@@ -19,6 +19,7 @@ from seqcast.volatility import (
     fit_garch,
     horizon_scales,
     log_likelihood,
+    models_from_meta,
     moves,
 )
 
@@ -28,10 +29,7 @@ from .conftest import write_csv
 def simulate_gjr(n: int, *, omega=7.2e-7, alpha=0.06, gamma=0.04, beta=0.9, nu=math.inf, seed=0):
     """Log-returns of a GJR-GARCH(1,1) process (normal or unit-variance Student-t shocks)."""
     rng = np.random.default_rng(seed)
-    if math.isinf(nu):
-        shocks = rng.standard_normal(n)
-    else:
-        shocks = rng.standard_t(nu, n) * math.sqrt((nu - 2) / nu)
+    shocks = rng.standard_normal(n) if math.isinf(nu) else rng.standard_t(nu, n) * math.sqrt((nu - 2) / nu)
     eps = np.empty(n)
     s2 = omega / (1 - alpha - gamma / 2 - beta)
     for t in range(n):
@@ -87,6 +85,11 @@ def test_horizon_scales_sum_the_variance_forecasts():
     v3 = p.omega + p.persistence * v2
     np.testing.assert_allclose(out[0], np.sqrt([v1, v1 + v2, v1 + v2 + v3]))
     assert out[1, 0] == pytest.approx(math.sqrt(s2[199]))  # day 200's move: known up to day 199
+    # Several models: their variance sums are averaged.
+    q = GarchParams(omega=2e-6, alpha=0.1, gamma=0.0, beta=0.8, nu=math.inf, backcast=4e-5)
+    both = horizon_scales(values, np.array([len(values)]), [p, q], True, horizons=2)[0]
+    one_q = horizon_scales(values, np.array([len(values)]), q, True, horizons=2)[0]
+    np.testing.assert_allclose(both**2, (out[0, :2] ** 2 + one_q**2) / 2)
 
 
 @pytest.mark.parametrize("raw", [
@@ -134,7 +137,8 @@ def test_predict_next_uses_the_recorded_volatility_model(tmp_path):
     api.fetch("garch", csv=write_csv(tmp_path / "garch.csv", frame))
     run = api.train(epochs=1, hidden=8, lookback=20, patience=0).run
     meta = run.meta
-    vol = GarchParams.from_dict(meta["volatility"])
+    vol = models_from_meta(meta["volatility"])
+    assert len(vol) == 2 and math.isinf(vol[1].nu) and vol[1].gamma == 0.0  # GJR-t and GARCH(1,1)-normal
     _, stored = api.load_series("garch")
     values = stored["Close"].to_numpy()
     forecast = api.predict_next(run.run_id, days=5)

@@ -234,7 +234,8 @@ def train(
         "shrink": fitted.alpha,
         "interval_widths": fitted.widths,  # multipliers of the h-day GARCH scale, h = 1..
         "interval_scale": "log" if fitted.relative else "price",
-        "volatility": fitted.vol.to_dict() if fitted.vol else None,  # GJR-GARCH(1,1)-t, training part
+        # GJR-GARCH(1,1)-t and GARCH(1,1)-normal fitted on the training part; variances averaged
+        "volatility": [p.to_dict() for p in fitted.vol] if fitted.vol else None,
         "coverage": cfg.train.coverage,
     }
     return TrainResult(_save_run(ws, cfg, meta, model, ds.scaler, result, report, predictions), result)
@@ -452,7 +453,7 @@ def predict_next(
     import numpy as np
 
     from seqcast.forecasting import forecast_half_widths, interval_bounds, local_scale, recursive_forecast
-    from seqcast.volatility import GarchParams
+    from seqcast.volatility import models_from_meta
     from seqcast.windowing import first_position
 
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 250:
@@ -507,7 +508,7 @@ def predict_next(
                      "later days show none")
     relative = meta.get("interval_scale", "price") == "log" and bool((path > 0).all())
     if meta.get("volatility") is not None:
-        vol = GarchParams.from_dict(meta["volatility"], str(run.path / "meta.json"))
+        vol = models_from_meta(meta["volatility"], str(run.path / "meta.json"))
         # The volatility recursion starts where training started, as it did then.
         since = values[dates >= trained_first]
         if meta.get("interval_scale") == "log" and not (since > 0).all():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -134,7 +134,7 @@ def horizon_multipliers(
     max_horizon: int,
     coverage: float,
     *,
-    vol: GarchParams,
+    vol: Sequence[GarchParams],
     target: str,
     scaler: Scaler,
     lookback: int,
@@ -176,7 +176,7 @@ def horizon_multipliers(
     return multipliers
 
 
-def forecast_half_widths(multipliers: list[float], values: np.ndarray, vol: GarchParams, relative: bool,
+def forecast_half_widths(multipliers: list[float], values: np.ndarray, vol: Sequence[GarchParams], relative: bool,
                          days: int) -> np.ndarray:
     """Interval half-widths for the `days` days after `values` (nan past the calibrated horizons)."""
     known = min(days, len(multipliers))

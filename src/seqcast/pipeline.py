@@ -26,7 +26,7 @@ from seqcast.forecasting import (
 from seqcast.models import build_model
 from seqcast.stats import conformal_quantile, normal_ppf
 from seqcast.training import EpochCallback, FitResult, fit, pick_device, predict_numpy
-from seqcast.volatility import GarchParams, fit_garch, horizon_scales, moves
+from seqcast.volatility import GarchParams, fit_garch, fit_volatility, horizon_scales, moves
 from seqcast.windowing import Dataset, build_dataset, to_price
 
 MAX_HORIZON = 30
@@ -45,7 +45,7 @@ class Fitted:
     alpha: float
     widths: list[float]  # interval multipliers of the h-day volatility scale, horizons 1..
     relative: bool  # widths are |log(actual/predicted)| rather than price units
-    vol: GarchParams | None  # the interval's volatility model, fitted on the training part
+    vol: list[GarchParams] | None  # the interval's volatility models, fitted on the training part
     lower: np.ndarray
     upper: np.ndarray
     report: dict[str, Any]
@@ -86,15 +86,15 @@ def fit_evaluate(
         alpha = fit_shrink(ds.previous[ds.val], ds.actual[ds.val], net_price[ds.val])
     predicted = apply_shrink(ds.previous, net_price, alpha)
 
-    # Intervals: a GJR-GARCH volatility scale fitted on the training part, times a
+    # Intervals: a GARCH-type volatility scale fitted on the training part, times a
     # split-conformal multiplier from out-of-sample days only (never the day itself).
     # Relative widths where prices are positive, so a band follows the price level.
     relative = bool((values > 0).all() and (predicted > 0).all())
     widths: list[float] = []
-    vol: GarchParams | None = None
+    vol: list[GarchParams] | None = None
     lower = upper = np.full(len(predicted), np.nan)
     if intervals and val_n >= 10:
-        vol = fit_garch(moves(values[:ds.n_train], relative))
+        vol = fit_volatility(moves(values[:ds.n_train], relative))
         scale = horizon_scales(values, ds.positions, vol, relative)[:, 0]  # (n_windows,) 1-day scale
         z = interval_residuals(ds.actual, predicted, relative) / scale
         # Train and validation windows: the validation tail's multiplier. Test day i: the
@@ -133,7 +133,7 @@ def _interval_report(values: np.ndarray, ds: Dataset, lower: np.ndarray, upper: 
     t = ds.test
     out = metrics.interval_metrics(ds.actual[t], lower[t], upper[t], coverage,
                                    local_scale(values, ds.positions[t], relative))
-    ref = fit_garch(moves(values[:ds.n_train], relative), dist="normal", asymmetric=False)
+    ref = fit_garch(moves(values[:ds.n_train], relative), dist="normal", asymmetric=False)  # the reference alone
     ref_half = normal_ppf(0.5 + coverage / 2) * horizon_scales(values, ds.positions[t], ref, relative)[:, 0]
     ref_lower, ref_upper = interval_bounds(ds.previous[t], ref_half, relative)
     out.update(metrics.compare_intervals(ds.actual[t], lower[t], upper[t], ref_lower, ref_upper, coverage))
