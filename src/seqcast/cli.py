@@ -382,7 +382,7 @@ def _print_report(run: Any) -> None:
     out.print(table)
     test = m["test"]
     colour = _ratio_colour(test["rmse_ratio"], test.get("dm_pvalue"))
-    out.print(f"test: [{colour}]{m['verdict']}[/] (Diebold–Mariano test against naive)")
+    out.print(f"test vs naive (Diebold–Mariano): [{colour}]{m['verdict']}[/]")
     for line in _quality_lines(test):
         out.print(line)
     alpha = meta.get("shrink", 1.0)

@@ -33,7 +33,7 @@ def _interval_label(test: dict, level: float) -> str:
 def _test_note(metrics: dict, meta: dict) -> str:
     """The verdict box: the test's words, shrinkage, direction vs its null, interval score vs GARCH."""
     test = metrics.get("test", {})
-    lines = [f"test: {metrics.get('verdict', '')} (Diebold–Mariano)"]
+    lines = [f"test vs naive (Diebold–Mariano): {metrics.get('verdict', '')}"]
     alpha = meta.get("shrink", 1.0)
     if alpha == 0.0:
         lines.append("no signal on the validation tail: forecasts shrunk to naive (alpha = 0)")
