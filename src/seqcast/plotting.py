@@ -22,8 +22,7 @@ def _fmt(x: float, digits: int = 4) -> str:
 
 def _interval_label(test: dict, level: float) -> str:
     """The band's legend entry: coverage overall and per volatility third."""
-    cov = test.get("interval_coverage")
-    label = f"{level:.0%} interval (test coverage {_fmt(cov, 3)}"
+    label = f"{level:.0%} interval (test coverage {_fmt(test.get('interval_coverage', math.nan), 3)}"
     if "interval_coverage_calm" in test:
         label += (f"; calm/mid/wild thirds {_fmt(test['interval_coverage_calm'], 3)}/"
                   f"{_fmt(test['interval_coverage_mid'], 3)}/{_fmt(test['interval_coverage_wild'], 3)}")
