@@ -212,3 +212,11 @@ def test_pesaran_timmermann_finds_real_skill_and_matches_its_formula():
     var = ps * (1 - ps) / n - ((2 * py - 1) ** 2 * px * (1 - px) / n + (2 * px - 1) ** 2 * py * (1 - py) / n
                                + 4 * py * px * (1 - py) * (1 - px) / n**2)
     assert stat == pytest.approx((hit - ps) / math.sqrt(var), rel=1e-12)
+
+
+def test_fit_survives_a_long_flat_stretch():
+    # Mostly zero moves drive the t's degrees of freedom toward 2, where its density breaks down.
+    rng = np.random.default_rng(0)
+    values = np.r_[np.full(400, 5.0), 5 + np.cumsum(rng.normal(0, 0.01, 200))]
+    p = fit_garch(moves(values[:420], True))
+    assert p.nu > 2 and np.isfinite(conditional_variance(moves(values, True), p)).all()

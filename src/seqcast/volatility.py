@@ -129,7 +129,7 @@ def _unpack(theta: np.ndarray, student: bool, asymmetric: bool, backcast: float)
     w = np.exp(logits - logits.max())
     w /= w.sum()
     rise, fall = 2 * float(w[0]), 2 * float(w[1])
-    nu = min(2.0 + math.exp(min(theta[4], 50.0)), _NU_MAX) if student else math.inf
+    nu = min(2.0 + max(math.exp(min(theta[4], 50.0)), 1e-3), _NU_MAX) if student else math.inf
     return GarchParams(math.exp(min(theta[0], 50.0)), rise, fall - rise, float(w[2]), nu, backcast)
 
 
