@@ -111,7 +111,8 @@ def test_targets_round_trip_to_prices(values, target) -> None:
     modelled = transform_series(values, target)
     assert np.isfinite(modelled[1:]).all()
     prices = to_price(modelled[1:], values[:-1], target)
-    np.testing.assert_allclose(prices, values[1:], rtol=1e-9)
+    # A change far larger than the price it lands on loses digits to cancellation.
+    np.testing.assert_allclose(prices, values[1:], rtol=1e-9, atol=1e-12 * float(np.max(values)))
 
 
 @PROPERTY

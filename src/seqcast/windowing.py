@@ -141,6 +141,8 @@ def build_dataset(
         )
     n = len(values)
     if n_train is None:
+        if split is None:  # _check_options lets None through for callers that give n_train
+            raise ConfigError("--split must be a number between 0 and 1, got None")
         n_train = int(np.floor(split * n))
     elif not isinstance(n_train, (int, np.integer)) or not 0 <= n_train <= n:
         raise ConfigError(f"the training part must have between 0 and {n} rows, got {n_train!r}")
