@@ -118,7 +118,7 @@ def test_pooled_metrics_are_evaluate_on_all_test_days():
                                 direction_from=cat["net_price"])
     assert same_metrics(result.pooled, expected)
     assert result.pooled["n"] == sum(f.n_test for f in result.folds)
-    assert result.verdict == metrics.verdict(expected["rmse_ratio"])
+    assert result.verdict == metrics.verdict(expected["rmse_ratio"], expected["dm_pvalue"])
 
 
 def test_fold_equals_fit_evaluate_on_its_cut():

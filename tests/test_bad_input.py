@@ -302,6 +302,8 @@ CASES = [
          ["predict-next"], 1, "meta.json is invalid", "train again"),
     case("run-meta-bad-widths", edit_run_json("meta.json", lambda d: d.update(interval_widths="abc")),
          ["predict-next"], 1, "'interval_widths' must be a list of numbers", "train again"),
+    case("run-meta-bad-volatility", edit_run_json("meta.json", lambda d: d.update(volatility=[{"omega": "x"}])),
+         ["predict-next"], 1, "'volatility' must hold", "train again"),
     case("run-meta-symbol-not-text", edit_run_json("meta.json", lambda d: d.update(symbol=5)),
          ["plot"], 1, "'symbol' must be a string", "train again"),
     case("run-metrics-wrong-types", edit_run_json("metrics.json", lambda d: d.update(test=[1, 2])),

@@ -103,9 +103,9 @@ def test_evaluate_is_json_serialisable_with_plain_types() -> None:
     result = evaluate(path[1:], path[1:] + rng.normal(0, 0.5, 50), path[:-1])
     json.dumps(result)
     assert set(result) == {
-        "n", "rmse", "mae", "mape", "directional_accuracy", "naive_rmse", "naive_mae",
-        "naive_mape", "rmse_ratio", "mae_ratio", "da_pvalue", "dm_stat", "dm_pvalue",
-        "lag_ratio", "lag_detected",
+        "n", "rmse", "mae", "mape", "mase", "directional_accuracy", "naive_rmse", "naive_mae",
+        "naive_mape", "naive_mase", "rmse_ratio", "mae_ratio", "da_pvalue", "dm_stat", "dm_pvalue",
+        "majority_direction_accuracy", "pt_stat", "pt_pvalue", "lag_ratio", "lag_detected",
     }  # fmt: skip
     assert type(result["n"]) is int
     assert type(result["lag_detected"]) is bool
@@ -148,20 +148,35 @@ def test_evaluate_rejects_mismatched_lengths() -> None:
 
 
 @pytest.mark.parametrize(
-    ("ratio", "expected"),
+    ("ratio", "pvalue", "expected"),
     [
-        (0.969, "beats naive by 3.1 %"),
-        (1.12, "worse than naive by 12.0 %"),
-        (1.0, "same as naive"),
-        (1.0004, "same as naive"),
-        (0.9996, "same as naive"),
-        (0.999, "beats naive by 0.1 %"),
-        (2.0, "worse than naive by 100.0 %"),
-        (math.nan, "no naive baseline (constant series)"),
+        (0.969, 0.001, "beats naive by 3.1 % (p = 0.001)"),
+        (1.12, 2e-5, "worse than naive by 12.0 % (p = 2.0e-05)"),
+        (1.0, 0.3, "same as naive"),
+        (1.0004, 0.01, "same as naive"),
+        (0.9996, math.nan, "same as naive"),
+        (0.999, 0.0499, "beats naive by 0.1 % (p = 0.0499)"),
+        (0.999, 0.0501, "no significant difference (0.1 % lower RMSE, p = 0.0501)"),
+        (1.003, 0.0499, "worse than naive by 0.3 % (p = 0.0499)"),
+        (1.003, 0.0501, "no significant difference (0.3 % higher RMSE, p = 0.0501)"),
+        (0.997, 0.84, "no significant difference (0.3 % lower RMSE, p = 0.84)"),
+        (0.95, math.nan, "no significant difference (5.0 % lower RMSE, p = n/a)"),
+        (0.95, None, "no significant difference (5.0 % lower RMSE, p = n/a)"),
+        (2.0, 0.2, "no significant difference (100.0 % higher RMSE, p = 0.2)"),
+        (math.nan, 0.01, "no naive baseline (constant series)"),
     ],
 )
-def test_verdict(ratio: float, expected: str) -> None:
-    assert verdict(ratio) == expected
+def test_verdict_follows_the_diebold_mariano_test(ratio: float, pvalue: float | None, expected: str) -> None:
+    assert verdict(ratio, pvalue) == expected
+
+
+def test_p_text_never_rounds_onto_the_threshold() -> None:
+    from seqcast.metrics import p_text
+
+    assert p_text(0.04996) == "0.04996"
+    assert p_text(0.050004) == "0.050004"
+    assert p_text(0.84) == "0.84"
+    assert p_text(None) == "n/a"
 
 
 # --- properties -----------------------------------------------------------------

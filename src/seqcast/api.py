@@ -165,7 +165,6 @@ def train(
     import numpy as np
     import pandas as pd
 
-    from seqcast.forecasting import VOL_WINDOW
     from seqcast.pipeline import fit_evaluate
     from seqcast.series import between
 
@@ -224,9 +223,10 @@ def train(
             "threads": fitted.threads, "torch": fitted.torch_version,
         },
         "shrink": fitted.alpha,
-        "interval_widths": fitted.widths,
+        "interval_widths": fitted.widths,  # multipliers of the h-day GARCH scale, h = 1..
         "interval_scale": "log" if fitted.relative else "price",
-        "interval_vol_window": VOL_WINDOW,  # widths are multiples of the recent daily move
+        # GJR-GARCH(1,1)-t and GARCH(1,1)-normal fitted on the training part; variances averaged
+        "volatility": [p.to_dict() for p in fitted.vol] if fitted.vol else None,
         "coverage": cfg.train.coverage,
         **sampling,
     }
@@ -586,7 +586,8 @@ def predict_next(
     import numpy as np
 
     from seqcast.calendars import recorded_calendar, staleness
-    from seqcast.forecasting import interval_bounds, local_scale, recursive_forecast
+    from seqcast.forecasting import forecast_half_widths, interval_bounds, local_scale, recursive_forecast
+    from seqcast.volatility import models_from_meta
     from seqcast.windowing import first_position
 
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 250:
@@ -650,13 +651,22 @@ def predict_next(
                  else f"--source {source}")
         notes.append(f"{stale['message']}: seqcast fetch {symbol} {again}")
     if days > len(widths):
-        notes.append(f"intervals are calibrated up to {len(widths)} days ahead; "
-                     "later days show none")
+        notes.append(f"intervals are calibrated up to {len(widths)} {calendar.unit} ahead; "
+                     "later ones show none")
     relative = meta.get("interval_scale", "price") == "log" and bool((path > 0).all())
-    widths_h = np.array(widths[:days] + [np.nan] * max(0, days - len(widths)))
-    window = meta.get("interval_vol_window")
-    if isinstance(window, int) and window > 0:
-        widths_h = widths_h * local_scale(values, np.array([len(values)]), relative, window)[0]
+    if meta.get("volatility") is not None:
+        vol = models_from_meta(meta["volatility"], str(run.path / "meta.json"))
+        # The volatility recursion starts where training started, as it did then.
+        since = values[dates >= trained_first]
+        if meta.get("interval_scale") == "log" and not (since > 0).all():
+            widths_h = np.full(days, np.nan)  # log-return volatility needs positive prices
+        else:
+            widths_h = forecast_half_widths(widths, since, vol, meta.get("interval_scale") == "log", days)
+    else:  # a run saved before the GARCH scale: widths are multiples of the recent RMS move
+        widths_h = np.array(widths[:days] + [np.nan] * max(0, days - len(widths)))
+        window = meta.get("interval_vol_window")
+        if isinstance(window, int) and window > 0:
+            widths_h = widths_h * local_scale(values, np.array([len(values)]), relative, window)[0]
     lower, upper = interval_bounds(path, widths_h, relative)
     rows = [
         {"date": str(day), "predicted": float(p), "lower": float(lo), "upper": float(hi),

@@ -145,7 +145,7 @@ def walk_forward(
             for name in ("actual", "predicted", "previous", "net_price")}
     pooled = metrics.evaluate(pool["actual"], pool["predicted"], pool["previous"],
                               direction_from=pool["net_price"])
-    return BacktestResult(cfg, results, pooled, metrics.verdict(pooled["rmse_ratio"]), workers)
+    return BacktestResult(cfg, results, pooled, metrics.verdict(pooled["rmse_ratio"], pooled["dm_pvalue"]), workers)
 
 
 def _check_folds(n: int, cfg: RunConfig, folds: int) -> list[tuple[int, int]]:

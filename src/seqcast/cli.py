@@ -161,9 +161,13 @@ def _num(x: Any, digits: int = 5) -> str:
     return f"{x:.{digits}g}"
 
 
-def _ratio_colour(ratio: float) -> str:
-    """Green when the model beats naive, red when it is worse, yellow when they tie."""
+def _ratio_colour(ratio: float, pvalue: float | None = None) -> str:
+    """Green when the model beats naive, red when it is worse, yellow for a tie or no significant difference."""
+    from seqcast.metrics import SIGNIFICANCE
+
     if math.isnan(ratio) or abs(ratio - 1) < 5e-4:
+        return "yellow"
+    if pvalue is not None and not pvalue < SIGNIFICANCE:
         return "yellow"
     return "green" if ratio < 1 else "red"
 
@@ -462,14 +466,16 @@ def _print_seeds(result: Any) -> None:
     table.add_row("RMSE / naive", pm("rmse_ratio", digits=4))
     table.add_row("naive RMSE", _num(s["naive_rmse"]["mean"]))
     out.print(table)
-    from seqcast.metrics import verdict
+    from seqcast.metrics import SIGNIFICANCE
 
-    ratios = [r.metrics["test"]["rmse_ratio"] for r in runs]
-    beats = sum(1 for r in ratios if r < 1)
+    tests = [r.metrics["test"] for r in runs]
+    beats = sum(1 for t in tests if t["rmse_ratio"] < 1 and t.get("dm_pvalue", math.nan) < SIGNIFICANCE)
+    worse = sum(1 for t in tests if t["rmse_ratio"] > 1 and t.get("dm_pvalue", math.nan) < SIGNIFICANCE)
     ratio = s["rmse_ratio"]["mean"]
-    colour = _ratio_colour(ratio)
-    out.print(f"test, mean of {len(runs)} seeds: [{colour}]{verdict(ratio)}[/] "
-              f"({beats} of {len(runs)} seeds beat naive)")
+    change = "same RMSE as" if abs(ratio - 1) < 5e-4 else (
+        f"{abs(1 - ratio) * 100:.1f} % {'lower' if ratio < 1 else 'higher'} RMSE than")
+    out.print(f"test, mean of {len(runs)} seeds: {change} naive; {beats} of {len(runs)} seeds beat naive and "
+              f"{worse} are worse, significantly (Diebold–Mariano p < {SIGNIFICANCE:g})")
     out.print("run ids: " + " ".join(f"[bold]{r.run_id}[/]" for r in runs))
     _print_data_warnings(runs[0].meta)
 
@@ -498,7 +504,7 @@ def _print_report(run: Any) -> None:
         table.add_column(f"{part} model", justify="right")
         table.add_column(f"{part} naive", justify="right")
     rows = [("RMSE", "rmse", "naive_rmse"), ("MAE", "mae", "naive_mae"),
-            ("MAPE %", "mape", "naive_mape")]
+            ("MAPE %", "mape", "naive_mape"), ("MASE", "mase", "naive_mase")]
     for label, key, naive_key in rows:
         table.add_row(label, *[_num(m[p].get(k)) for p in ("train", "test") for k in (key, naive_key)])
     da = [_num(100 * m[p]["directional_accuracy"], 3) for p in ("train", "test")]
@@ -506,12 +512,10 @@ def _print_report(run: Any) -> None:
     table.add_row("RMSE / naive", _num(m["train"]["rmse_ratio"], 4), "", _num(m["test"]["rmse_ratio"], 4), "")
     out.print(table)
     test = m["test"]
-    colour = _ratio_colour(test["rmse_ratio"])
-    out.print(f"test: [{colour}]{m['verdict']}[/] (Diebold–Mariano p = {_num(test.get('dm_pvalue'), 2)}; "
-              f"direction vs 50 %: p = {_num(test.get('da_pvalue'), 2)})")
-    if "interval_coverage" in test:
-        out.print(f"{test['interval_level']:.0%} intervals covered {100 * test['interval_coverage']:.1f} % "
-                  "of test days")
+    colour = _ratio_colour(test["rmse_ratio"], test.get("dm_pvalue"))
+    out.print(f"test vs naive (Diebold–Mariano): [{colour}]{m['verdict']}[/]")
+    for line in _quality_lines(test):
+        out.print(line)
     alpha = meta.get("shrink", 1.0)
     if alpha == 0.0:
         out.print("[yellow]no signal:[/] on the validation tail the network's moves did not beat "
@@ -524,6 +528,28 @@ def _print_report(run: Any) -> None:
                   "than to the real one: the model mostly repeats yesterday, a day late")
     out.print(f"run id: [bold]{run.run_id}[/]")
     out.print(f"files: {run.path} (predictions.csv; seqcast report {run.run_id[:15]} for a report)", soft_wrap=True)
+
+
+def _quality_lines(test: dict[str, Any]) -> list[str]:
+    """Direction against the right null, and the interval's quality next to a GARCH(1,1) band."""
+    from seqcast.metrics import p_text
+
+    lines = []
+    if "pt_pvalue" in test:
+        lines.append(f"direction: {_num(100 * test['directional_accuracy'], 3)} % called right; always the "
+                     f"majority direction: {_num(100 * test['majority_direction_accuracy'], 3)} % "
+                     f"(Pesaran–Timmermann p = {p_text(test['pt_pvalue'])}, one-sided)")
+    if "interval_coverage" in test:
+        pct = {k: f"{100 * test.get(f'interval_coverage_{k}', math.nan):.1f}" for k in ("calm", "mid", "wild")}
+        lines.append(f"{test['interval_level']:.0%} intervals covered {100 * test['interval_coverage']:.1f} % "
+                     f"of test days (calm / middle / wild third by recent volatility: "
+                     f"{pct['calm']} / {pct['mid']} / {pct['wild']} %)")
+    if "garch_interval_score" in test:
+        ratio = test["interval_score_ratio"]
+        lines.append(f"interval score {_num(test['interval_score'], 4)} vs {_num(test['garch_interval_score'], 4)} "
+                     f"for a GARCH(1,1) band (ratio {_num(ratio, 4)}, Diebold–Mariano p = "
+                     f"{p_text(test['interval_score_dm_pvalue'])}; lower is better)")
+    return lines
 
 
 # --------------------------------------------------------------------------- backtest
@@ -619,10 +645,13 @@ def _print_backtest(result: Any) -> None:
               f"folds, each trained from {first.train_first} to the day before its test block "
               f"({result.workers} worker{'s' if result.workers > 1 else ''})")
     out.print(table)
-    colour = _ratio_colour(result.pooled["rmse_ratio"])
-    beats = sum(1 for f in result.folds if f.metrics["rmse_ratio"] < 1)
-    out.print(f"pooled test: [{colour}]{result.verdict}[/] (Diebold–Mariano p = "
-              f"{_num(result.pooled.get('dm_pvalue'), 2)}; {beats} of {len(result.folds)} folds beat naive)")
+    from seqcast.metrics import SIGNIFICANCE
+
+    colour = _ratio_colour(result.pooled["rmse_ratio"], result.pooled.get("dm_pvalue"))
+    beats = sum(1 for f in result.folds
+                if f.metrics["rmse_ratio"] < 1 and f.metrics.get("dm_pvalue", math.nan) < SIGNIFICANCE)
+    out.print(f"pooled test: [{colour}]{result.verdict}[/] (Diebold–Mariano; {beats} of {len(result.folds)} "
+              f"folds beat naive significantly)")
     _print_data_warnings(result.meta)
     if result.path:
         out.print(f"saved: {result.path}", soft_wrap=True)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from seqcast.volatility import GarchParams, horizon_scales
 from seqcast.windowing import Scaler, first_position, to_price, transform_series
 
 Predictor = Callable[[np.ndarray], np.ndarray]
@@ -69,15 +70,17 @@ def recursive_forecast(
 
 
 VOL_WINDOW = 20
-"""Trading days of past moves that set an interval's local scale (about a month)."""
+"""Trading days of past moves in the recent volatility that sorts test days into thirds (about a month).
+
+Runs saved before the GARCH scale (meta.json without 'volatility') used it as their interval scale."""
 
 
 def local_scale(values: np.ndarray, positions: np.ndarray, relative: bool, window: int = VOL_WINDOW) -> np.ndarray:
     """Root-mean-square of the last `window` daily moves known before each position.
 
-    Moves are log-returns (relative) or changes. Conformal scores divided by this
-    scale follow volatility regimes, so an interval widens when the market moves
-    more; it uses only days before the forecast day.
+    Moves are log-returns (relative) or changes; only days before the forecast day
+    count. It sorts test days into calm, middle and wild thirds for the coverage
+    report (and was the interval scale of runs saved before the GARCH scale).
     """
     values = np.asarray(values, dtype=np.float64)
     moves = np.diff(np.log(values)) if relative else np.diff(values)  # moves[i-1]: from day i-1 to i
@@ -105,46 +108,81 @@ def interval_bounds(predicted: np.ndarray | float, width: np.ndarray | float, re
     return predicted - width, predicted + width
 
 
-def horizon_quantiles(
+CALIBRATION_DAYS = 1000
+"""Conformal calibration uses the most recent out-of-sample days, at most this many (about four years)."""
+
+
+def rolling_multipliers(z: np.ndarray, start: int, stop: int, first: int, coverage: float,
+                        window: int = CALIBRATION_DAYS) -> np.ndarray:
+    """Split-conformal multipliers for windows start..stop-1, each from the scores before it.
+
+    z: standardized |residuals| of every window; the multiplier of window i is the
+    conformal quantile of z[max(first, i - window):i]. With first = the start of the
+    validation tail, day i's interval uses the validation tail and the test days
+    already known on day i (never day i itself or later), so calibration follows a
+    market whose standardized moves drift away from the training part's.
+    """
+    from seqcast.stats import conformal_quantile
+
+    return np.array([conformal_quantile(z[max(first, i - window):i], coverage) for i in range(start, stop)])
+
+
+def horizon_multipliers(
     predict: Predictor,
     values: np.ndarray,
     origins: np.ndarray,
-    limit: int,
     max_horizon: int,
     coverage: float,
     *,
+    vol: Sequence[GarchParams],
     target: str,
     scaler: Scaler,
     lookback: int,
     alpha: float,
     relative: bool,
+    window: int = CALIBRATION_DAYS,
 ) -> list[float]:
-    """Split-conformal half-widths for horizons 1..max_horizon from validation origins.
+    """Split-conformal multipliers of the h-day volatility scale, h = 1..max_horizon.
 
-    Widths are in units of local_scale at the origin: multiply by the scale at the
-    forecast origin to get the interval of a forecast.
-
-    origins are positions t of the first forecast day; a residual at horizon h
-    counts only when its target position t+h-1 lies before `limit` (the end of
-    the training part), so the test part is never used.
+    origins: positions t of the first forecast day from which the network's forecasts
+    are out of sample (the validation tail and the test part). For each horizon the
+    last `window` origins whose target t+h-1 is in `values` calibrate it: the forecast
+    of the next day(s) after `values` then uses the same scale (horizon_scales) times
+    these multipliers.
     """
     from seqcast.stats import conformal_quantile
 
     need = first_position(lookback, target)
-    origins = origins[origins >= need]
+    n = len(values)
+    origins = origins[(origins >= need) & (origins < n)]
+    origins = origins[-(window + max_horizon):]
     if len(origins) == 0:
         return []
-    idx = origins[:, None] - need + np.arange(need)[None, :]  # (n_origins, need)
-    scale = local_scale(values, origins, relative)
-    paths = recursive_forecast(
-        predict, values[idx], max_horizon, target=target, scaler=scaler, lookback=lookback, alpha=alpha,
-    )
-    widths = []
+    if alpha == 0.0:
+        # Shrunk to the naive forecast: every horizon forecasts the last known price.
+        paths = np.repeat(values[origins - 1][:, None], max_horizon, axis=1)
+    else:
+        idx = origins[:, None] - need + np.arange(need)[None, :]  # (n_origins, need)
+        paths = recursive_forecast(predict, values[idx], max_horizon, target=target, scaler=scaler,
+                                   lookback=lookback, alpha=alpha)
+    scales = horizon_scales(values, origins, vol, relative, max_horizon)  # (n_origins, max_horizon)
+    multipliers = []
     for h in range(max_horizon):
-        ok = origins + h < limit
-        if ok.sum() < 10:
+        ok = np.flatnonzero(origins + h < n)[-window:]
+        if len(ok) < 10:
             break
-        residuals = interval_residuals(values[origins[ok] + h], paths[ok, h], relative) / scale[ok]
-        widths.append(float(conformal_quantile(residuals, coverage)))
-    # Honest intervals never narrow with the horizon.
-    return list(np.maximum.accumulate(widths)) if widths else []
+        z = interval_residuals(values[origins[ok] + h], paths[ok, h], relative) / scales[ok, h]
+        multipliers.append(float(conformal_quantile(z, coverage)))
+    return multipliers
+
+
+def forecast_half_widths(multipliers: list[float], values: np.ndarray, vol: Sequence[GarchParams], relative: bool,
+                         days: int) -> np.ndarray:
+    """Interval half-widths for the `days` days after `values` (nan past the calibrated horizons)."""
+    known = min(days, len(multipliers))
+    half = np.full(days, np.nan)
+    if known:
+        scales = horizon_scales(values, np.array([len(values)]), vol, relative, known)[0]
+        # Honest intervals never narrow with the horizon.
+        half[:known] = np.maximum.accumulate(np.asarray(multipliers[:known]) * scales)
+    return half

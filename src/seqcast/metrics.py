@@ -14,9 +14,14 @@ from seqcast.stats import (
     as_float_arrays,
     binomial_test,
     diebold_mariano,
+    interval_scores,
     lag_diagnosis,
+    pesaran_timmermann,
     rms,
 )
+
+SIGNIFICANCE = 0.05
+"""Words like "beats naive" need a Diebold–Mariano p below this."""
 
 # Ratios closer to 1 than this are reported as a tie: 0.05 % is well inside
 # the noise of any test set a user is likely to have.
@@ -58,6 +63,28 @@ def _direction_hits(previous: object, actual: object, predicted: object) -> tupl
     return int(np.sum(hits)), int(np.sum(moved))
 
 
+def _direction_test(previous: np.ndarray, actual: np.ndarray, forecast: np.ndarray) -> dict[str, float]:
+    """Pesaran–Timmermann test and the hit rate of always calling the majority direction.
+
+    Days on which the market or the forecast did not move are left out (no direction).
+    The majority rate is the share of the more frequent direction on the same days: the
+    best any constant "always up" or "always down" forecast could have done.
+    """
+    up_true, up_pred = actual - previous, forecast - previous
+    both = (up_true != 0) & (up_pred != 0)
+    if not both.any():
+        return {"majority_direction_accuracy": math.nan, "pt_stat": math.nan, "pt_pvalue": math.nan}
+    share_up = float(np.mean(up_true[both] > 0))
+    stat, pvalue = pesaran_timmermann(up_pred[both] > 0, up_true[both] > 0)
+    return {"majority_direction_accuracy": max(share_up, 1.0 - share_up), "pt_stat": stat, "pt_pvalue": pvalue}
+
+
+def mase_scale(train_values: object) -> float:
+    """Mean absolute one-day change over the training part: MASE's denominator (Hyndman & Koehler 2006)."""
+    (vals,) = as_float_arrays(train_values, names=("train_values",))
+    return float(np.mean(np.abs(np.diff(vals)))) if vals.size > 1 else math.nan
+
+
 def directional_accuracy(previous: object, actual: object, predicted: object) -> float:
     """Share (0..1) of days with a real move whose direction the model called right."""
     hits, days = _direction_hits(previous, actual, predicted)
@@ -70,17 +97,21 @@ def _ratio(num: float, den: float) -> float:
 
 
 def evaluate(
-    actual: object, predicted: object, previous: object, direction_from: object | None = None
+    actual: object, predicted: object, previous: object, direction_from: object | None = None,
+    mase_denominator: float | None = None,
 ) -> dict[str, float]:
     """All metrics for one forecast, next to the naive forecast (= previous).
 
     direction_from: forecasts whose direction is scored instead of predicted's
     (the network's raw forecast when predicted moves were shrunk, possibly to 0).
+    mase_denominator: mase_scale of the training part (MASE is nan without it).
     """
     act, pred, prev = as_float_arrays(actual, predicted, previous, names=("actual", "predicted", "previous"))
     model_rmse, naive_rmse = rmse(act, pred), rmse(act, prev)
     model_mae, naive_mae = mae(act, pred), mae(act, prev)
-    hits, days = _direction_hits(prev, act, pred if direction_from is None else direction_from)
+    direction = pred if direction_from is None else as_float_arrays(direction_from, names=("direction_from",))[0]
+    hits, days = _direction_hits(prev, act, direction)
+    scale = math.nan if mase_denominator is None else float(mase_denominator)
     dm_stat, dm_pvalue = diebold_mariano(pred - act, prev - act, h=1, power=2)
     lag = lag_diagnosis(act, pred, prev)
     return {
@@ -88,13 +119,16 @@ def evaluate(
         "rmse": model_rmse,
         "mae": model_mae,
         "mape": mape(act, pred),
+        "mase": _ratio(model_mae, scale),
         "directional_accuracy": hits / days if days else math.nan,
         "naive_rmse": naive_rmse,
         "naive_mae": naive_mae,
         "naive_mape": mape(act, prev),
+        "naive_mase": _ratio(naive_mae, scale),
         "rmse_ratio": _ratio(model_rmse, naive_rmse),
         "mae_ratio": _ratio(model_mae, naive_mae),
         "da_pvalue": binomial_test(hits, days) if days else math.nan,
+        **_direction_test(prev, act, direction),
         "dm_stat": dm_stat,
         "dm_pvalue": dm_pvalue,
         "lag_ratio": float(lag["lag_ratio"]),
@@ -102,14 +136,79 @@ def evaluate(
     }
 
 
-def verdict(rmse_ratio: float) -> str:
-    """Plain-words comparison of a model's RMSE with the naive forecast's."""
+def interval_metrics(
+    actual: object, lower: object, upper: object, coverage: float, recent_volatility: object,
+) -> dict[str, float]:
+    """Interval score, width and coverage, overall and in each third of days by recent volatility.
+
+    recent_volatility: a measure known before each day (seqcast uses the RMS of the 20
+    previous daily moves); days are sorted by it and cut into calm, middle and wild thirds.
+    """
+    (act,) = as_float_arrays(actual, names=("actual",))
+    lo, hi = as_float_arrays(lower, upper, names=("lower", "upper"), allow_inf=True)
+    (vol,) = as_float_arrays(recent_volatility, names=("recent_volatility",))
+    inside = (act >= lo) & (act <= hi)
+    out = {
+        "interval_level": float(coverage),
+        "interval_coverage": float(np.mean(inside)),
+        "interval_score": float(np.mean(interval_scores(act, lo, hi, coverage))),
+        "interval_width": float(np.mean(hi - lo)),
+    }
+    thirds = np.array_split(np.argsort(vol, kind="stable"), 3)
+    for name, days in zip(("calm", "mid", "wild"), thirds, strict=True):
+        out[f"interval_coverage_{name}"] = float(np.mean(inside[days])) if len(days) else math.nan
+    return out
+
+
+def compare_intervals(
+    actual: object, lower: object, upper: object, ref_lower: object, ref_upper: object, coverage: float,
+) -> dict[str, float]:
+    """A reference band's score, coverage and a Diebold–Mariano test of the daily score differences."""
+    (act,) = as_float_arrays(actual, names=("actual",))
+    lo, hi, rlo, rhi = as_float_arrays(lower, upper, ref_lower, ref_upper, allow_inf=True,
+                                       names=("lower", "upper", "ref_lower", "ref_upper"))
+    mine, ref = interval_scores(act, lo, hi, coverage), interval_scores(act, rlo, rhi, coverage)
+    pvalue = math.nan  # an unbounded interval (too few calibration days for its level) has no test
+    if np.isfinite(mine).all() and np.isfinite(ref).all():
+        _, pvalue = diebold_mariano(mine, ref, h=1, power=1)  # scores are >= 0: |score| is the score
+    return {
+        "garch_interval_score": float(np.mean(ref)),
+        "garch_interval_coverage": float(np.mean((act >= rlo) & (act <= rhi))),
+        "interval_score_ratio": _ratio(float(np.mean(mine)), float(np.mean(ref))),
+        "interval_score_dm_pvalue": pvalue,
+    }
+
+
+def p_text(pvalue: float | None) -> str:
+    """A p-value in few digits, never rounded onto the 0.05 threshold ("0.0501", not "0.05")."""
+    if pvalue is None or math.isnan(pvalue):
+        return "n/a"
+    if pvalue < 0.001:
+        return f"{pvalue:.1e}"
+    for digits in range(2, 7):
+        text = f"{pvalue:.{digits}g}"
+        if float(text) != SIGNIFICANCE:
+            return text
+    return f"{pvalue:.6g}"
+
+
+def verdict(rmse_ratio: float, dm_pvalue: float | None = None) -> str:
+    """Plain-words comparison with the naive forecast that claims only what the test supports.
+
+    "beats naive" / "worse than naive" need a Diebold–Mariano p below SIGNIFICANCE;
+    otherwise "no significant difference (x % lower RMSE, p = ...)". Without a p-value
+    (None or nan) no difference is called significant.
+    """
     ratio = float(rmse_ratio)
     if math.isnan(ratio):
         return "no naive baseline (constant series)"
     # Checked first so a 0.0004 difference is not dressed up as "0.0 %".
     if abs(1.0 - ratio) < _SAME_AS_NAIVE_TOL:
         return "same as naive"
-    if ratio < 1.0:
-        return f"beats naive by {(1.0 - ratio) * 100:.1f} %"
-    return f"worse than naive by {(ratio - 1.0) * 100:.1f} %"
+    pvalue = math.nan if dm_pvalue is None else float(dm_pvalue)
+    percent = abs(1.0 - ratio) * 100
+    if pvalue < SIGNIFICANCE:
+        words = "beats naive" if ratio < 1.0 else "worse than naive"
+        return f"{words} by {percent:.1f} % (p = {p_text(pvalue)})"
+    direction = "lower" if ratio < 1.0 else "higher"
+    return f"no significant difference ({percent:.1f} % {direction} RMSE, p = {p_text(pvalue)})"

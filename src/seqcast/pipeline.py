@@ -14,10 +14,19 @@ from torch import nn
 
 from seqcast import metrics
 from seqcast.config import RunConfig
-from seqcast.forecasting import apply_shrink, fit_shrink, horizon_quantiles, interval_bounds, local_scale
+from seqcast.forecasting import (
+    apply_shrink,
+    fit_shrink,
+    horizon_multipliers,
+    interval_bounds,
+    interval_residuals,
+    local_scale,
+    rolling_multipliers,
+)
 from seqcast.models import build_model
-from seqcast.stats import interval_coverage
+from seqcast.stats import conformal_quantile, normal_ppf
 from seqcast.training import EpochCallback, FitResult, fit, pick_device, predict_numpy
+from seqcast.volatility import GarchParams, fit_garch, fit_volatility, horizon_scales, moves
 from seqcast.windowing import Dataset, build_dataset, to_price
 
 MAX_HORIZON = 30
@@ -34,8 +43,9 @@ class Fitted:
     net_price: np.ndarray  # the network's own forecasts, in price units
     predicted: np.ndarray  # after shrinkage toward naive
     alpha: float
-    widths: list[float]  # interval half-widths for horizons 1.., in units of local_scale
+    widths: list[float]  # interval multipliers of the h-day volatility scale, horizons 1..
     relative: bool  # widths are |log(actual/predicted)| rather than price units
+    vol: list[GarchParams] | None  # the interval's volatility models, fitted on the training part
     lower: np.ndarray
     upper: np.ndarray
     report: dict[str, Any]
@@ -79,31 +89,55 @@ def fit_evaluate(
         alpha = fit_shrink(ds.previous[ds.val], ds.actual[ds.val], net_price[ds.val])
     predicted = apply_shrink(ds.previous, net_price, alpha)
 
-    # Interval half-widths per horizon from validation residuals only (never test).
+    # Intervals: a GARCH-type volatility scale fitted on the training part, times a
+    # split-conformal multiplier from out-of-sample days only (never the day itself).
     # Relative widths where prices are positive, so a band follows the price level.
     relative = bool((values > 0).all() and (predicted > 0).all())
     widths: list[float] = []
+    vol: list[GarchParams] | None = None
+    lower = upper = np.full(len(predicted), np.nan)
     if intervals and val_n >= 10:
-        widths = horizon_quantiles(
-            lambda x: predict_numpy(model, x, device), values, ds.positions[ds.val], ds.n_train,
-            MAX_HORIZON, cfg.train.coverage,
+        vol = fit_volatility(moves(values[:ds.n_train], relative))
+        scale = horizon_scales(values, ds.positions, vol, relative)[:, 0]  # (n_windows,) 1-day scale
+        z = interval_residuals(ds.actual, predicted, relative) / scale
+        # Train and validation windows: the validation tail's multiplier. Test day i: the
+        # validation tail plus the test days before i (what is known on day i).
+        multiplier = np.full(len(z), conformal_quantile(z[ds.val], cfg.train.coverage))
+        multiplier[ds.test] = rolling_multipliers(z, ds.test.start, ds.test.stop, ds.val.start,
+                                                  cfg.train.coverage)
+        lower, upper = interval_bounds(predicted, multiplier * scale, relative)
+        # For predict-next: multipliers per horizon from the latest out-of-sample days.
+        widths = horizon_multipliers(
+            lambda x: predict_numpy(model, x, device), values, ds.positions[ds.val.start:],
+            MAX_HORIZON, cfg.train.coverage, vol=vol,
             target=ds.target, scaler=ds.scaler, lookback=ds.lookback, alpha=alpha, relative=relative,
         )
-    scale = local_scale(values, ds.positions, relative)  # (n_windows,) recent volatility
-    lower, upper = interval_bounds(predicted, (widths[0] if widths else float("nan")) * scale, relative)
 
     report: dict[str, Any] = {}
+    mase_denominator = metrics.mase_scale(values[:ds.n_train])
     train_part = slice(ds.train.start, ds.val.stop)
     for name, part in (("train", train_part), ("val", ds.val), ("test", ds.test)):
         if part.stop - part.start > 0:
             # Shrinking by alpha > 0 keeps each move's sign; at alpha = 0 the network's
             # own direction is still worth scoring.
             report[name] = metrics.evaluate(ds.actual[part], predicted[part], ds.previous[part],
-                                            direction_from=net_price[part])
-    if widths:
-        report["test"]["interval_coverage"] = float(
-            interval_coverage(ds.actual[ds.test], lower[ds.test], upper[ds.test]))
-        report["test"]["interval_level"] = cfg.train.coverage
-    report["verdict"] = metrics.verdict(report["test"]["rmse_ratio"])
-    return Fitted(model, ds, result, net_price, predicted, alpha, widths, relative, lower, upper, report,
+                                            direction_from=net_price[part], mase_denominator=mase_denominator)
+    if vol is not None:
+        report["test"].update(_interval_report(values, ds, lower, upper, relative, cfg.train.coverage))
+    test = report["test"]
+    report["verdict"] = metrics.verdict(test["rmse_ratio"], test["dm_pvalue"])
+    return Fitted(model, ds, result, net_price, predicted, alpha, widths, relative, vol, lower, upper, report,
                   device, result.threads, torch.__version__)
+
+
+def _interval_report(values: np.ndarray, ds: Dataset, lower: np.ndarray, upper: np.ndarray, relative: bool,
+                     coverage: float) -> dict[str, float]:
+    """Test-part interval quality, next to a GARCH(1,1) band with normal errors around the naive forecast."""
+    t = ds.test
+    out = metrics.interval_metrics(ds.actual[t], lower[t], upper[t], coverage,
+                                   local_scale(values, ds.positions[t], relative))
+    ref = fit_garch(moves(values[:ds.n_train], relative), dist="normal", asymmetric=False)  # the reference alone
+    ref_half = normal_ppf(0.5 + coverage / 2) * horizon_scales(values, ds.positions[t], ref, relative)[:, 0]
+    ref_lower, ref_upper = interval_bounds(ds.previous[t], ref_half, relative)
+    out.update(metrics.compare_intervals(ds.actual[t], lower[t], upper[t], ref_lower, ref_upper, coverage))
+    return out

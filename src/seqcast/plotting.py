@@ -99,6 +99,34 @@ def _clamp_dates(ax) -> None:
         ax.set_xlim(max(low, first), min(high, last))
 
 
+def _interval_label(test: dict, level: float) -> str:
+    """The band's legend entry: coverage overall and per volatility third."""
+    label = f"{level:.0%} interval (test coverage {_fmt(test.get('interval_coverage', math.nan), 3)}"
+    if "interval_coverage_calm" in test:
+        label += (f"; calm/mid/wild thirds {_fmt(test['interval_coverage_calm'], 3)}/"
+                  f"{_fmt(test['interval_coverage_mid'], 3)}/{_fmt(test['interval_coverage_wild'], 3)}")
+    return label + ")"
+
+
+def _test_note(metrics: dict, meta: dict) -> str:
+    """The verdict box: the test's words, shrinkage, direction vs its null, interval score vs GARCH."""
+    test = metrics.get("test", {})
+    lines = [f"test vs naive (Diebold–Mariano): {metrics.get('verdict', '')}"]
+    alpha = meta.get("shrink", 1.0)
+    if alpha == 0.0:
+        lines.append("no signal on the validation tail: forecasts shrunk to naive (alpha = 0)")
+    elif test.get("lag_detected"):  # the CLI shows the lag warning only when the network's moves are kept
+        lines.append("lag warning: predictions track yesterday's price (a one-day-late copy of the series)")
+    if "pt_pvalue" in test:
+        lines.append(f"direction {_fmt(100 * test.get('directional_accuracy', math.nan), 3)} % vs always-majority "
+                     f"{_fmt(100 * test['majority_direction_accuracy'], 3)} % "
+                     f"(Pesaran–Timmermann p = {_fmt(test['pt_pvalue'], 2)})")
+    if "garch_interval_score" in test:
+        lines.append(f"interval score {_fmt(test['interval_score'])} vs GARCH(1,1) "
+                     f"{_fmt(test['garch_interval_score'])} (p = {_fmt(test['interval_score_dm_pvalue'], 2)})")
+    return "\n".join(lines)
+
+
 def run_figure(run: Run) -> Figure:
     """A Figure with three panels; nothing is shown or saved."""
     import numpy as np
@@ -132,9 +160,8 @@ def run_figure(run: Run) -> Figure:
                     else "naive (yesterday's price)")
         if name == "test" and "lower" in part and part["lower"].notna().any():
             level = metrics.get("test", {}).get("interval_level", meta.get("coverage", 0.9))
-            cov = metrics.get("test", {}).get("interval_coverage")
             ax.fill_between(part["date"], part["lower"], part["upper"], color=BAND, alpha=0.5, lw=0,
-                            label=f"{level:.0%} interval (test coverage {_fmt(cov, 3)})")
+                            label=_interval_label(metrics.get("test", {}), level))
         if name == "train":
             val = part[part["part"] == "val"]
             if len(val):
@@ -148,10 +175,7 @@ def run_figure(run: Run) -> Figure:
             fontsize=10, loc="left",
         )
         if name == "test":
-            note = metrics.get("verdict", "")
-            if m.get("lag_detected") and meta.get("shrink", 1.0) != 0.0:
-                note += (" · lag warning: predictions track yesterday's price "
-                         "(a one-day-late copy of the series)")
+            note = _test_note(metrics, meta)
             ax.text(0.01, 0.97, note, transform=ax.transAxes, va="top", fontsize=9,
                     bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "#ced4da"})
         ax.set_ylabel(unit_label(meta.get("symbol")))

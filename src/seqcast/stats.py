@@ -256,3 +256,63 @@ def interval_coverage(actual: object, lower: object, upper: object) -> float:
     if lo.size != act.size:
         raise DataError(f"arrays differ in length: actual={act.size}, bounds={lo.size}")
     return float(np.mean((act >= lo) & (act <= hi)))
+
+
+def normal_ppf(p: float) -> float:
+    """Inverse of normal_cdf (bisection to double precision; p strictly between 0 and 1)."""
+    p = float(p)
+    if not 0.0 < p < 1.0:
+        raise ConfigError(f"normal_ppf needs 0 < p < 1, got {p}")
+    lo, hi = -40.0, 40.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if normal_cdf(mid) < p:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-15:
+            break
+    return 0.5 * (lo + hi)
+
+
+def interval_scores(actual: object, lower: object, upper: object, coverage: float) -> np.ndarray:
+    """Interval score of each central (coverage) interval (Gneiting & Raftery 2007; Winkler 1972).
+
+    width + (2 / a) * how far the actual value fell outside, with a = 1 - coverage:
+    at 90 % a miss costs 20 times its distance. Lower is better; its mean is minimised
+    by the true 5 % and 95 % quantiles, so it rewards narrow intervals only when they
+    still cover.
+    """
+    coverage = float(coverage)
+    if not 0.0 < coverage < 1.0:
+        raise ConfigError(f"coverage must be strictly between 0 and 1, got {coverage}")
+    (act,) = as_float_arrays(actual, names=("actual",))
+    lo, hi = as_float_arrays(lower, upper, names=("lower", "upper"), allow_inf=True)
+    if lo.size != act.size:
+        raise DataError(f"arrays differ in length: actual={act.size}, bounds={lo.size}")
+    a = 1.0 - coverage
+    return (hi - lo) + (2.0 / a) * (np.maximum(lo - act, 0.0) + np.maximum(act - hi, 0.0))
+
+
+def pesaran_timmermann(forecast_up: object, actual_up: object) -> tuple[float, float]:
+    """Pesaran & Timmermann (1992) test of directional skill; returns (statistic, one-sided p).
+
+    Compares the hit rate with the rate a forecast with the same share of "up" calls
+    would reach by chance, P* = py*px + (1-py)(1-px), so calling the market's usual
+    direction every day is no skill. p is for "better than chance" (large statistic).
+    A forecast (or a market) that never changes direction cannot be tested: (nan, nan).
+    """
+    x, y = as_float_arrays(forecast_up, actual_up, names=("forecast_up", "actual_up"))
+    x, y = x > 0.5, y > 0.5
+    n = x.size
+    px, py = float(x.mean()), float(y.mean())
+    hit = float(np.mean(x == y))
+    expected = py * px + (1 - py) * (1 - px)
+    var_hit = expected * (1 - expected) / n
+    var_expected = ((2 * py - 1) ** 2 * px * (1 - px) / n + (2 * px - 1) ** 2 * py * (1 - py) / n
+                    + 4 * py * px * (1 - py) * (1 - px) / n**2)
+    denominator = var_hit - var_expected
+    if n < 2 or not denominator > 0.0:
+        return math.nan, math.nan
+    stat = (hit - expected) / math.sqrt(denominator)
+    return float(stat), float(normal_cdf(-stat))

@@ -1,0 +1,248 @@
+"""A GJR-GARCH(1,1) volatility model for the prediction intervals, in numpy.
+
+The variance of the next daily move (log-return, or price change for series that
+are not positive) follows Glosten, Jagannathan & Runkle (1993):
+
+    sigma2[t] = omega + (alpha + gamma * [eps[t-1] < 0]) * eps[t-1]**2 + beta * sigma2[t-1]
+
+with Student-t innovations (Bollerslev 1987), fitted by maximum likelihood on the
+training part only. The recursion, its start (arch's "backcast": an exponentially
+weighted mean of the first 75 squared moves) and the likelihood follow the `arch`
+package, which the tests and benchmarks/quality.py use as the reference; seqcast
+does not depend on it. Multi-day scales sum the model's variance forecasts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from seqcast.errors import RunCorruptError
+
+MIN_MOVES = 100
+"""Fewer training moves than this get a constant variance (no GARCH dynamics)."""
+
+_BACKCAST_DAYS = 75
+_BACKCAST_DECAY = 0.94
+_NU_MAX = 500.0  # beyond this the Student t is a normal distribution for every purpose here
+
+
+@dataclass(frozen=True)
+class GarchParams:
+    """Fitted parameters, in the units of the moves (squared for omega and backcast)."""
+
+    omega: float
+    alpha: float  # reaction to a rise
+    gamma: float  # extra reaction to a fall (may be < 0; alpha + gamma >= 0)
+    beta: float
+    nu: float  # Student-t degrees of freedom; math.inf for normal innovations
+    backcast: float  # sigma2 and eps**2 assumed before the first move
+
+    @property
+    def persistence(self) -> float:
+        """alpha + gamma/2 + beta: how much of today's variance shock survives a day."""
+        return self.alpha + 0.5 * self.gamma + self.beta
+
+    def to_dict(self) -> dict[str, float]:
+        out = asdict(self)
+        if math.isinf(self.nu):
+            out["nu"] = None  # strict JSON has no infinity
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: object, where: str = "meta.json") -> GarchParams:
+        names = ("omega", "alpha", "gamma", "beta", "nu", "backcast")
+        if not isinstance(raw, dict) or set(raw) != set(names):
+            raise RunCorruptError(f"{where}: 'volatility' must hold {', '.join(names)}; train again")
+        vals = {}
+        for name in names:
+            value = raw[name]
+            if name == "nu" and value is None:
+                value = math.inf
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+                raise RunCorruptError(f"{where}: volatility.{name} must be a number; train again")
+            vals[name] = float(value)
+        low = min(vals["omega"], vals["alpha"], vals["alpha"] + vals["gamma"], vals["beta"], vals["backcast"])
+        if low < 0 or vals["nu"] <= 2:
+            raise RunCorruptError(f"{where}: volatility parameters are out of range; train again")
+        return cls(**vals)
+
+
+def moves(values: np.ndarray, relative: bool) -> np.ndarray:
+    """Daily moves: moves[i] goes from day i to day i+1 (log-returns when relative)."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.diff(np.log(values)) if relative else np.diff(values)
+
+
+def _backcast(eps: np.ndarray) -> float:
+    n = min(len(eps), _BACKCAST_DAYS)
+    if n == 0:
+        return 0.0
+    weights = _BACKCAST_DECAY ** np.arange(n)
+    return float(np.dot(weights / weights.sum(), eps[:n] ** 2))
+
+
+def _linear_scan(c: np.ndarray, beta: float) -> np.ndarray:
+    """x[t] = c[t] + beta * x[t-1] (x[-1] = 0) in log2(n) vectorised steps (Hillis-Steele)."""
+    x = np.array(c, dtype=np.float64)
+    shift, factor = 1, float(beta)
+    while shift < len(x) and factor > 0.0:
+        x[shift:] += factor * x[:-shift]  # the right side is evaluated before the in-place add
+        shift, factor = 2 * shift, factor * factor
+    return x
+
+
+def conditional_variance(eps: np.ndarray, p: GarchParams) -> np.ndarray:
+    """sigma2 of each move given the moves before it, plus one more for the next, unseen move.
+
+    Returns len(eps) + 1 values: out[i] is the variance of eps[i] known after eps[i-1].
+    """
+    eps = np.asarray(eps, dtype=np.float64)
+    c = np.empty(len(eps) + 1)
+    c[0] = p.omega + (p.alpha + 0.5 * p.gamma + p.beta) * p.backcast
+    sq = eps**2
+    c[1:] = p.omega + (p.alpha + p.gamma * (eps < 0)) * sq
+    return _linear_scan(c, p.beta)
+
+
+def _loglik(eps: np.ndarray, sigma2: np.ndarray, nu: float) -> float:
+    sigma2 = np.maximum(sigma2, 1e-300)
+    if math.isinf(nu):
+        return float(-0.5 * np.sum(np.log(2 * np.pi) + np.log(sigma2) + eps**2 / sigma2))
+    const = math.lgamma(0.5 * (nu + 1)) - math.lgamma(0.5 * nu) - 0.5 * math.log(math.pi * (nu - 2))
+    return float(np.sum(const - 0.5 * np.log(sigma2) - 0.5 * (nu + 1) * np.log1p(eps**2 / (sigma2 * (nu - 2)))))
+
+
+def log_likelihood(eps: np.ndarray, p: GarchParams) -> float:
+    """Log-likelihood of the moves under the model (what fit_garch maximises)."""
+    eps = np.asarray(eps, dtype=np.float64)
+    return _loglik(eps, conditional_variance(eps, p)[:-1], p.nu)
+
+
+def _unpack(theta: np.ndarray, student: bool, asymmetric: bool, backcast: float) -> GarchParams:
+    # The reaction to a rise (alpha) and to a fall (alpha + gamma), halved, plus beta and a
+    # slack lie on a simplex: both reactions >= 0, beta >= 0 and persistence < 1 (as in arch).
+    logits = np.array([theta[1], theta[2] if asymmetric else theta[1], theta[3], 0.0])
+    w = np.exp(logits - logits.max())
+    w /= w.sum()
+    rise, fall = 2 * float(w[0]), 2 * float(w[1])
+    nu = min(2.0 + max(math.exp(min(theta[4], 50.0)), 1e-3), _NU_MAX) if student else math.inf
+    return GarchParams(math.exp(min(theta[0], 50.0)), rise, fall - rise, float(w[2]), nu, backcast)
+
+
+def fit_garch(eps: np.ndarray, *, dist: str = "t", asymmetric: bool = True) -> GarchParams:
+    """Maximum-likelihood GJR-GARCH(1,1) (GARCH(1,1) when not asymmetric) with t or normal errors.
+
+    eps: the training part's moves, oldest first. Too few moves, or none that
+    differ from 0, give a constant variance (their mean square).
+    """
+    if dist not in ("t", "normal"):
+        raise ValueError(f"dist must be 't' or 'normal', got {dist!r}")
+    eps = np.asarray(eps, dtype=np.float64)
+    unit = float(np.sqrt(np.mean(eps**2))) if len(eps) else 0.0
+    if len(eps) < MIN_MOVES or not unit > 0 or not math.isfinite(unit):
+        var = unit**2 if unit > 0 and math.isfinite(unit) else 1.0
+        return GarchParams(var, 0.0, 0.0, 0.0, math.inf, var)
+    z = eps / unit  # fit in units of the typical move: the optimiser sees numbers near 1
+    student = dist == "t"
+    bc = _backcast(z)
+
+    def objective(theta: np.ndarray) -> float:
+        value = -log_likelihood(z, _unpack(theta, student, asymmetric, bc))
+        return value if math.isfinite(value) else math.inf
+
+    # Start: alpha 0.05, gamma 0, beta 0.90, persistence 0.95, unit variance, nu 8.
+    theta0 = np.array([math.log(0.05), 0.0, 0.0, math.log(18.0), math.log(6.0)])
+    theta, best = theta0, objective(theta0)
+    for step in (0.5, 0.2, 0.2, 0.1, 0.1, 0.05):  # restarts: a simplex can collapse before the optimum
+        theta = _nelder_mead(objective, theta, step=step)
+        value = objective(theta)
+        if best - value < 1e-6:
+            break
+        best = value
+    p = _unpack(theta, student, asymmetric, bc)
+    s2 = unit**2
+    return GarchParams(p.omega * s2, p.alpha, p.gamma, p.beta, p.nu, p.backcast * s2)
+
+
+def _nelder_mead(f: Callable[[np.ndarray], float], x0: np.ndarray, *, step: float,
+                 max_evals: int = 3000, ftol: float = 1e-9, xtol: float = 1e-7) -> np.ndarray:
+    """Minimise f from x0 with the Nelder-Mead simplex (standard coefficients 1, 2, 0.5, 0.5)."""
+    n = len(x0)
+    simplex = np.vstack([x0] + [x0 + step * np.eye(n)[i] for i in range(n)])
+    values = np.array([f(x) for x in simplex])
+    evals = n + 1
+    while evals < max_evals:
+        order = np.argsort(values)
+        simplex, values = simplex[order], values[order]
+        spread = abs(values[-1] - values[0])
+        if spread <= ftol * (1.0 + abs(values[0])) and np.max(np.abs(simplex[1:] - simplex[0])) <= xtol:
+            break
+        centroid = simplex[:-1].mean(axis=0)
+        reflected = centroid + (centroid - simplex[-1])
+        fr = f(reflected)
+        evals += 1
+        if fr < values[0]:
+            expanded = centroid + 2.0 * (centroid - simplex[-1])
+            fe = f(expanded)
+            evals += 1
+            simplex[-1], values[-1] = (expanded, fe) if fe < fr else (reflected, fr)
+        elif fr < values[-2]:
+            simplex[-1], values[-1] = reflected, fr
+        else:
+            outside = fr < values[-1]
+            contracted = centroid + 0.5 * ((reflected if outside else simplex[-1]) - centroid)
+            fc = f(contracted)
+            evals += 1
+            if fc < (fr if outside else values[-1]):
+                simplex[-1], values[-1] = contracted, fc
+            else:  # shrink toward the best point
+                simplex[1:] = simplex[0] + 0.5 * (simplex[1:] - simplex[0])
+                values[1:] = [f(x) for x in simplex[1:]]
+                evals += n
+    return simplex[int(np.argmin(values))]
+
+
+def fit_volatility(eps: np.ndarray) -> list[GarchParams]:
+    """seqcast's interval scale: GJR-GARCH(1,1) with Student-t errors and GARCH(1,1) with normal errors.
+
+    horizon_scales averages their variance forecasts with equal weights. Measured on 14
+    real daily series (benchmarks/quality.py), the GJR-t model reacts better to falls
+    and fat tails; the average keeps it from being worse than plain GARCH(1,1) where the
+    training part misleads it (EUR/CZK: a pegged stretch inside the training part).
+    """
+    return [fit_garch(eps), fit_garch(eps, dist="normal", asymmetric=False)]
+
+
+def horizon_scales(values: np.ndarray, positions: np.ndarray, models: GarchParams | Sequence[GarchParams],
+                   relative: bool, horizons: int = 1) -> np.ndarray:
+    """Standard deviation of the move from the day before each position over 1..horizons days.
+
+    positions: the first forecast day t of each origin (the data known ends at t-1;
+    len(values) forecasts the day after the data). Returns (len(positions), horizons):
+    sqrt of the sum of the variance forecasts for days t .. t+h-1, averaged over models.
+    """
+    models = [models] if isinstance(models, GarchParams) else list(models)
+    eps = moves(values, relative)
+    out = np.zeros((len(positions), horizons))
+    for p in models:
+        sigma2 = conditional_variance(eps, p)  # sigma2[t-1]: the move into day t
+        v = sigma2[np.asarray(positions) - 1]  # (n_origins,)
+        total = np.zeros_like(v)
+        for h in range(horizons):
+            total = total + v
+            out[:, h] += total / len(models)
+            v = p.omega + p.persistence * v  # E[sigma2] one day further ahead
+    # A model with zero variance (a flat training part) still needs a positive unit.
+    return np.sqrt(np.maximum(out, np.finfo(float).tiny))
+
+
+def models_from_meta(raw: object, where: str = "meta.json") -> list[GarchParams]:
+    """The volatility models a run recorded (a list of parameter objects)."""
+    items = raw if isinstance(raw, list) else [raw]
+    if not items:
+        raise RunCorruptError(f"{where}: 'volatility' is empty; train again")
+    return [GarchParams.from_dict(item, where) for item in items]
