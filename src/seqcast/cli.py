@@ -60,6 +60,13 @@ ShrinkOption = Annotated[bool, typer.Option(help="Shrink moves toward naive (fit
 StartOption = Annotated[str | None, typer.Option("--from", help="Use data from this date.")]
 EndOption = Annotated[str | None, typer.Option("--to", help="Use data up to this date.")]
 DeviceOption = Annotated[Literal["auto", "cpu", "cuda", "mps"], typer.Option(help="Where to train.")]
+CovariateOption = Annotated[list[str] | None, typer.Option(
+    "--covariate", help="A stored series read as a past covariate, SYMBOL[:SOURCE] (repeatable): the "
+    "forecast of day t+1 sees its values dated <= t only.")]
+FeaturesOption = Annotated[str | None, typer.Option(
+    "--features", help="The target's own other columns as inputs: ohlc, volume (comma-separated).")]
+MaxStaleOption = Annotated[int, typer.Option(
+    help="A covariate value older than this many calendar days on a target date counts as missing.")]
 
 
 def _console(stderr: bool = False) -> Console:
@@ -226,6 +233,9 @@ def train(
     coverage: Annotated[float, typer.Option(help="Prediction-interval coverage.")] = 0.9,
     start: StartOption = None,
     end: EndOption = None,
+    covariate: CovariateOption = None,
+    features: FeaturesOption = None,
+    max_stale_days: MaxStaleOption = 7,
     seed: Annotated[int, typer.Option(help="Random seed (runs are reproducible on CPU).")] = 0,
     device: DeviceOption = "auto",
     threads: Annotated[int | None, typer.Option(help="CPU threads for PyTorch \\[default: all].")] = None,
@@ -245,6 +255,8 @@ def train(
       seqcast train --symbol eurpln --model gru --epochs 20 --json
 
       seqcast train --seeds 5        # mean ± sd over 5 seeds
+
+      seqcast train --symbol eurpln --source ecb --covariate eurpln:stooq   # a past covariate
     """
     from seqcast import api
     from seqcast.config import DataConfig, ModelConfig, RunConfig, TrainConfig
@@ -252,7 +264,8 @@ def train(
     with _user_errors():
         cfg = RunConfig(
             DataConfig(symbol=symbol, source=source, start=start, end=end, split=split,
-                       val_fraction=val_fraction, lookback=lookback, target=target),
+                       val_fraction=val_fraction, lookback=lookback, target=target,
+                       covariates=covariate or [], features=features or [], max_stale_days=max_stale_days),
             ModelConfig(kind=model, hidden=hidden, layers=layers, dropout=dropout,
                         nonlinearity=activation, heads=heads),
             TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, clip=clip, patience=patience,
@@ -388,10 +401,24 @@ def _print_report(run: Any) -> None:
                   "(direction shown is the network's own)")
     elif alpha < 1.0:
         out.print(f"predicted moves scaled by {alpha:.3f} (fitted on the validation tail)")
+    if "linear_rmse_ratio" in test:
+        out.print(f"linear regression on the same inputs: ratio {_num(test['linear_rmse_ratio'], 4)}")
+    _print_inputs(out, meta)
     if test.get("lag_detected") and alpha > 0.0:
         out.print("[yellow]lag warning:[/] test predictions are closer to the previous day's price "
                   "than to the real one: the model mostly repeats yesterday, a day late")
     out.print(f"run id: [bold]{run.run_id}[/]")
+
+
+def _print_inputs(out: Any, meta: dict[str, Any]) -> None:
+    """The run's extra inputs (past covariates, extra columns), when it has any."""
+    extra = [r for r in meta.get("inputs", []) if isinstance(r, dict) and r.get("role") != "target"]
+    if not extra:
+        return
+    out.print("inputs: " + ", ".join(str(r.get("name")) for r in meta["inputs"] if isinstance(r, dict)))
+    dropped = meta.get("split", {}).get("dropped_windows")
+    if dropped:
+        out.print(f"{dropped} windows left out: a covariate value was missing or too stale")
 
 
 # --------------------------------------------------------------------------- backtest
@@ -423,6 +450,9 @@ def backtest(
     shrink: ShrinkOption = True,
     start: StartOption = None,
     end: EndOption = None,
+    covariate: CovariateOption = None,
+    features: FeaturesOption = None,
+    max_stale_days: MaxStaleOption = 7,
     seed: Annotated[int, typer.Option(help="Random seed, the same for every fold.")] = 0,
     device: DeviceOption = "auto",
     threads: Annotated[int | None, typer.Option(help="CPU threads per fold \\[default: cores / workers].")] = None,
@@ -442,6 +472,8 @@ def backtest(
       seqcast backtest --folds 8 --model gru --epochs 20 --workers 2
 
       seqcast backtest --symbol eurpln --from 2018-01-01 --json
+
+      seqcast backtest --symbol eurpln --source ecb --covariate eurpln:stooq --folds 4
     """
     from seqcast import api
     from seqcast.config import DataConfig, ModelConfig, RunConfig, TrainConfig
@@ -449,7 +481,8 @@ def backtest(
     with _user_errors():
         cfg = RunConfig(
             DataConfig(symbol=symbol, source=source, start=start, end=end, split=split,
-                       val_fraction=val_fraction, lookback=lookback, target=target),
+                       val_fraction=val_fraction, lookback=lookback, target=target,
+                       covariates=covariate or [], features=features or [], max_stale_days=max_stale_days),
             ModelConfig(kind=model, hidden=hidden, layers=layers, dropout=dropout,
                         nonlinearity=activation, heads=heads),
             TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, clip=clip, patience=patience,
@@ -522,6 +555,7 @@ def runs(as_json: JsonOption = False, home: HomeOption = None) -> None:
                 "rmse_ratio": test.get("rmse_ratio"), "verdict": m.get("verdict"),
                 "epochs": meta.get("training", {}).get("epochs_run"),
                 "seconds": meta.get("training", {}).get("seconds"),
+                "inputs": [*cfg.data.covariates, *cfg.data.features],
             })
         if as_json:
             _json_out(rows)
@@ -535,12 +569,13 @@ def runs(as_json: JsonOption = False, home: HomeOption = None) -> None:
         table.add_column("run id", no_wrap=True, min_width=max(len(r["run_id"]) for r in rows))
         for name in ("target", "test RMSE", "naive", "ratio"):
             table.add_column(name, justify="left" if name == "target" else "right", no_wrap=True)
+        table.add_column("inputs")
         for r in rows:
             if "error" in r:
                 table.add_row(r["run_id"], "[red]unreadable[/]", "", "", r["error"][:40])
                 continue
             table.add_row(r["run_id"], r["target"], _num(r["rmse"], 4), _num(r["naive_rmse"], 4),
-                          _num(r["rmse_ratio"], 4))
+                          _num(r["rmse_ratio"], 4), " ".join(r["inputs"]) or "–")
         _console().print(table)
 
 

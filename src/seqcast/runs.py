@@ -192,7 +192,8 @@ class Run:
                         f"{path} was changed after the run was saved (its checksum differs) and was "
                         "not loaded; train again, or copy the run folder again whole"
                     )
-            return NumpyRegressor(self.config.model, load_npz(self.path / "weights.npz"))
+            return NumpyRegressor(self.config.model, load_npz(self.path / "weights.npz"),
+                                  n_features=self.config.data.n_inputs)
         import torch
 
         from seqcast.training import predict_numpy
@@ -208,7 +209,7 @@ class Run:
 
         from seqcast.models import build_model
 
-        model = build_model(self.config.model)
+        model = build_model(self.config.model, self.config.data.n_inputs)
         path = self.path / "model.pt"
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
