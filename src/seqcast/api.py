@@ -192,6 +192,7 @@ def train(
         raise DataError(_empty_range_message(stored.symbol, cfg.data, frame))
     frame = selected
     prepared = _prepare_inputs(ws, cfg, stored, frame)  # past covariates, extra columns
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, covariates=list(prepared.stored)))
     frame = prepared.frame
     values = frame["Close"].to_numpy(dtype=np.float64)
     dates = frame.index
@@ -390,6 +391,7 @@ def backtest(
     if frame.empty:
         raise DataError(f"no {stored.symbol} rows between {cfg.data.start} and {cfg.data.end}")
     prepared = _prepare_inputs(ws, cfg, stored, frame)  # past covariates, extra columns
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, covariates=list(prepared.stored)))
     frame = prepared.frame
     values = frame["Close"].to_numpy(dtype=np.float64)
     dates = frame.index

@@ -404,7 +404,8 @@ def _print_report(run: Any) -> None:
     if "linear_rmse_ratio" in test:
         out.print(f"linear regression on the same inputs: ratio {_num(test['linear_rmse_ratio'], 4)}")
     _print_inputs(out, meta)
-    if test.get("lag_detected") and alpha > 0.0:
+    beats = test["rmse_ratio"] < 1 and (test.get("dm_pvalue") or 1.0) < 0.05
+    if test.get("lag_detected") and alpha > 0.0 and not beats:  # a significant win is no lag
         out.print("[yellow]lag warning:[/] test predictions are closer to the previous day's price "
                   "than to the real one: the model mostly repeats yesterday, a day late")
     out.print(f"run id: [bold]{run.run_id}[/]")
@@ -569,7 +570,7 @@ def runs(as_json: JsonOption = False, home: HomeOption = None) -> None:
         table.add_column("run id", no_wrap=True, min_width=max(len(r["run_id"]) for r in rows))
         for name in ("target", "test RMSE", "naive", "ratio"):
             table.add_column(name, justify="left" if name == "target" else "right", no_wrap=True)
-        table.add_column("inputs")
+        table.add_column("inputs", overflow="fold")
         for r in rows:
             if "error" in r:
                 table.add_row(r["run_id"], "[red]unreadable[/]", "", "", r["error"][:40])

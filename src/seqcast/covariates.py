@@ -185,10 +185,10 @@ def check_fresh(symbol: str, source: str, cov_last: np.datetime64, target_last: 
                 target: str) -> None:
     """predict-next: a covariate must reach the target's last day."""
     if cov_last < target_last:
+        how = "--csv FILE (a newer file)" if source == "csv" else f"--source {source}"
         raise DataError(
             f"covariate {symbol}:{source} ends {cov_last}, before the target {target}'s last day "
-            f"{target_last}; a forecast from {target_last} needs it: seqcast fetch {symbol} "
-            f"--source {source}"
+            f"{target_last}; a forecast from {target_last} needs it: seqcast fetch {symbol} {how}"
         )
 
 

@@ -61,7 +61,8 @@ def run_figure(run: Run) -> Figure:
         )
         if name == "test":
             note = metrics.get("verdict", "")
-            if m.get("lag_detected"):
+            beats = m.get("rmse_ratio", 1.0) < 1 and (m.get("dm_pvalue") or 1.0) < 0.05
+            if m.get("lag_detected") and not beats:  # a significant win over naive is no lag
                 note += (" · lag warning: predictions track yesterday's price "
                          "(a one-day-late copy of the series)")
             ax.text(0.01, 0.97, note, transform=ax.transAxes, va="top", fontsize=9,
