@@ -115,7 +115,12 @@ def covariate_columns(symbol: str, source: str, target_dates: np.ndarray, target
     if (np.asarray(target_close) <= 0).any():
         raise DataError(f"the target has zero or negative prices; covariate {name}'s gap input "
                         "log(covariate / target) needs positive prices")
-    aligned, _ = align_asof(target_dates, dates[finite], close[finite], max_stale_days)
+    dates, close = dates[finite], close[finite]
+    if not dates.size:
+        raise DataError(f"covariate {name} has no prices; fetch it again")
+    aligned, _ = align_asof(target_dates, dates, close, max_stale_days)
+    # After its last row the covariate has ended (not paused for a holiday): nothing to carry on.
+    aligned[np.asarray(target_dates, dtype="datetime64[D]") > dates[-1]] = np.nan
     with np.errstate(invalid="ignore", divide="ignore"):
         logret = np.full_like(aligned, np.nan)
         logret[1:] = np.diff(np.log(aligned))
