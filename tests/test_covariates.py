@@ -135,6 +135,16 @@ def test_predict_next_numpy_path_and_refusals(tmp_path):
     assert run.config.data.covariates == ["lead:csv"]  # the source actually used is recorded
     fc = api.predict_next(run.run_id)
     assert len(fc.rows) == 1 and np.isfinite(fc.rows[0]["predicted"])
+    # A covariate run's forecast, too, runs in numpy: neither torch nor pandas is imported.
+    import subprocess
+    import sys
+
+    probe = ("import sys, json; from seqcast import api; "
+             f"row = api.predict_next({run.run_id!r}).rows[0]; "
+             "print(json.dumps([row['predicted'], [m for m in ('torch', 'pandas') if m in sys.modules]]))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    predicted, heavy = json.loads(done.stdout)
+    assert heavy == [] and predicted == fc.rows[0]["predicted"]
     # The numpy forward of a 3-input network is the torch one.
     import torch
 
@@ -145,6 +155,11 @@ def test_predict_next_numpy_path_and_refusals(tmp_path):
                                rtol=1e-4, atol=1e-6)
     with pytest.raises(ConfigError, match="one day ahead only"):
         api.predict_next(run.run_id, days=3)
+    # A covariate revised over the training dates is noted, as the target's own revisions are.
+    revised = cov_full.copy()
+    revised.iloc[100, 0] *= 1.01
+    api.fetch("lead", csv=write_csv(tmp_path / "lead2.csv", revised))
+    assert any("covariate lead:csv was revised" in n for n in api.predict_next(run.run_id).notes)
     # The target moves on; the covariate does not.
     later = pd.DataFrame({"Close": [target["Close"].iloc[-1]] * 2},
                          index=pd.bdate_range(target.index[-1] + pd.Timedelta(days=1), periods=2))
@@ -166,6 +181,8 @@ def test_stale_and_missing_rows_are_left_out_and_reported(tmp_path):
     assert len(preds) == 398 - (FAST["lookback"] + 1) - dropped
     result = CliRunner().invoke(app, ["runs"])
     assert "lead:csv" in result.output
+    listed = json.loads(CliRunner().invoke(app, ["runs", "--json"]).output)
+    assert listed[-1]["inputs"] == ["lead:csv"]
 
 
 def test_misaligned_calendars_are_aligned_and_the_range_trimmed(tmp_path):
@@ -194,6 +211,9 @@ def test_messages_for_unusable_covariates(tmp_path):
         api.train(symbol="tgt", covariates=["nothere:stooq"], **FAST)
     with pytest.raises(ConfigError, match="the target series itself"):
         api.train(symbol="tgt", covariates=["tgt:csv"], **FAST)
+    api.fetch("later", csv=write_csv(tmp_path / "later.csv", cov.set_axis(cov.index + pd.Timedelta(days=400))))
+    with pytest.raises(NotEnoughDataError, match="share no dates"):
+        api.train(symbol="tgt", covariates=["later"], **FAST)
     with pytest.raises(DataError, match="--features ohlc needs the Open, High, Low"):
         api.train(symbol="tgt", features="ohlc", **FAST)
     result = CliRunner().invoke(app, ["train", "--symbol", "tgt", "--covariate", "bad spec!"])

@@ -519,7 +519,7 @@ def predict_next(
     if cfg.data.n_inputs > 1:  # covariates or extra columns: one day, from every input's latest data
         from seqcast.covariates import predict_one_day
 
-        path = predict_one_day(Store(ws), run, dates, values, days)
+        path = predict_one_day(Store(ws), run, dates, values, days, notes)
     else:
         path = recursive_forecast(
             run.predictor(), values[None, -need:], days, target=cfg.data.target, scaler=run.scaler,

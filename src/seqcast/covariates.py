@@ -302,11 +302,13 @@ def input_scalers(meta: dict[str, Any], expected: int, where: Any) -> list:
     return scalers
 
 
-def predict_one_day(store: Any, run: Any, dates: np.ndarray, values: np.ndarray, days: int) -> np.ndarray:
+def predict_one_day(store: Any, run: Any, dates: np.ndarray, values: np.ndarray, days: int,
+                    notes: list[str] | None = None) -> np.ndarray:
     """predict-next for a run with extra inputs: the next day's price, as a (1,) array.
 
     Refuses when a covariate does not reach the target's last day (its future
-    values are unknown, so more than one day ahead is refused too).
+    values are unknown, so more than one day ahead is refused too). Appends to
+    `notes` when a covariate's data was revised since training.
     """
     from seqcast.forecasting import apply_shrink
     from seqcast.windowing import last_window, to_price
@@ -323,6 +325,8 @@ def predict_one_day(store: Any, run: Any, dates: np.ndarray, values: np.ndarray,
     loaded = _load_covariates(store, data.covariates, symbol, source, data.lookback)
     for cov_symbol, cov_source, _stored, cov_dates, _close in loaded:
         check_fresh(cov_symbol, cov_source, cov_dates[-1], dates[-1], symbol)
+    if notes is not None:
+        notes.extend(revised_covariates(meta, loaded, data.max_stale_days))
     need = data.lookback + 2  # the window plus the rows its first log-returns start from
     if data.features:
         frame = store.get(symbol, source).load()
@@ -344,3 +348,23 @@ def predict_one_day(store: Any, run: Any, dates: np.ndarray, values: np.ndarray,
     raw = run.scaler.inverse(np.asarray(run.predictor()(window), dtype=np.float64))
     previous = values[-1:]
     return apply_shrink(previous, to_price(raw, previous, data.target), float(meta.get("shrink", 1.0)))
+
+
+def revised_covariates(meta: dict[str, Any], loaded: list, max_stale_days: int) -> list[str]:
+    """Notes for covariates whose stored rows over the training dates differ from what was trained on."""
+    from seqcast.api import fingerprint
+
+    data = meta.get("data", {})
+    try:
+        first, last = np.datetime64(data["first"], "D"), np.datetime64(data["last"], "D")
+    except (KeyError, TypeError, ValueError):
+        return []
+    recorded = {f"{r.get('symbol')}:{r.get('source')}": r.get("fingerprint")
+                for r in meta.get("inputs", []) if isinstance(r, dict) and r.get("role") == "covariate"}
+    notes = []
+    for symbol, source, _stored, cov_dates, cov_close in loaded:
+        used = (cov_dates <= last) & (cov_dates >= first - np.timedelta64(max_stale_days, "D"))
+        key = f"{symbol}:{source}"
+        if key in recorded and fingerprint(cov_dates[used], cov_close[used]) != recorded[key]:
+            notes.append(f"the stored data of covariate {key} was revised since this run was trained")
+    return notes

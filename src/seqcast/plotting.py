@@ -33,6 +33,9 @@ def run_figure(run: Run) -> Figure:
     title = (f"{meta.get('symbol', '?').upper()} · {cfg.model.kind.upper()} "
              f"(hidden {cfg.model.hidden}×{cfg.model.layers}, lookback {cfg.data.lookback}, "
              f"target {cfg.data.target}) · run {run.run_id}")
+    extra = [*cfg.data.covariates, *cfg.data.features]
+    if extra:
+        title += f"\ninputs besides the target: {', '.join(extra)}"
     fig.suptitle(title, fontsize=11)
 
     train = preds[preds["part"].isin(["train", "val"])]
