@@ -275,3 +275,25 @@ def test_config_fields_round_trip_and_old_configs_still_load():
     with pytest.raises(ConfigError, match="the same series twice"):
         DataConfig(covariates=["a:csv", "A:csv"])
     assert parse_covariate("^spx:stooq") == ("^spx", "stooq")
+
+
+@pytest.mark.parametrize("options", [{"model": "transformer"}, {"target": "change"}])
+def test_other_models_and_targets_read_covariates_and_forecast(tmp_path, options):
+    target, cov = leading_pair(n=300)
+    cov_full = pd.concat([cov, pd.DataFrame({"Close": [cov["Close"].iloc[-1]]}, index=target.index[-1:])])
+    store_pair(tmp_path, target, cov_full)
+    run = api.train(symbol="tgt", covariates=["lead:csv"], **{**FAST, **options}).run
+    assert run.metrics["test"]["rmse_ratio"] < 0.5
+    assert np.isfinite(api.predict_next(run.run_id).rows[0]["predicted"])  # the torch path for a transformer
+
+
+def test_cli_json_output_with_covariates_is_strict_json(tmp_path):
+    target, cov = leading_pair(n=300)
+    store_pair(tmp_path, target, cov)
+    result = CliRunner().invoke(app, ["train", "--symbol", "tgt", "--covariate", "lead:csv", "--epochs", "20",
+                                      "--lr", "0.01", "--patience", "0", "--batch-size", "32", "--hidden", "8",
+                                      "--lookback", "5", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout, parse_constant=lambda c: pytest.fail(f"not strict JSON: {c}"))
+    assert [r["name"] for r in out["meta"]["inputs"]][1:] == ["lead:csv logret", "lead:csv gap"]
+    assert "linear_rmse_ratio" in out["metrics"]["test"]
