@@ -413,10 +413,11 @@ def _print_report(run: Any) -> None:
 
 def _print_inputs(out: Any, meta: dict[str, Any]) -> None:
     """The run's extra inputs (past covariates, extra columns), when it has any."""
-    extra = [r for r in meta.get("inputs", []) if isinstance(r, dict) and r.get("role") != "target"]
-    if not extra:
+    records = meta.get("inputs")
+    records = [r for r in records if isinstance(r, dict)] if isinstance(records, list) else []
+    if not any(r.get("role") != "target" for r in records):
         return
-    out.print("inputs: " + ", ".join(str(r.get("name")) for r in meta["inputs"] if isinstance(r, dict)))
+    out.print("inputs: " + ", ".join(str(r.get("name")) for r in records))
     dropped = meta.get("split", {}).get("dropped_windows")
     if dropped:
         out.print(f"{dropped} windows left out: a covariate value was missing or too stale")
