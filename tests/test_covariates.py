@@ -244,8 +244,18 @@ def test_backtest_folds_fit_their_own_input_scalers(tmp_path):
     first, second = (f.input_scalers for f in result.folds)
     assert len(first) == 2 and first != second
     assert result.pooled["rmse_ratio"] < 0.7
+    assert result.linear["rmse_ratio"] < 0.7
     saved = json.loads(result.path.read_text())
     assert saved["config"]["data"]["covariates"] == ["lead:csv"]
+    assert saved["linear"]["rmse_ratio"] == result.linear["rmse_ratio"]
+
+
+def test_seeds_with_a_covariate(tmp_path):
+    target, cov = leading_pair(n=300)
+    store_pair(tmp_path, target, cov)
+    result = api.train_seeds(symbol="tgt", covariates=["lead:csv"], seeds=2, **FAST)
+    assert [r.config.data.covariates for r in result.runs] == [["lead:csv"]] * 2
+    assert result.summary["rmse_ratio"]["mean"] < 0.5
 
 
 def test_cli_train_with_a_covariate_reports_inputs_and_the_linear_baseline(tmp_path):

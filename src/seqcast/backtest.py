@@ -52,10 +52,11 @@ class FoldResult:
     previous: np.ndarray  # (n_test,) the naive forecast
     net_price: np.ndarray  # (n_test,) the network's own forecasts (direction is scored on these)
     input_scalers: list[dict[str, float]] = field(default_factory=list)  # extra inputs', fitted on [0, n_train)
+    linear: np.ndarray = field(default_factory=lambda: np.empty(0))  # (n_test,) least squares on the same inputs
 
     def to_dict(self, predictions: bool = False) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-               if f.name not in ("test_dates", "actual", "predicted", "previous", "net_price")}
+               if f.name not in ("test_dates", "actual", "predicted", "previous", "net_price", "linear")}
         if predictions:
             out["predictions"] = [
                 {"date": d, "actual": float(a), "predicted": float(p), "naive": float(n)}
@@ -77,6 +78,7 @@ class BacktestResult:
     backtest_id: str | None = None
     path: Path | None = None  # where api.backtest saved it
     meta: dict[str, Any] = field(default_factory=dict)
+    linear: dict[str, float] = field(default_factory=dict)  # pooled least squares on the same inputs
 
     def to_dict(self, predictions: bool = False) -> dict[str, Any]:
         return {
@@ -84,6 +86,7 @@ class BacktestResult:
             **self.meta,
             "folds": [f.to_dict(predictions) for f in self.folds],
             "pooled": self.pooled,
+            "linear": self.linear,
             "verdict": self.verdict,
             "workers": self.workers,
             "config": self.config.to_dict(),
@@ -149,7 +152,11 @@ def walk_forward(
             for name in ("actual", "predicted", "previous", "net_price")}
     pooled = metrics.evaluate(pool["actual"], pool["predicted"], pool["previous"],
                               direction_from=pool["net_price"])
-    return BacktestResult(cfg, results, pooled, metrics.verdict(pooled["rmse_ratio"]), workers)
+    # The simplest model on the same inputs, each fold fitted on its own training part.
+    linear_rmse = metrics.rmse(pool["actual"], np.concatenate([f.linear for f in results]))
+    linear = {"rmse": linear_rmse,
+              "rmse_ratio": linear_rmse / pooled["naive_rmse"] if pooled["naive_rmse"] else float("nan")}
+    return BacktestResult(cfg, results, pooled, metrics.verdict(pooled["rmse_ratio"]), workers, linear=linear)
 
 
 def _check_folds(n: int, cfg: RunConfig, folds: int) -> list[tuple[int, int]]:
@@ -211,6 +218,7 @@ def _run_fold(values: np.ndarray, cfg: RunConfig, n_train: int, inputs: np.ndarr
         "predicted": fitted.predicted[test].copy(),
         "previous": ds.previous[test].copy(),
         "net_price": fitted.net_price[test].copy(),
+        "linear": fitted.linear[test].copy(),
     }
 
 
@@ -264,5 +272,5 @@ def _fold_result(k: int, out: dict[str, Any], dates: Any) -> FoldResult:
         metrics=out["metrics"],
         test_dates=list(dates[out["test_positions"]].strftime("%Y-%m-%d")),
         actual=out["actual"], predicted=out["predicted"], previous=out["previous"],
-        net_price=out["net_price"], input_scalers=out["input_scalers"],
+        net_price=out["net_price"], input_scalers=out["input_scalers"], linear=out["linear"],
     )

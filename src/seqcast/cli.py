@@ -265,7 +265,8 @@ def train(
         cfg = RunConfig(
             DataConfig(symbol=symbol, source=source, start=start, end=end, split=split,
                        val_fraction=val_fraction, lookback=lookback, target=target,
-                       covariates=covariate or [], features=features or [], max_stale_days=max_stale_days),
+                       covariates=covariate or [], features=features.split(",") if features else [],
+                       max_stale_days=max_stale_days),
             ModelConfig(kind=model, hidden=hidden, layers=layers, dropout=dropout,
                         nonlinearity=activation, heads=heads),
             TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, clip=clip, patience=patience,
@@ -484,7 +485,8 @@ def backtest(
         cfg = RunConfig(
             DataConfig(symbol=symbol, source=source, start=start, end=end, split=split,
                        val_fraction=val_fraction, lookback=lookback, target=target,
-                       covariates=covariate or [], features=features or [], max_stale_days=max_stale_days),
+                       covariates=covariate or [], features=features.split(",") if features else [],
+                       max_stale_days=max_stale_days),
             ModelConfig(kind=model, hidden=hidden, layers=layers, dropout=dropout,
                         nonlinearity=activation, heads=heads),
             TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, clip=clip, patience=patience,
@@ -526,6 +528,8 @@ def _print_backtest(result: Any) -> None:
     beats = sum(1 for f in result.folds if f.metrics["rmse_ratio"] < 1)
     out.print(f"pooled test: [{colour}]{result.verdict}[/] (Diebold–Mariano p = "
               f"{_num(result.pooled.get('dm_pvalue'), 2)}; {beats} of {len(result.folds)} folds beat naive)")
+    if result.linear:
+        out.print(f"linear regression on the same inputs: pooled ratio {_num(result.linear['rmse_ratio'], 4)}")
     if result.path:
         out.print(f"saved: {result.path}", soft_wrap=True)
 
@@ -543,7 +547,7 @@ def runs(as_json: JsonOption = False, home: HomeOption = None) -> None:
 
     with _user_errors():
         found = api.list_runs(home)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for run in found:
             try:
                 cfg, m, meta = run.config, run.metrics, run.meta

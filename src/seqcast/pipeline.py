@@ -5,7 +5,7 @@ api.train saves its result as a run; the backtest calls it once per fold.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,7 @@ class Fitted:
     device: torch.device
     threads: int
     torch_version: str
+    linear: np.ndarray = field(default_factory=lambda: np.empty(0))  # least squares on the same inputs, prices
 
 
 def fit_evaluate(
@@ -115,7 +116,7 @@ def fit_evaluate(
         report["test"]["interval_level"] = cfg.train.coverage
     report["verdict"] = metrics.verdict(report["test"]["rmse_ratio"])
     return Fitted(model, ds, result, net_price, predicted, alpha, widths, relative, lower, upper, report,
-                  device, torch.get_num_threads(), torch.__version__)
+                  device, torch.get_num_threads(), torch.__version__, linear)
 
 
 def one_step_widths(ds: Dataset, values: np.ndarray, predicted: np.ndarray, relative: bool,
