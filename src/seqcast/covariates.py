@@ -190,11 +190,17 @@ def check_fresh(symbol: str, source: str, cov_last: np.datetime64, target_last: 
                 target: str) -> None:
     """predict-next: a covariate must reach the target's last day."""
     if cov_last < target_last:
-        how = "--csv FILE (a newer file)" if source == "csv" else f"--source {source}"
         raise DataError(
             f"covariate {symbol}:{source} ends {cov_last}, before the target {target}'s last day "
-            f"{target_last}; a forecast from {target_last} needs it: seqcast fetch {symbol} {how}"
+            f"{target_last}; a forecast from {target_last} needs it: {fetch_hint(symbol, source, 'a newer file')}"
         )
+
+
+def fetch_hint(symbol: str, source: str, csv_note: str) -> str:
+    """The fetch command that brings a stored series up to date."""
+    if source == "csv":
+        return f"seqcast fetch {symbol} --csv FILE ({csv_note})"
+    return f"seqcast fetch {symbol} --source {source}"
 
 
 # --------------------------------------------------------------------------- stored inputs
@@ -227,8 +233,9 @@ def _load_covariates(store: Any, covariates: list[str], target_symbol: str, targ
         if len(dates) < lookback:
             raise NotEnoughDataError(
                 f"covariate {stored.symbol}:{stored.source} has {len(dates)} rows, fewer than --lookback "
-                f"{lookback}; fetch more of it: seqcast fetch {stored.symbol} --source {stored.source} "
-                "--from an earlier date"
+                f"{lookback}; fetch more of it ("
+                f"{fetch_hint(stored.symbol, stored.source, 'a longer file')}, from an earlier date) or use "
+                "a shorter --lookback"
             )
         out.append((stored.symbol, stored.source, stored, dates, close))
     return out
