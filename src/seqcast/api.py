@@ -178,13 +178,16 @@ def train(
         raise DataError(_empty_range_message(stored.symbol, cfg.data, frame))
     sampling = _sampling_record(stored, frame.index, selected.index)  # calendar + data warnings
     frame = selected
+    prepared = _prepare_inputs(ws, cfg, stored, frame)  # past covariates, extra columns
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, covariates=list(prepared.stored)))
+    frame = prepared.frame
     values = frame["Close"].to_numpy(dtype=np.float64)
     dates = frame.index
     RunStore(ws).check_writable()  # a read-only or full workspace fails now, not after training
     from seqcast.resources import memory_hint
 
     with memory_hint(cfg):
-        fitted = fit_evaluate(values, cfg, on_epoch_end=on_epoch_end)
+        fitted = fit_evaluate(values, cfg, on_epoch_end=on_epoch_end, inputs=prepared.matrix)
     ds, model, result, report, device = fitted.ds, fitted.model, fitted.fit, fitted.report, fitted.device
     val_n = ds.val.stop - ds.val.start
 
@@ -230,7 +233,21 @@ def train(
         "coverage": cfg.train.coverage,
         **sampling,
     }
+    from seqcast.covariates import input_records
+
+    meta["split"]["dropped_windows"] = ds.dropped
+    meta["inputs"] = input_records(
+        prepared, ds, dates, {"name": f"{stored.symbol}:{stored.source} {cfg.data.target}",
+                              "symbol": stored.symbol, "source": stored.source, "transform": cfg.data.target,
+                              "fingerprint": meta["data"]["fingerprint"]}, cfg.data.max_stale_days)
     return TrainResult(_save_run(ws, cfg, meta, model, ds.scaler, result, report, predictions), result)
+
+
+def _prepare_inputs(ws: Workspace, cfg: RunConfig, stored: StoredSeries, frame: pd.DataFrame):
+    """The covariates and extra columns of cfg on the target's rows (covariates.prepare_inputs)."""
+    from seqcast.covariates import prepare_inputs
+
+    return prepare_inputs(Store(ws), cfg.data, stored.symbol, stored.source, frame)
 
 
 def _save_run(ws, cfg, meta, model, scaler, result, report, predictions) -> Run:
@@ -387,13 +404,17 @@ def backtest(
     frame = between(frame, _as_date(cfg.data.start, "--from"), _as_date(cfg.data.end, "--to"))
     if frame.empty:
         raise DataError(f"no {stored.symbol} rows between {cfg.data.start} and {cfg.data.end}")
+    prepared = _prepare_inputs(ws, cfg, stored, frame)  # past covariates, extra columns
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, covariates=list(prepared.stored)))
+    frame = prepared.frame
     values = frame["Close"].to_numpy(dtype=np.float64)
     dates = frame.index
     check_writable(ws)
     from seqcast.resources import memory_hint
 
     with memory_hint(cfg):
-        result = walk_forward(values, dates, cfg, folds, workers=workers, on_fold_end=on_fold_end)
+        result = walk_forward(values, dates, cfg, folds, workers=workers, on_fold_end=on_fold_end,
+                              inputs=prepared.matrix)
     result.backtest_id = RunStore(ws).new_id(cfg.model.kind, stored.symbol)
     result.meta = {
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -631,10 +652,15 @@ def predict_next(
         raise DataError(f"the latest {symbol} prices include zero or negative values; "
                         "this run models log-returns and cannot use them")
 
-    path = recursive_forecast(
-        run.predictor(), values[None, -need:], days, target=cfg.data.target, scaler=run.scaler,
-        lookback=cfg.data.lookback, alpha=float(meta.get("shrink", 1.0)),
-    )[0]
+    if cfg.data.n_inputs > 1:  # covariates or extra columns: one day, from every input's latest data
+        from seqcast.covariates import predict_one_day
+
+        path = predict_one_day(Store(ws), run, dates, values, days, notes)
+    else:
+        path = recursive_forecast(
+            run.predictor(), values[None, -need:], days, target=cfg.data.target, scaler=run.scaler,
+            lookback=cfg.data.lookback, alpha=float(meta.get("shrink", 1.0)),
+        )[0]
     if not np.isfinite(path).all():
         from seqcast.errors import RunCorruptError
 

@@ -51,10 +51,12 @@ class FoldResult:
     predicted: np.ndarray  # (n_test,) after shrinkage
     previous: np.ndarray  # (n_test,) the naive forecast
     net_price: np.ndarray  # (n_test,) the network's own forecasts (direction is scored on these)
+    input_scalers: list[dict[str, float]] = field(default_factory=list)  # extra inputs', fitted on [0, n_train)
+    linear: np.ndarray = field(default_factory=lambda: np.empty(0))  # (n_test,) least squares on the same inputs
 
     def to_dict(self, predictions: bool = False) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-               if f.name not in ("test_dates", "actual", "predicted", "previous", "net_price")}
+               if f.name not in ("test_dates", "actual", "predicted", "previous", "net_price", "linear")}
         if predictions:
             out["predictions"] = [
                 {"date": d, "actual": float(a), "predicted": float(p), "naive": float(n)}
@@ -76,6 +78,7 @@ class BacktestResult:
     backtest_id: str | None = None
     path: Path | None = None  # where api.backtest saved it
     meta: dict[str, Any] = field(default_factory=dict)
+    linear: dict[str, float] = field(default_factory=dict)  # pooled least squares on the same inputs
 
     def to_dict(self, predictions: bool = False) -> dict[str, Any]:
         return {
@@ -83,6 +86,7 @@ class BacktestResult:
             **self.meta,
             "folds": [f.to_dict(predictions) for f in self.folds],
             "pooled": self.pooled,
+            "linear": self.linear,
             "verdict": self.verdict,
             "workers": self.workers,
             "config": self.config.to_dict(),
@@ -108,6 +112,7 @@ def walk_forward(
     *,
     workers: int | None = None,
     on_fold_end: FoldCallback | None = None,
+    inputs: np.ndarray | None = None,
 ) -> BacktestResult:
     """Train and test one model per fold on an expanding window; pool the test days.
 
@@ -124,7 +129,9 @@ def walk_forward(
     bounds = _check_folds(len(values), cfg, folds)
     workers = _pick_workers(workers, folds, cfg)
 
-    tasks = [(k, values[:end], cfg, start) for k, (start, end) in enumerate(bounds, start=1)]
+    # inputs: (len(values), k) unscaled extra inputs; each fold scales them on its own training part.
+    tasks = [(k, values[:end], cfg, start, None if inputs is None else inputs[:end])
+             for k, (start, end) in enumerate(bounds, start=1)]
     finished: dict[int, FoldResult] = {}
 
     def done(k: int, out: dict[str, Any]) -> None:
@@ -135,8 +142,8 @@ def walk_forward(
             on_fold_end(finished[k])
 
     if workers == 1:
-        for k, vals, fold_cfg, n_train in tasks:
-            done(k, _run_fold(vals, fold_cfg, n_train))
+        for k, vals, fold_cfg, n_train, fold_inputs in tasks:
+            done(k, _run_fold(vals, fold_cfg, n_train, fold_inputs))
     else:
         _run_pool(tasks, workers, done)
 
@@ -145,7 +152,12 @@ def walk_forward(
             for name in ("actual", "predicted", "previous", "net_price")}
     pooled = metrics.evaluate(pool["actual"], pool["predicted"], pool["previous"],
                               direction_from=pool["net_price"])
-    return BacktestResult(cfg, results, pooled, metrics.verdict(pooled["rmse_ratio"], pooled["dm_pvalue"]), workers)
+    # The simplest model on the same inputs, each fold fitted on its own training part.
+    linear_rmse = metrics.rmse(pool["actual"], np.concatenate([f.linear for f in results]))
+    linear = {"rmse": linear_rmse,
+              "rmse_ratio": linear_rmse / pooled["naive_rmse"] if pooled["naive_rmse"] else float("nan")}
+    verdict = metrics.verdict(pooled["rmse_ratio"], pooled["dm_pvalue"])
+    return BacktestResult(cfg, results, pooled, verdict, workers, linear=linear)
 
 
 def _check_folds(n: int, cfg: RunConfig, folds: int) -> list[tuple[int, int]]:
@@ -182,19 +194,21 @@ def _pick_workers(workers: int | None, folds: int, cfg: RunConfig) -> int:
     return max(1, min(folds, os.cpu_count() or 1))
 
 
-def _run_fold(values: np.ndarray, cfg: RunConfig, n_train: int) -> dict[str, Any]:
+def _run_fold(values: np.ndarray, cfg: RunConfig, n_train: int, inputs: np.ndarray | None = None) -> dict[str, Any]:
     """Train on values[:n_train], test on the rest; plain picklable results only."""
     from seqcast.pipeline import fit_evaluate
 
-    fitted = fit_evaluate(values, cfg, n_train=n_train, intervals=False)
+    fitted = fit_evaluate(values, cfg, n_train=n_train, intervals=False, inputs=inputs)
     ds, fit = fitted.ds, fitted.fit
     test = ds.test
     return {
         "n_train": ds.n_train,
         "n_total": len(values),
+        "test_positions": ds.positions[test].copy(),  # windows with an unknown input are left out
         "windows": {"train": ds.train.stop - ds.train.start, "val": ds.val.stop - ds.val.start,
                     "test": test.stop - test.start},
         "scaler": ds.scaler.to_dict(),
+        "input_scalers": [s.to_dict() for s in ds.input_scalers],
         "shrink": float(fitted.alpha),
         "epochs_run": len(fit.history),
         "best_epoch": fit.best_epoch,
@@ -205,6 +219,7 @@ def _run_fold(values: np.ndarray, cfg: RunConfig, n_train: int) -> dict[str, Any
         "predicted": fitted.predicted[test].copy(),
         "previous": ds.previous[test].copy(),
         "net_price": fitted.net_price[test].copy(),
+        "linear": fitted.linear[test].copy(),
     }
 
 
@@ -230,16 +245,16 @@ def _run_pool(tasks: list, workers: int, done: Callable[[int, dict[str, Any]], N
     # Split the cores between workers so they do not oversubscribe them.
     threads = max(1, (os.cpu_count() or 1) // workers)
     capped = []
-    for k, vals, cfg, n_train in tasks:
+    for k, vals, cfg, n_train, fold_inputs in tasks:
         if cfg.train.threads and cfg.train.threads > threads:
             cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, threads=threads))
-        capped.append((k, vals, cfg, n_train))
+        capped.append((k, vals, cfg, n_train, fold_inputs))
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_worker_init, initargs=(threads,))
     try:
         # Longest folds first: they finish last otherwise.
-        pending = {pool.submit(_run_fold, vals, cfg, n_train): k
-                   for k, vals, cfg, n_train in reversed(capped)}
+        pending = {pool.submit(_run_fold, vals, cfg, n_train, fold_inputs): k
+                   for k, vals, cfg, n_train, fold_inputs in reversed(capped)}
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
@@ -271,11 +286,11 @@ def _fold_result(k: int, out: dict[str, Any], dates: Any) -> FoldResult:
         fold=k,
         train_first=day(0), train_last=day(n_train - 1),
         test_first=day(n_train), test_last=day(n_total - 1),
-        n_train=n_train, n_test=n_total - n_train,
+        n_train=n_train, n_test=len(out["test_positions"]),
         windows=out["windows"], scaler=out["scaler"], shrink=out["shrink"],
         epochs_run=out["epochs_run"], best_epoch=out["best_epoch"], seconds=out["seconds"],
         metrics=out["metrics"],
-        test_dates=list(dates[n_train:n_total].strftime("%Y-%m-%d")),
+        test_dates=list(dates[out["test_positions"]].strftime("%Y-%m-%d")),
         actual=out["actual"], predicted=out["predicted"], previous=out["previous"],
-        net_price=out["net_price"],
+        net_price=out["net_price"], input_scalers=out["input_scalers"], linear=out["linear"],
     )

@@ -79,6 +79,13 @@ def _maybe_save_config(ctx: Any, path: Path | None, *, quiet: bool) -> None:
         _configfile().save_config(path, ctx)
         if not quiet:
             _console(stderr=True).print(f"saved options: {path}", soft_wrap=True)
+CovariateOption = Annotated[list[str] | None, typer.Option(
+    "--covariate", help="A stored series read as a past covariate, SYMBOL[:SOURCE] (repeatable): the "
+    "forecast of day t+1 sees its values dated <= t only.")]
+FeaturesOption = Annotated[str | None, typer.Option(
+    "--features", help="The target's own other columns as inputs: ohlc, volume (comma-separated).")]
+MaxStaleOption = Annotated[int, typer.Option(
+    help="A covariate value older than this many calendar days on a target date counts as missing.")]
 
 
 def _console(stderr: bool = False) -> Console:
@@ -346,6 +353,9 @@ def train(
     coverage: Annotated[float, typer.Option(help="Prediction-interval coverage.")] = 0.9,
     start: StartOption = None,
     end: EndOption = None,
+    covariate: CovariateOption = None,
+    features: FeaturesOption = None,
+    max_stale_days: MaxStaleOption = 7,
     seed: Annotated[int, typer.Option(help="Random seed (runs are reproducible on CPU).")] = 0,
     device: DeviceOption = "auto",
     threads: Annotated[int | None, typer.Option(
@@ -371,6 +381,8 @@ def train(
       seqcast train --seeds 5        # mean ± sd over 5 seeds
 
       seqcast train --config run.toml   # options from a file; --save-config writes one
+
+      seqcast train --symbol eurpln --source ecb --covariate eurpln:stooq   # a past covariate
     """
     from seqcast import api
     from seqcast.config import DataConfig, ModelConfig, RunConfig, TrainConfig
@@ -379,7 +391,9 @@ def train(
         _maybe_save_config(ctx, save_config, quiet=as_json)
         cfg = RunConfig(
             DataConfig(symbol=symbol, source=source, start=start, end=end, split=split,
-                       val_fraction=val_fraction, lookback=lookback, target=target),
+                       val_fraction=val_fraction, lookback=lookback, target=target,
+                       covariates=covariate or [], features=features.split(",") if features else [],
+                       max_stale_days=max_stale_days),
             ModelConfig(kind=model, hidden=hidden, layers=layers, dropout=dropout,
                         nonlinearity=activation, heads=heads),
             TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, clip=clip, patience=patience,
@@ -523,7 +537,11 @@ def _print_report(run: Any) -> None:
                   "(direction shown is the network's own)")
     elif alpha < 1.0:
         out.print(f"predicted moves scaled by {alpha:.3f} (fitted on the validation tail)")
-    if test.get("lag_detected") and alpha > 0.0:
+    if "linear_rmse_ratio" in test:
+        out.print(f"linear regression on the same inputs: ratio {_num(test['linear_rmse_ratio'], 4)}")
+    _print_inputs(out, meta)
+    beats = test["rmse_ratio"] < 1 and (test.get("dm_pvalue") or 1.0) < 0.05
+    if test.get("lag_detected") and alpha > 0.0 and not beats:  # a significant win is no lag
         out.print("[yellow]lag warning:[/] test predictions are closer to the previous day's price "
                   "than to the real one: the model mostly repeats yesterday, a day late")
     out.print(f"run id: [bold]{run.run_id}[/]")
@@ -550,6 +568,18 @@ def _quality_lines(test: dict[str, Any]) -> list[str]:
                      f"for a GARCH(1,1) band (ratio {_num(ratio, 4)}, Diebold–Mariano p = "
                      f"{p_text(test['interval_score_dm_pvalue'])}; lower is better)")
     return lines
+
+
+def _print_inputs(out: Any, meta: dict[str, Any]) -> None:
+    """The run's extra inputs (past covariates, extra columns), when it has any."""
+    records = meta.get("inputs")
+    records = [r for r in records if isinstance(r, dict)] if isinstance(records, list) else []
+    if not any(r.get("role") != "target" for r in records):
+        return
+    out.print("inputs: " + ", ".join(str(r.get("name")) for r in records))
+    dropped = meta.get("split", {}).get("dropped_windows")
+    if dropped:
+        out.print(f"{dropped} windows left out: a covariate value was missing or too stale")
 
 
 # --------------------------------------------------------------------------- backtest
@@ -581,6 +611,9 @@ def backtest(
     shrink: ShrinkOption = True,
     start: StartOption = None,
     end: EndOption = None,
+    covariate: CovariateOption = None,
+    features: FeaturesOption = None,
+    max_stale_days: MaxStaleOption = 7,
     seed: Annotated[int, typer.Option(help="Random seed, the same for every fold.")] = 0,
     device: DeviceOption = "auto",
     threads: Annotated[int | None, typer.Option(help="CPU threads per fold \\[default: cores / workers].")] = None,
@@ -600,6 +633,8 @@ def backtest(
       seqcast backtest --folds 8 --model gru --epochs 20 --workers 2
 
       seqcast backtest --symbol eurpln --from 2018-01-01 --json
+
+      seqcast backtest --symbol eurpln --source ecb --covariate eurpln:stooq --folds 4
     """
     from seqcast import api
     from seqcast.config import DataConfig, ModelConfig, RunConfig, TrainConfig
@@ -607,7 +642,9 @@ def backtest(
     with _user_errors():
         cfg = RunConfig(
             DataConfig(symbol=symbol, source=source, start=start, end=end, split=split,
-                       val_fraction=val_fraction, lookback=lookback, target=target),
+                       val_fraction=val_fraction, lookback=lookback, target=target,
+                       covariates=covariate or [], features=features.split(",") if features else [],
+                       max_stale_days=max_stale_days),
             ModelConfig(kind=model, hidden=hidden, layers=layers, dropout=dropout,
                         nonlinearity=activation, heads=heads),
             TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, clip=clip, patience=patience,
@@ -653,6 +690,8 @@ def _print_backtest(result: Any) -> None:
     out.print(f"pooled test: [{colour}]{result.verdict}[/] (Diebold–Mariano; {beats} of {len(result.folds)} "
               f"folds beat naive significantly)")
     _print_data_warnings(result.meta)
+    if result.linear:
+        out.print(f"linear regression on the same inputs: pooled ratio {_num(result.linear['rmse_ratio'], 4)}")
     if result.path:
         out.print(f"saved: {result.path}", soft_wrap=True)
 

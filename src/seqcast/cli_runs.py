@@ -36,11 +36,14 @@ def register(app: typer.Typer) -> None:
 # --------------------------------------------------------------------------- listing
 
 
-def _inputs(run: Any) -> str:
-    inputs = run.meta.get("inputs") or run.config.to_dict()["data"].get("inputs")
-    if isinstance(inputs, list) and inputs:
-        return ",".join(map(str, inputs))
-    return str(inputs) if inputs else "close"
+def _inputs(run: Any) -> list[str]:
+    """What the network reads besides the close: past covariates and extra columns (--covariate, --features)."""
+    data = run.config.data
+    return [*data.covariates, *data.features]
+
+
+def _inputs_cell(inputs: list[str]) -> str:
+    return "close" + (" + " + ", ".join(inputs) if inputs else "")
 
 
 def run_rows(found: list[Any]) -> list[dict[str, Any]]:
@@ -155,7 +158,7 @@ def runs(
             if backtests:
                 table.add_row(r[key], r["model"], r["target"], str(r["folds"]), *numbers)
             else:
-                table.add_row(r[key], r["model"], r["target"], r["inputs"], str(r["epochs"]), *numbers)
+                table.add_row(r[key], r["model"], r["target"], _inputs_cell(r["inputs"]), str(r["epochs"]), *numbers)
         out.print(table)
         from rich.markup import escape
 
@@ -175,7 +178,7 @@ def _as_backtest_result(record: Any) -> Any:
              for f in data.get("folds", [])]
     return SimpleNamespace(folds=folds, pooled=data.get("pooled", {}), verdict=data.get("verdict", ""),
                            workers=data.get("workers", 1), path=record.path,
-                           meta={"symbol": data.get("symbol")})
+                           meta={"symbol": data.get("symbol")}, linear=data.get("linear"))
 
 
 @runs_app.command()

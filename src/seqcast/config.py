@@ -65,8 +65,24 @@ class DataConfig:
     """Days of history the model sees for each forecast."""
     target: Target = "logret"
     """What the network predicts: the next log-return (default), change, or level."""
+    covariates: list[str] = field(default_factory=list)
+    """Past covariates as SYMBOL[:SOURCE]: stored series read up to each window's last day."""
+    features: list[str] = field(default_factory=list)
+    """The target's own other columns to read: ohlc, volume."""
+    max_stale_days: int = 7
+    """A covariate value older than this (calendar days) on a target date counts as missing."""
 
     def __post_init__(self) -> None:
+        from seqcast.covariates import parse_covariate, parse_features
+
+        if not isinstance(self.covariates, (list, tuple)):
+            raise ConfigError(f"covariates must be a list of SYMBOL[:SOURCE], got {self.covariates!r}")
+        specs = [parse_covariate(c) for c in self.covariates]
+        self.covariates = [f"{sym}:{src}" if src else sym for sym, src in specs]
+        if len(set(self.covariates)) != len(self.covariates):
+            raise ConfigError(f"--covariate lists the same series twice: {', '.join(self.covariates)}")
+        self.features = parse_features(self.features)
+        _check_int(self.max_stale_days, flag="--max-stale-days", minimum=0)
         _check_range("split", self.split, 0.5, 0.95, flag="--split")
         _check_range("val_fraction", self.val_fraction, 0.0, 0.5, flag="--val-fraction")
         _check_int(self.lookback, flag="--lookback", minimum=1, maximum=MAX_LOOKBACK)
@@ -77,6 +93,13 @@ class DataConfig:
                 _parse_date(value, flag)
         if self.start and self.end and _parse_date(self.start, "--from") > _parse_date(self.end, "--to"):
             raise ConfigError(f"--from {self.start} is after --to {self.end}")
+
+    @property
+    def n_inputs(self) -> int:
+        """Input features per window row (1 without covariates or features)."""
+        from seqcast.covariates import n_inputs
+
+        return n_inputs(self.covariates, self.features)
 
 
 @dataclass

@@ -5,7 +5,7 @@ api.train saves its result as a run; the backtest calls it once per fold.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -13,8 +13,10 @@ import torch
 from torch import nn
 
 from seqcast import metrics
+from seqcast.baselines import linear_forecast
 from seqcast.config import RunConfig
 from seqcast.forecasting import (
+    CALIBRATION_DAYS,
     apply_shrink,
     fit_shrink,
     horizon_multipliers,
@@ -52,6 +54,7 @@ class Fitted:
     device: torch.device
     threads: int
     torch_version: str
+    linear: np.ndarray = field(default_factory=lambda: np.empty(0))  # least squares on the same inputs, prices
 
 
 def fit_evaluate(
@@ -61,22 +64,25 @@ def fit_evaluate(
     n_train: int | None = None,
     on_epoch_end: EpochCallback | None = None,
     intervals: bool = True,
+    inputs: np.ndarray | None = None,
 ) -> Fitted:
     """Window, scale (training part only), train, shrink, calibrate, evaluate vs naive.
 
     n_train overrides cfg.data.split with an exact training length (backtest folds).
+    inputs: (len(values), k) unscaled extra inputs (covariates.input_matrix), nan = unknown.
     """
     split = cfg.data.split if n_train is None else n_train / len(values)
     ds = build_dataset(values, lookback=cfg.data.lookback, split=split,
-                       val_fraction=cfg.data.val_fraction, target=cfg.data.target, n_train=n_train)
+                       val_fraction=cfg.data.val_fraction, target=cfg.data.target, n_train=n_train,
+                       inputs=inputs)
     device = pick_device(cfg.train.device)
-    x = torch.from_numpy(ds.x).to(device)  # (n_windows, lookback, 1), built once
+    x = torch.from_numpy(ds.x).to(device)  # (n_windows, lookback, n_features), built once
     y = torch.from_numpy(ds.y).to(device)  # (n_windows,)
     # The seed drives weight initialisation and dropout through torch's global generator;
     # fork_rng restores that generator afterwards, so a library call leaves it as it was.
     with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
         torch.manual_seed(cfg.train.seed)
-        model = build_model(cfg.model).to(device)
+        model = build_model(cfg.model, ds.n_features).to(device)
         # fit() applies --threads (or its default) and restores the thread setting.
         result = fit(model, x[ds.train], y[ds.train], x[ds.val], y[ds.val], cfg.train, on_epoch_end)
 
@@ -106,12 +112,17 @@ def fit_evaluate(
         multiplier[ds.test] = rolling_multipliers(z, ds.test.start, ds.test.stop, ds.val.start,
                                                   cfg.train.coverage)
         lower, upper = interval_bounds(predicted, multiplier * scale, relative)
-        # For predict-next: multipliers per horizon from the latest out-of-sample days.
-        widths = horizon_multipliers(
-            lambda x: predict_numpy(model, x, device), values, ds.positions[ds.val.start:],
-            MAX_HORIZON, cfg.train.coverage, vol=vol,
-            target=ds.target, scaler=ds.scaler, lookback=ds.lookback, alpha=alpha, relative=relative,
-        )
+        if ds.n_features > 1:
+            # Extra inputs are not known ahead, so a run with them forecasts one day only:
+            # its multiplier comes from the latest out-of-sample days, as for horizon 1 below.
+            widths = [float(conformal_quantile(z[ds.val.start:][-CALIBRATION_DAYS:], cfg.train.coverage))]
+        else:
+            # For predict-next: multipliers per horizon from the latest out-of-sample days.
+            widths = horizon_multipliers(
+                lambda x: predict_numpy(model, x, device), values, ds.positions[ds.val.start:],
+                MAX_HORIZON, cfg.train.coverage, vol=vol,
+                target=ds.target, scaler=ds.scaler, lookback=ds.lookback, alpha=alpha, relative=relative,
+            )
 
     report: dict[str, Any] = {}
     mase_denominator = metrics.mase_scale(values[:ds.n_train])
@@ -122,12 +133,17 @@ def fit_evaluate(
             # own direction is still worth scoring.
             report[name] = metrics.evaluate(ds.actual[part], predicted[part], ds.previous[part],
                                             direction_from=net_price[part], mase_denominator=mase_denominator)
+    # The simplest model on the same inputs, beside the network.
+    linear = linear_forecast(ds)
+    linear_rmse, naive_rmse = metrics.rmse(ds.actual[ds.test], linear[ds.test]), report["test"]["naive_rmse"]
+    report["test"]["linear_rmse"] = linear_rmse
+    report["test"]["linear_rmse_ratio"] = linear_rmse / naive_rmse if naive_rmse else float("nan")
     if vol is not None:
         report["test"].update(_interval_report(values, ds, lower, upper, relative, cfg.train.coverage))
     test = report["test"]
     report["verdict"] = metrics.verdict(test["rmse_ratio"], test["dm_pvalue"])
     return Fitted(model, ds, result, net_price, predicted, alpha, widths, relative, vol, lower, upper, report,
-                  device, result.threads, torch.__version__)
+                  device, result.threads, torch.__version__, linear)
 
 
 def _interval_report(values: np.ndarray, ds: Dataset, lower: np.ndarray, upper: np.ndarray, relative: bool,

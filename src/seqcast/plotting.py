@@ -115,7 +115,10 @@ def _test_note(metrics: dict, meta: dict) -> str:
     alpha = meta.get("shrink", 1.0)
     if alpha == 0.0:
         lines.append("no signal on the validation tail: forecasts shrunk to naive (alpha = 0)")
-    elif test.get("lag_detected"):  # the CLI shows the lag warning only when the network's moves are kept
+    elif test.get("lag_detected") and not (test.get("rmse_ratio", 1.0) < 1
+                                          and (test.get("dm_pvalue") or 1.0) < 0.05):
+        # Shown as the CLI shows it: only when the network's moves are kept, and never beside a
+        # significant win over naive (a cautious forecaster sits near yesterday and still wins).
         lines.append("lag warning: predictions track yesterday's price (a one-day-late copy of the series)")
     if "pt_pvalue" in test:
         lines.append(f"direction {_fmt(100 * test.get('directional_accuracy', math.nan), 3)} % vs always-majority "
@@ -143,6 +146,9 @@ def run_figure(run: Run) -> Figure:
     title = (f"{meta.get('symbol', '?').upper()} · {cfg.model.kind.upper()} "
              f"(hidden {cfg.model.hidden}×{cfg.model.layers}, lookback {cfg.data.lookback}, "
              f"target {cfg.data.target}) · run {run.run_id}")
+    extra = [*cfg.data.covariates, *cfg.data.features]
+    if extra:
+        title += f"\ninputs besides the target: {', '.join(extra)}"
     fig.suptitle(title, fontsize=11)
 
     train = preds[preds["part"].isin(["train", "val"])]

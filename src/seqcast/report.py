@@ -263,8 +263,12 @@ def run_document(run: Run, *, forecast: Forecast | None = None, store_meta: dict
                 items.append((key, str(store_meta[key])))
         if isinstance(store_meta.get("generator"), dict):
             items.append(("generator", ", ".join(f"{k} {fmt_number(v)}" for k, v in store_meta["generator"].items())))
-    inputs = meta.get("inputs") or cfg.to_dict()["data"].get("inputs") or ["Close (the series' own past only)"]
-    items.append(("inputs", ", ".join(map(str, inputs)) if isinstance(inputs, list) else str(inputs)))
+    records = meta.get("inputs")
+    if isinstance(records, list) and records:  # seqcast.covariates.input_records: one per input
+        names = [str(r.get("name", r)) if isinstance(r, dict) else str(r) for r in records]
+    else:
+        names = ["Close (the series' own past only)"]
+    items.append(("inputs", ", ".join(names)))
     items.append(("target", {"logret": "the next day's log-return", "change": "the next day's change",
                              "level": "the next day's price level"}.get(cfg.data.target, cfg.data.target)))
     items.append(("data", f"{data.get('first', '?')} .. {data.get('last', '?')}, {data.get('rows', '?')} rows"))
@@ -386,6 +390,9 @@ def _lag_sentence(test: dict[str, Any], alpha: Any) -> str:
     ratio = fmt_number(test.get("lag_ratio"), 3)
     if alpha == 0.0:
         return "Lag diagnosis: not applicable — the forecast is yesterday's price by construction (shrunk to naive)."
+    if test.get("lag_detected") and test.get("rmse_ratio", 1.0) < 1 and (test.get("dm_pvalue") or 1.0) < 0.05:
+        return (f"Lag diagnosis: the forecasts sit closer to yesterday's price than to the real one (lag ratio "
+                f"{ratio}), yet beat naive significantly: a cautious forecast that moves part of the way.")
     if test.get("lag_detected"):
         return (f"Lag diagnosis: warning — test predictions are closer to the previous day's price than to the "
                 f"real one (lag ratio {ratio}): the model mostly repeats yesterday, a day late.")

@@ -242,7 +242,8 @@ class Run:
         model_pt = self._verified("model.pt") if isinstance(recorded, dict) else None
         if isinstance(recorded, dict) and self.config.model.kind in KINDS:
             return NumpyRegressor(self.config.model,
-                                  load_npz(self._verified("weights.npz"), str(self.path / "weights.npz")))
+                                  load_npz(self._verified("weights.npz"), str(self.path / "weights.npz")),
+                                  n_features=self.config.data.n_inputs)
         import torch
 
         from seqcast.training import predict_numpy
@@ -283,7 +284,7 @@ class Run:
             if not (path.exists() or path.is_symlink()):
                 raise RunCorruptError(f"run {self.run_id} has no model.pt; train again")
             data = _read_bytes(path, MAX_WEIGHTS_BYTES)
-        model = build_model(self.config.model)
+        model = build_model(self.config.model, self.config.data.n_inputs)
         buffer = io.BytesIO(data)
         try:
             state = torch.load(buffer, map_location="cpu", weights_only=True)

@@ -9,7 +9,7 @@ rest is the test part. Scaling statistics come from the training part only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -89,7 +89,7 @@ def first_position(lookback: int, target: str) -> int:
 class Dataset:
     """All windows of one series, built once, plus where each part starts and ends."""
 
-    x: np.ndarray  # (n_windows, lookback, 1) float32, scaled
+    x: np.ndarray  # (n_windows, lookback, n_features) float32, scaled; feature 0 = the target's move
     y: np.ndarray  # (n_windows,) float32, scaled target
     positions: np.ndarray  # (n_windows,) position t each window forecasts
     previous: np.ndarray  # (n_windows,) values[t-1]: the naive forecast
@@ -101,6 +101,22 @@ class Dataset:
     scaler: Scaler
     target: str
     lookback: int
+    input_scalers: list[Scaler] = field(default_factory=list)  # one per extra input column
+    dropped: int = 0  # windows left out because an extra input was unknown (missing or stale)
+
+    @property
+    def n_features(self) -> int:
+        return 1 + len(self.input_scalers)
+
+
+def fit_input_scaler(column: np.ndarray) -> Scaler:
+    """Standardisation of one extra input from its known training-part values."""
+    known = column[np.isfinite(column)]
+    if known.size == 0:
+        raise NotEnoughDataError("an extra input has no known value in the training part; "
+                                 "fetch covariate data that covers the training dates")
+    scale = float(np.std(known))
+    return Scaler(float(np.mean(known)), scale if scale > 0 and np.isfinite(scale) else 1.0)
 
 
 def windows(series: np.ndarray, lookback: int) -> np.ndarray:
@@ -122,11 +138,12 @@ def _check_options(*, lookback: int, split: float | None, val_fraction: float, t
 
 def build_dataset(
     values: np.ndarray, *, lookback: int, split: float, val_fraction: float, target: str,
-    n_train: int | None = None,
+    n_train: int | None = None, inputs: np.ndarray | None = None,
 ) -> Dataset:
     """Split chronologically, fit the scaler on the training part, build every window.
 
     n_train, when given, is the exact length of the training part (split is then ignored).
+    inputs: (n_rows, k) unscaled extra inputs (nan = unknown) on the rows of `values`.
     """
     _check_options(lookback=lookback, split=split if n_train is None else None,
                    val_fraction=val_fraction, target=target)
@@ -173,6 +190,34 @@ def build_dataset(
         )
     x = windows(scaled[feature_start : n - 1], lookback)[:, :, None]  # (n_windows, lookback, 1)
     y = scaled[start:]
+    input_scalers: list[Scaler] = []
+    dropped = 0
+    if inputs is not None:
+        inputs = np.asarray(inputs, dtype=np.float64)
+        if inputs.ndim != 2 or len(inputs) != n:
+            raise DataError(f"expected extra inputs of shape ({n}, k), got {inputs.shape}")
+        # Statistics of the training part only, as for the target.
+        input_scalers = [fit_input_scaler(inputs[:n_train, j]) for j in range(inputs.shape[1])]
+        centers = np.array([s.center for s in input_scalers])
+        scales = np.array([s.scale for s in input_scalers])
+        with np.errstate(invalid="ignore", over="ignore"):
+            scaled_inputs = ((inputs - centers) / scales).astype(np.float32)  # (n, k)
+        known = np.isfinite(scaled_inputs).all(axis=1)  # (n,)
+        # The window forecasting position t reads rows t-lookback..t-1, all of which must be known.
+        keep = windows(known[feature_start : n - 1], lookback).all(axis=1)  # (n_windows,)
+        extra = np.lib.stride_tricks.sliding_window_view(scaled_inputs[feature_start : n - 1], lookback, axis=0)
+        x = np.concatenate([x, extra.transpose(0, 2, 1)], axis=2)[keep]  # (n_windows, lookback, 1 + k)
+        y, positions = y[keep], positions[keep]
+        dropped = int((~keep).sum())
+        n_train_windows = int((positions < n_train).sum())
+        n_test_windows = len(positions) - n_train_windows
+        if n_train_windows < MIN_TRAIN_WINDOWS or n_test_windows < MIN_TEST_WINDOWS:
+            raise NotEnoughDataError(
+                f"only {n_train_windows} training windows and {n_test_windows} test windows have every "
+                f"input known ({dropped} of {dropped + len(positions)} windows hold a covariate value that "
+                f"is missing or too stale); need {MIN_TRAIN_WINDOWS} and {MIN_TEST_WINDOWS}: fetch the "
+                "covariates for the whole period, raise --max-stale-days, or use a shorter --lookback"
+            )
     n_val = round(val_fraction * n_train_windows)
     if val_fraction > 0:
         n_val = max(n_val, 1)
@@ -186,20 +231,29 @@ def build_dataset(
         x=np.ascontiguousarray(x),
         y=np.ascontiguousarray(y),
         positions=positions,
-        previous=values[start - 1 : n - 1],
-        actual=values[start:],
+        previous=values[positions - 1],
+        actual=values[positions],
         train=slice(0, train_end),
         val=slice(train_end, n_train_windows),
-        test=slice(n_train_windows, n - start),
+        test=slice(n_train_windows, len(positions)),
         n_train=n_train,
         scaler=scaler,
         target=target,
         lookback=lookback,
+        input_scalers=input_scalers,
+        dropped=dropped,
     )
 
 
-def last_window(values: np.ndarray, *, lookback: int, target: str, scaler: Scaler) -> np.ndarray:
-    """The window that forecasts the day after the last value: (1, lookback, 1) float32."""
+def last_window(
+    values: np.ndarray, *, lookback: int, target: str, scaler: Scaler,
+    inputs: np.ndarray | None = None, input_scalers: list[Scaler] | tuple[Scaler, ...] = (),
+) -> np.ndarray:
+    """The window that forecasts the day after the last value: (1, lookback, n_features) float32.
+
+    inputs: (n_rows, k) unscaled extra inputs on the rows of values; their last
+    `lookback` rows must all be known.
+    """
     values = np.asarray(values, dtype=np.float64)
     need = first_position(lookback, target)
     if len(values) < need:
@@ -207,5 +261,15 @@ def last_window(values: np.ndarray, *, lookback: int, target: str, scaler: Scale
             f"the series has {len(values)} rows; this model needs at least {need} to forecast"
         )
     modelled = transform_series(values[-need:], target)
-    window = scaler.transform(modelled[-lookback:]).astype(np.float32)
-    return window[None, :, None]
+    window = scaler.transform(modelled[-lookback:]).astype(np.float32)[:, None]  # (lookback, 1)
+    if input_scalers:
+        rows = np.asarray(inputs, dtype=np.float64)[-lookback:]  # (lookback, k)
+        centers = np.array([s.center for s in input_scalers])
+        scales = np.array([s.scale for s in input_scalers])
+        if rows.shape != (lookback, len(input_scalers)) or not np.isfinite(rows).all():
+            raise NotEnoughDataError(
+                f"an extra input is missing or too stale within the last {lookback} days; "
+                "fetch every covariate again so it covers them"
+            )
+        window = np.concatenate([window, ((rows - centers) / scales).astype(np.float32)], axis=1)
+    return window[None]

@@ -1,0 +1,377 @@
+"""Past covariates and the target's own extra columns, aligned to the target's calendar.
+
+A past covariate is another stored series the network reads next to the target.
+The forecast for the target's day t uses the window of rows t-lookback..t-1, so
+every input row i must hold only what was known on the target's date i:
+
+- alignment is *as of*: row i takes the covariate's last value dated on or before
+  the target's date i (never a later one), and only when that value is at most
+  `max_stale_days` calendar days old; otherwise the row is missing (nan) and every
+  window containing it is dropped (windowing.build_dataset);
+- the transforms are causal: a covariate becomes its log-return since the previous
+  target row and its log-level relative to the target, log(cov_i / target_i) (the
+  "gap": stationary when both price the same thing, and the signal when one is
+  quoted later in the day than the other).
+
+The target's own Open/High/Low/Volume (`features`) become the log high/low range,
+the log close/open body and the log volume change, all of the same bar i.
+
+This module only builds unscaled input columns; scaling on the training part and
+windowing happen in windowing.build_dataset, so every model sees the same rule.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from seqcast.errors import ConfigError, DataError, NotEnoughDataError
+
+COVARIATE_TRANSFORMS: tuple[str, ...] = ("logret", "gap")
+"""The inputs made from each covariate, in this order."""
+FEATURE_TRANSFORMS: dict[str, tuple[str, ...]] = {"ohlc": ("range", "body"), "volume": ("volume",)}
+"""--features name -> the inputs made from the target's own columns."""
+FEATURE_COLUMNS: dict[str, tuple[str, ...]] = {"ohlc": ("Open", "High", "Low"), "volume": ("Volume",)}
+MAX_STALE_DAYS = 7
+"""Default bound on a covariate value's age (calendar days) on a target date."""
+
+_SPEC_RE = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9._^=-]{0,40}(:[a-z]{2,20})?$")
+
+
+def parse_covariate(text: str) -> tuple[str, str | None]:
+    """'SYMBOL[:SOURCE]' -> (symbol lower-cased, source or None)."""
+    if not isinstance(text, str) or not _SPEC_RE.match(text.strip()):
+        raise ConfigError(
+            f"--covariate must be SYMBOL or SYMBOL:SOURCE (e.g. eurpln:stooq), got {text!r}"
+        )
+    symbol, _, source = text.strip().partition(":")
+    return symbol.lower(), source or None
+
+
+def parse_features(value: Any) -> list[str]:
+    """'ohlc,volume' (or a list) -> ['ohlc', 'volume'], checked."""
+    items = value.split(",") if isinstance(value, str) else list(value or [])
+    out: list[str] = []
+    for item in items:
+        name = str(item).strip().lower()
+        if not name:
+            continue
+        if name not in FEATURE_TRANSFORMS:
+            raise ConfigError(f"--features takes {', '.join(FEATURE_TRANSFORMS)} (comma-separated), "
+                              f"got {item!r}")
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def n_inputs(covariates: list[str], features: list[str]) -> int:
+    """Input features per window row: the target's own move plus every extra input."""
+    return 1 + len(COVARIATE_TRANSFORMS) * len(covariates) + sum(len(FEATURE_TRANSFORMS[f]) for f in features)
+
+
+@dataclass
+class InputColumn:
+    """One model input besides the target's own move, on the target's calendar."""
+
+    symbol: str
+    source: str
+    transform: str
+    values: np.ndarray  # (n_rows,) unscaled; nan where unknown or too stale
+
+    @property
+    def name(self) -> str:
+        return f"{self.symbol}:{self.source} {self.transform}"
+
+
+def align_asof(target_dates: np.ndarray, dates: np.ndarray, values: np.ndarray,
+               max_stale_days: int) -> tuple[np.ndarray, np.ndarray]:
+    """Values of a series as of each target date: (aligned (n,), age in days (n,), -1 where none).
+
+    Row i gets the last value dated on or before target_dates[i] (searchsorted
+    'right' minus one), never one dated after it; older than max_stale_days -> nan.
+    """
+    target_dates = np.asarray(target_dates, dtype="datetime64[D]")
+    dates = np.asarray(dates, dtype="datetime64[D]")
+    values = np.asarray(values, dtype=np.float64)
+    idx = np.searchsorted(dates, target_dates, side="right") - 1  # last date <= target date
+    known = idx >= 0
+    safe = np.where(known, idx, 0)
+    age = np.where(known, (target_dates - dates[safe]).astype(np.int64), -1)
+    ok = known & (age <= max_stale_days)
+    return np.where(ok, values[safe], np.nan), age
+
+
+def covariate_columns(symbol: str, source: str, target_dates: np.ndarray, target_close: np.ndarray,
+                      dates: np.ndarray, close: np.ndarray, max_stale_days: int) -> list[InputColumn]:
+    """The covariate's log-return and gap columns on the target's calendar."""
+    name = f"{symbol}:{source}"
+    finite = np.isfinite(close)
+    if (close[finite] <= 0).any():
+        raise DataError(f"covariate {name} has zero or negative prices; its inputs are log-returns "
+                        "and log-ratios, which need positive prices")
+    if (np.asarray(target_close) <= 0).any():
+        raise DataError(f"the target has zero or negative prices; covariate {name}'s gap input "
+                        "log(covariate / target) needs positive prices")
+    dates, close = dates[finite], close[finite]
+    if not dates.size:
+        raise DataError(f"covariate {name} has no prices; fetch it again")
+    aligned, _ = align_asof(target_dates, dates, close, max_stale_days)
+    # After its last row the covariate has ended (not paused for a holiday): nothing to carry on.
+    aligned[np.asarray(target_dates, dtype="datetime64[D]") > dates[-1]] = np.nan
+    with np.errstate(invalid="ignore", divide="ignore"):
+        logret = np.full_like(aligned, np.nan)
+        logret[1:] = np.diff(np.log(aligned))
+        gap = np.log(aligned / target_close)
+    return [InputColumn(symbol, source, "logret", logret), InputColumn(symbol, source, "gap", gap)]
+
+
+def feature_columns(symbol: str, source: str, features: list[str], columns: dict[str, np.ndarray]) -> list[InputColumn]:
+    """The target's own extra inputs from its Open/High/Low/Volume columns (same bar)."""
+    out: list[InputColumn] = []
+    close = np.asarray(columns["Close"], dtype=np.float64)
+    for feature in features:
+        lacking = [c for c in FEATURE_COLUMNS[feature] if c not in columns]
+        if lacking:
+            raise DataError(
+                f"--features {feature} needs the {', '.join(lacking)} column(s), which {symbol} from "
+                f"{source} does not have (only {', '.join(columns)}); drop --features {feature} or use "
+                "a source with full bars, e.g. stooq"
+            )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if feature == "ohlc":
+                high, low, open_ = (np.asarray(columns[c], dtype=np.float64) for c in ("High", "Low", "Open"))
+                if (low[np.isfinite(low)] <= 0).any() or (open_[np.isfinite(open_)] <= 0).any():
+                    raise DataError(f"{symbol} from {source} has zero or negative Open/Low prices; "
+                                    "--features ohlc needs positive prices")
+                out.append(InputColumn(symbol, source, "range", np.log(high / low)))
+                out.append(InputColumn(symbol, source, "body", np.log(close / open_)))
+            else:
+                volume = np.asarray(columns["Volume"], dtype=np.float64)
+                change = np.full_like(volume, np.nan)
+                change[1:] = np.diff(np.log1p(np.maximum(volume, 0.0)))
+                out.append(InputColumn(symbol, source, "volume", change))
+    return out
+
+
+def usable_rows(inputs: list[InputColumn], n: int) -> slice:
+    """The rows from the first to the last on which every input is known.
+
+    Outside it some input has not started yet or has already ended; the run uses
+    only this range (gaps inside it drop single windows instead).
+    """
+    if not inputs:
+        return slice(0, n)
+    known = np.all([np.isfinite(c.values) for c in inputs], axis=0)
+    rows = np.flatnonzero(known)
+    if rows.size == 0:
+        raise NotEnoughDataError(
+            "the covariates and the target share no dates (within the staleness bound): "
+            + "; ".join(describe_coverage(c) for c in inputs) + "; fetch data that overlaps"
+        )
+    return slice(int(rows[0]), int(rows[-1]) + 1)
+
+
+def describe_coverage(column: InputColumn) -> str:
+    known = int(np.isfinite(column.values).sum())
+    return f"{column.name} is known on {known} of {len(column.values)} target days"
+
+
+def input_matrix(inputs: list[InputColumn]) -> np.ndarray | None:
+    """(n_rows, n_inputs) unscaled, or None without inputs."""
+    if not inputs:
+        return None
+    return np.stack([c.values for c in inputs], axis=1)
+
+
+def check_fresh(symbol: str, source: str, cov_last: np.datetime64, target_last: np.datetime64,
+                target: str) -> None:
+    """predict-next: a covariate must reach the target's last day."""
+    if cov_last < target_last:
+        raise DataError(
+            f"covariate {symbol}:{source} ends {cov_last}, before the target {target}'s last day "
+            f"{target_last}; a forecast from {target_last} needs it: {fetch_hint(symbol, source, 'a newer file')}"
+        )
+
+
+def fetch_hint(symbol: str, source: str, csv_note: str) -> str:
+    """The fetch command that brings a stored series up to date."""
+    if source == "csv":
+        return f"seqcast fetch {symbol} --csv FILE ({csv_note})"
+    return f"seqcast fetch {symbol} --source {source}"
+
+
+# --------------------------------------------------------------------------- stored inputs
+
+
+@dataclass
+class PreparedInputs:
+    """The target's rows where every input is known, and the inputs on those rows."""
+
+    frame: Any  # pandas DataFrame of the target, trimmed to the usable rows
+    columns: list[InputColumn]
+    stored: dict[str, Any]  # "symbol:source" -> the covariate's StoredSeries
+
+    @property
+    def matrix(self) -> np.ndarray | None:
+        return input_matrix(self.columns)
+
+
+def _load_covariates(store: Any, covariates: list[str], target_symbol: str, target_source: str,
+                     lookback: int) -> list[tuple[str, str, Any, np.ndarray, np.ndarray]]:
+    """(symbol, source, stored, dates, close) for every covariate, checked."""
+    out = []
+    for spec in covariates:
+        symbol, source = parse_covariate(spec)
+        stored = store.get(symbol, source)  # SeriesNotFoundError says what to fetch
+        if (stored.symbol, stored.source) == (target_symbol, target_source):
+            raise ConfigError(f"--covariate {spec} is the target series itself; name another series "
+                              "(e.g. the same symbol from another source)")
+        dates, close = stored.load_close()
+        if len(dates) < lookback:
+            raise NotEnoughDataError(
+                f"covariate {stored.symbol}:{stored.source} has {len(dates)} rows, fewer than --lookback "
+                f"{lookback}; fetch more of it ("
+                f"{fetch_hint(stored.symbol, stored.source, 'a longer file')}, from an earlier date) or use "
+                "a shorter --lookback"
+            )
+        out.append((stored.symbol, stored.source, stored, dates, close))
+    return out
+
+
+def target_columns(frame: Any) -> dict[str, np.ndarray]:
+    return {str(c): frame[c].to_numpy(dtype=np.float64) for c in frame.columns}
+
+
+def build_columns(data: Any, loaded: list, target_symbol: str, target_source: str,
+                  dates: np.ndarray, columns: dict[str, np.ndarray]) -> list[InputColumn]:
+    """Every extra input of a DataConfig on the target's rows (dates, its columns)."""
+    out: list[InputColumn] = []
+    for symbol, source, _stored, cov_dates, cov_close in loaded:
+        out += covariate_columns(symbol, source, dates, columns["Close"], cov_dates, cov_close,
+                                 data.max_stale_days)
+    out += feature_columns(target_symbol, target_source, data.features, columns)
+    return out
+
+
+def prepare_inputs(store: Any, data: Any, target_symbol: str, target_source: str, frame: Any) -> PreparedInputs:
+    """Load the covariates of a DataConfig, align them, and trim the target to the usable rows."""
+    loaded = _load_covariates(store, data.covariates, target_symbol, target_source, data.lookback)
+    dates = frame.index.to_numpy(dtype="datetime64[D]")
+    columns = build_columns(data, loaded, target_symbol, target_source, dates, target_columns(frame))
+    rows = usable_rows(columns, len(frame))
+    for column in columns:
+        column.values = column.values[rows]
+    return PreparedInputs(frame.iloc[rows], columns, {f"{s[0]}:{s[1]}": s[2] for s in loaded})
+
+
+def input_records(prepared: PreparedInputs, ds: Any, dates: Any, target: dict[str, Any],
+                  max_stale_days: int) -> list[dict[str, Any]]:
+    """meta.json "inputs": every input with its transform, scaler, scaler dates and data fingerprint."""
+    from seqcast.api import fingerprint
+
+    fitted_on = [str(dates[0].date()), str(dates[ds.n_train - 1].date())]
+    records = [{**target, "role": "target", "scaler": ds.scaler.to_dict(), "scaler_fitted_on": fitted_on}]
+    first, last = np.datetime64(dates[0].date(), "D"), np.datetime64(dates[-1].date(), "D")
+    for column, scaler in zip(prepared.columns, ds.input_scalers, strict=True):
+        key = f"{column.symbol}:{column.source}"
+        record = {"name": column.name, "symbol": column.symbol, "source": column.source,
+                  "transform": column.transform, "scaler": scaler.to_dict(), "scaler_fitted_on": fitted_on}
+        if key in prepared.stored:
+            stored = prepared.stored[key]
+            cov_dates, cov_close = stored.load_close()
+            used = (cov_dates <= last) & (cov_dates >= first - np.timedelta64(max_stale_days, "D"))
+            record.update(role="covariate", fingerprint=fingerprint(cov_dates[used], cov_close[used]),
+                          store_sha256=stored.meta.get("sha256"))
+        else:
+            record.update(role="feature", fingerprint=target.get("fingerprint"))
+        records.append(record)
+    return records
+
+
+def input_scalers(meta: dict[str, Any], expected: int, where: Any) -> list:
+    """The extra inputs' scalers recorded in a run's meta.json, checked."""
+    from seqcast.errors import RunCorruptError
+    from seqcast.windowing import Scaler
+
+    records = meta.get("inputs", [])
+    extra = [r for r in records if isinstance(r, dict) and r.get("role") != "target"] \
+        if isinstance(records, list) else []
+    try:
+        scalers = [Scaler.from_dict(r["scaler"]) for r in extra]
+    except (KeyError, TypeError, ValueError):
+        scalers = []
+    if len(scalers) != expected or not all(s.scale > 0 and np.isfinite(s.center) for s in scalers):
+        raise RunCorruptError(f"{where} does not record the scalers of the run's {expected} extra "
+                              "inputs; train again")
+    return scalers
+
+
+def predict_one_day(store: Any, run: Any, dates: np.ndarray, values: np.ndarray, days: int,
+                    notes: list[str] | None = None) -> np.ndarray:
+    """predict-next for a run with extra inputs: the next day's price, as a (1,) array.
+
+    Refuses when a covariate does not reach the target's last day (its future
+    values are unknown, so more than one day ahead is refused too). Appends to
+    `notes` when a covariate's data was revised since training.
+    """
+    from seqcast.forecasting import apply_shrink
+    from seqcast.windowing import last_window, to_price
+
+    cfg, meta = run.config, run.meta
+    data = cfg.data
+    if days != 1:
+        raise ConfigError(
+            f"run {run.run_id} reads covariates or extra columns, whose later values are not known yet, "
+            "so it forecasts one day ahead only; use --days 1"
+        )
+    symbol, source = meta["symbol"], meta["source"]
+    scalers = input_scalers(meta, data.n_inputs - 1, run.path / "meta.json")
+    loaded = _load_covariates(store, data.covariates, symbol, source, data.lookback)
+    for cov_symbol, cov_source, _stored, cov_dates, _close in loaded:
+        check_fresh(cov_symbol, cov_source, cov_dates[-1], dates[-1], symbol)
+    if notes is not None:
+        notes.extend(revised_covariates(meta, loaded, data.max_stale_days))
+    need = data.lookback + 2  # the window plus the rows its first log-returns start from
+    if data.features:
+        frame = store.get(symbol, source).load()
+        columns = target_columns(frame.iloc[-len(values):])
+    else:
+        columns = {"Close": values}
+    tail = slice(max(0, len(values) - need), len(values))
+    columns = {k: v[tail] for k, v in columns.items()}
+    built = build_columns(data, loaded, symbol, source, dates[tail], columns)
+    try:
+        window = last_window(values, lookback=data.lookback, target=data.target, scaler=run.scaler,
+                             inputs=input_matrix(built), input_scalers=scalers)
+    except NotEnoughDataError:
+        stale = [c.name for c in built if not np.isfinite(c.values[-data.lookback:]).all()]
+        raise DataError(
+            f"{', '.join(stale)} is missing or older than {data.max_stale_days} days on some of the "
+            f"last {data.lookback} {symbol} days; fetch it again so it covers them"
+        ) from None
+    raw = run.scaler.inverse(np.asarray(run.predictor()(window), dtype=np.float64))
+    previous = values[-1:]
+    return apply_shrink(previous, to_price(raw, previous, data.target), float(meta.get("shrink", 1.0)))
+
+
+def revised_covariates(meta: dict[str, Any], loaded: list, max_stale_days: int) -> list[str]:
+    """Notes for covariates whose stored rows over the training dates differ from what was trained on."""
+    from seqcast.api import fingerprint
+
+    data = meta.get("data", {})
+    try:
+        first, last = np.datetime64(data["first"], "D"), np.datetime64(data["last"], "D")
+    except (KeyError, TypeError, ValueError):
+        return []
+    recorded = {f"{r.get('symbol')}:{r.get('source')}": r.get("fingerprint")
+                for r in meta.get("inputs", []) if isinstance(r, dict) and r.get("role") == "covariate"}
+    notes = []
+    for symbol, source, _stored, cov_dates, cov_close in loaded:
+        used = (cov_dates <= last) & (cov_dates >= first - np.timedelta64(max_stale_days, "D"))
+        key = f"{symbol}:{source}"
+        if key in recorded and fingerprint(cov_dates[used], cov_close[used]) != recorded[key]:
+            notes.append(f"the stored data of covariate {key} was revised since this run was trained")
+    return notes
