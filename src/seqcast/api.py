@@ -174,26 +174,64 @@ def train(
     """Window, scale, train, evaluate against naive, and save a run.
 
     Keyword overrides set single options: train(model="gru", epochs=10, split=0.7).
+    The three steps are public for sweeps: load_input -> fit_run (needs no workspace) -> save_run.
     """
-    import numpy as np
-    import pandas as pd
-
-    from seqcast.forecasting import VOL_WINDOW
-    from seqcast.pipeline import fit_evaluate
-    from seqcast.series import between
-
     cfg = make_config(config, **overrides)
     ws = Workspace.resolve(home)
-    stored, frame = load_series(cfg.data.symbol, cfg.data.source, ws.root)
+    series = load_input(cfg, ws.root)
+    RunStore(ws).check_writable()  # a read-only or full workspace fails now, not after training
+    record, result = fit_run(series, on_epoch_end=on_epoch_end)
+    return TrainResult(save_run(record, ws.root), result)
+
+
+@dataclass
+class SeriesInput:
+    """What one training takes from the workspace: its config (series resolved) and the data."""
+
+    cfg: RunConfig
+    values: np.ndarray  # (n,) closes
+    dates: pd.DatetimeIndex  # (n,)
+    store_sha256: str | None = None
+
+
+@dataclass
+class RunRecord:
+    """A trained run before it is saved: arrays and JSON-able dicts only (picklable, no torch)."""
+
+    config: RunConfig
+    meta: dict[str, Any]
+    weights: dict[str, np.ndarray]  # the model's state dict as arrays
+    scaler: dict[str, Any]
+    history: list[dict[str, float]]
+    report: dict[str, Any]  # metrics.json
+    predictions: pd.DataFrame
+
+
+def load_input(cfg: RunConfig, home: Path | str | None = None) -> SeriesInput:
+    """The stored series cfg names (the last fetched when None), cut to --from/--to."""
+    import numpy as np
+
+    from seqcast.series import between
+
+    stored, frame = load_series(cfg.data.symbol, cfg.data.source, home)
     # The saved config names the series actually used, not "the last fetched".
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, symbol=stored.symbol, source=stored.source))
     selected = between(frame, _as_date(cfg.data.start, "--from"), _as_date(cfg.data.end, "--to"))
     if selected.empty:
         raise DataError(_empty_range_message(stored.symbol, cfg.data, frame))
-    frame = selected
-    values = frame["Close"].to_numpy(dtype=np.float64)
-    dates = frame.index
-    RunStore(ws).check_writable()  # a read-only or full workspace fails now, not after training
+    return SeriesInput(cfg, selected["Close"].to_numpy(dtype=np.float64), selected.index,
+                       stored.meta.get("sha256"))
+
+
+def fit_run(series: SeriesInput, *, on_epoch_end: EpochCallback | None = None) -> tuple[RunRecord, FitResult]:
+    """Train and evaluate on series; touches no workspace, so any process can run it."""
+    import numpy as np
+    import pandas as pd
+
+    from seqcast.forecasting import VOL_WINDOW
+    from seqcast.pipeline import fit_evaluate
+
+    cfg, values, dates = series.cfg, series.values, series.dates
     fitted = fit_evaluate(values, cfg, on_epoch_end=on_epoch_end)
     ds, model, result, report, device = fitted.ds, fitted.model, fitted.fit, fitted.report, fitted.device
     val_n = ds.val.stop - ds.val.start
@@ -210,12 +248,12 @@ def train(
         "upper": fitted.upper,
     })
     meta = {
-        "symbol": stored.symbol,
-        "source": stored.source,
+        "symbol": cfg.data.symbol,
+        "source": cfg.data.source,
         "data": {
             "first": str(dates[0].date()), "last": str(dates[-1].date()), "rows": len(values),
             "fingerprint": fingerprint(dates, values),
-            "store_sha256": stored.meta.get("sha256"),
+            "store_sha256": series.store_sha256,
         },
         "split": {
             "train_first": str(dates[0].date()),
@@ -238,34 +276,38 @@ def train(
         "interval_vol_window": VOL_WINDOW,  # widths are multiples of the recent daily move
         "coverage": cfg.train.coverage,
     }
-    return TrainResult(_save_run(ws, cfg, meta, model, ds.scaler, result, report, predictions), result)
+    weights = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+    record = RunRecord(cfg, meta, weights, ds.scaler.to_dict(), result.history, report, predictions)
+    return record, result
 
 
-def _save_run(ws, cfg, meta, model, scaler, result, report, predictions) -> Run:
+def save_run(record: RunRecord, home: Path | str | None = None) -> Run:
+    """Write a trained run into the workspace's registry (atomically); returns it."""
     import io
 
     import torch
 
     from seqcast.npmodel import save_npz
 
+    ws = Workspace.resolve(home)
+    cfg = record.config
     runs = RunStore(ws)
-    run_id = runs.new_id(cfg.model.kind, meta["symbol"])
-    meta = {"run_id": run_id, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **meta}
+    run_id = runs.new_id(cfg.model.kind, record.meta["symbol"])
+    meta = {"run_id": run_id, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **record.meta}
     writer = runs.writer(run_id)
     try:
         buffer = io.BytesIO()
-        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        torch.save(state, buffer)
+        torch.save({k: torch.from_numpy(v) for k, v in record.weights.items()}, buffer)
         # The same weights as plain arrays: predict-next runs them without importing torch.
-        files = {"model.pt": buffer.getvalue(), "weights.npz": save_npz({k: v.numpy() for k, v in state.items()})}
+        files = {"model.pt": buffer.getvalue(), "weights.npz": save_npz(record.weights)}
         for name, data in files.items():
             writer.bytes(name, data)
         meta["weights_sha256"] = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
         writer.json("config.json", cfg.to_dict())
-        writer.json("scaler.json", scaler.to_dict())
-        writer.json("history.json", result.history)
-        writer.text("predictions.csv", predictions.to_csv(index=False, lineterminator="\n"))
-        writer.json("metrics.json", report)
+        writer.json("scaler.json", record.scaler)
+        writer.json("history.json", record.history)
+        writer.text("predictions.csv", record.predictions.to_csv(index=False, lineterminator="\n"))
+        writer.json("metrics.json", record.report)
         writer.json("meta.json", meta)  # written last: its presence marks a complete run
     except BaseException:
         writer.abort()
@@ -352,6 +394,8 @@ def backtest(
     *,
     folds: int = 5,
     workers: int | None = None,
+    backend: str = "local",
+    address: str | None = None,
     home: Path | str | None = None,
     on_fold_end: FoldCallback | None = None,
     **overrides: Any,
@@ -360,31 +404,42 @@ def backtest(
 
     Each fold fits its own scaler and model on everything before its test block.
     Keyword overrides set single options, as for train(): backtest(folds=5, model="gru").
+    backend="ray" runs the folds as Ray tasks (address: an existing cluster).
     """
-    import numpy as np
-
-    from seqcast import atomic
     from seqcast.backtest import walk_forward
-    from seqcast.series import between
 
     cfg = make_config(config, **overrides)
     ws = Workspace.resolve(home)
-    stored, frame = load_series(cfg.data.symbol, cfg.data.source, ws.root)
-    frame = between(frame, _as_date(cfg.data.start, "--from"), _as_date(cfg.data.end, "--to"))
-    if frame.empty:
-        raise DataError(f"no {stored.symbol} rows between {cfg.data.start} and {cfg.data.end}")
-    values = frame["Close"].to_numpy(dtype=np.float64)
-    dates = frame.index
+    series = load_input(cfg, ws.root)
     check_writable(ws)
-    result = walk_forward(values, dates, cfg, folds, workers=workers, on_fold_end=on_fold_end)
-    result.backtest_id = RunStore(ws).new_id(cfg.model.kind, stored.symbol)
+    if backend == "local" and address is None:
+        result = walk_forward(series.values, series.dates, series.cfg, folds, workers=workers,
+                              on_fold_end=on_fold_end)
+    else:
+        from seqcast.executors import make_executor
+
+        with make_executor(backend, workers=workers, address=address) as executor:
+            result = walk_forward(series.values, series.dates, series.cfg, folds, on_fold_end=on_fold_end,
+                                  executor=executor)
+    return save_backtest(result, series, ws.root)
+
+
+def save_backtest(result: BacktestResult, series: SeriesInput, home: Path | str | None = None) -> BacktestResult:
+    """Give a finished backtest an id and write it to <home>/backtests/<id>.json (atomically)."""
+    from seqcast import atomic
+
+    ws = Workspace.resolve(home)
+    cfg, values, dates = series.cfg, series.values, series.dates
+    result.config = cfg
+    result.backtest_id = RunStore(ws).new_id(cfg.model.kind, str(cfg.data.symbol))
     result.meta = {
+        **result.meta,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "symbol": stored.symbol,
-        "source": stored.source,
+        "symbol": cfg.data.symbol,
+        "source": cfg.data.source,
         "data": {"first": str(dates[0].date()), "last": str(dates[-1].date()), "rows": len(values),
                  "fingerprint": fingerprint(dates, values),
-                 "store_sha256": stored.meta.get("sha256")},
+                 "store_sha256": series.store_sha256},
     }
     result.path = ws.root / "backtests" / f"{result.backtest_id}.json"
     atomic.write_json(result.path, result.to_dict(predictions=True))
@@ -538,7 +593,7 @@ def _empty_range_message(symbol: str, data: DataConfig, frame: pd.DataFrame) -> 
 
 
 __all__ = [
-    "DataConfig", "Forecast", "ModelConfig", "RunConfig", "SeedsResult", "TrainConfig", "TrainResult",
-    "backtest", "fetch", "list_runs", "load_run", "load_series", "make_config", "plot", "predict_next",
-    "stored_series", "train", "train_seeds",
+    "DataConfig", "Forecast", "ModelConfig", "RunConfig", "RunRecord", "SeedsResult", "SeriesInput",
+    "TrainConfig", "TrainResult", "backtest", "fetch", "fit_run", "list_runs", "load_input", "load_run",
+    "load_series", "make_config", "plot", "predict_next", "save_run", "stored_series", "train", "train_seeds",
 ]
