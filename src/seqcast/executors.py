@@ -264,7 +264,7 @@ class LocalExecutor(Executor):
 
         pool, self._pool = self._pool, []
         for worker in pool:
-            worker.stop(force=force)
+            worker.stop(force=force or worker.task is not None)  # a busy worker would not listen
         deadline = time.monotonic() + STOP_GRACE_S
         for worker in pool:
             worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
