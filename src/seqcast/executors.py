@@ -308,27 +308,27 @@ class RayExecutor(Executor):
         self.address = address
         self._owned = False
         self._saved_env: dict[str, str | None] = {}
+        self._saved_cluster_flag: bool | None = None
         if not ray.is_initialized():
             import logging
 
             # Set for the processes Ray starts; restored by close().
-            self._saved_env = {"RAY_USAGE_STATS_ENABLED": os.environ.get("RAY_USAGE_STATS_ENABLED")}
-            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+            self._set_env("RAY_USAGE_STATS_ENABLED", "0", keep=True)
             options: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
             try:
+                if address is None or _is_loopback(address):
+                    self._keep_loopback()
                 if address:
-                    if _is_loopback(address):
-                        options["_node_ip_address"] = "127.0.0.1"
                     ray.init(address=address, **options)
                 else:
                     ray.init(_node_ip_address="127.0.0.1", include_dashboard=False,
                              num_cpus=workers or available_cpus(), **options)
             except ConnectionError as exc:
-                self._restore_env()
-                raise ConfigError(f"cannot connect to the Ray cluster at {address}: {exc}; check "
+                self._restore()
+                raise ConfigError(f"cannot connect to the Ray cluster at {address}: {str(exc)[:200]}; check "
                                   "--address HOST:PORT (the head's `ray start --head --port`)") from None
             except BaseException:
-                self._restore_env()
+                self._restore()
                 raise
             self._owned = True
         cpus = int(ray.cluster_resources().get("CPU", 1))
@@ -383,17 +383,42 @@ class RayExecutor(Executor):
                 pass
         self._refs.clear()
 
-    def _restore_env(self) -> None:
+    def _set_env(self, name: str, value: str, *, keep: bool = False) -> None:
+        self._saved_env.setdefault(name, os.environ.get(name))
+        if keep:
+            os.environ.setdefault(name, value)
+        else:
+            os.environ[name] = value
+
+    def _keep_loopback(self) -> None:
+        """Stay on 127.0.0.1: on Linux, Ray otherwise replaces a loopback node address by the machine's
+        own address (ray-project/ray#26293) and listens there. Its switch for that is the flag for
+        single-machine Ray on macOS and Windows, read once at import and by the processes Ray starts."""
+        self._set_env("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        try:
+            from ray._private import ray_constants
+        except ImportError:  # another Ray layout: its defaults apply
+            return
+        if hasattr(ray_constants, "ENABLE_RAY_CLUSTER"):
+            self._saved_cluster_flag = ray_constants.ENABLE_RAY_CLUSTER
+            ray_constants.ENABLE_RAY_CLUSTER = False
+
+    def _restore(self) -> None:
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
         self._saved_env = {}
+        if self._saved_cluster_flag is not None:
+            from ray._private import ray_constants
+
+            ray_constants.ENABLE_RAY_CLUSTER = self._saved_cluster_flag
+            self._saved_cluster_flag = None
 
     def close(self) -> None:
         self._cancel()
         if self._owned:
             self._ray.shutdown()
             self._owned = False
-        self._restore_env()
+        self._restore()

@@ -152,7 +152,7 @@ def _cell_line(sweep: Any, cell: dict[str, Any], done: int, total: int) -> str:
     test = cell["test"]
     ratio = test.get("rmse_ratio")
     colour = _ratio_colour(ratio if ratio is not None else float("nan"))
-    where = f" on {cell['node']}" if cell.get("node") else ""
+    where = f" on {cell['node'][:16]}" if cell.get("node") else ""
     ident = cell.get("run_id") or ""
     return (f"{escape(what)}: RMSE/naive [{colour}]{_num(ratio, 4)}[/] (DM p {_num(test.get('dm_pvalue'), 2)}), "
             f"{cell.get('seconds', 0):.1f} s{where} {ident}").rstrip()
@@ -169,7 +169,7 @@ def _print_leaderboard(sweep: Any) -> None:
               + (f", [red]{counts['failed']} failed[/]" if counts["failed"] else "")
               + f" ({sweep.data.get('backend')}, {sweep.data.get('workers', '?')} workers)")
     table = Table(box=None, pad_edge=False)
-    for name in ("#", "config", unit, "RMSE / naive", "DM p (median)", "better", "worse", "coverage", "fit s"):
+    for name in ("#", "config", unit, "RMSE/naive", "DM p", "better", "worse", "coverage", "fit s"):
         table.add_column(name, justify="left" if name == "config" else "right", no_wrap=True,
                          min_width=max((len(r["label"]) for r in sweep.leaderboard), default=6) if name == "config"
                          else None)
@@ -182,8 +182,8 @@ def _print_leaderboard(sweep: Any) -> None:
                       str(row["better_than_naive"]), str(row["worse_than_naive"]),
                       "–" if cov is None else f"{100 * cov:.1f} %", _num(row["fit_seconds_mean"], 2))
     out.print(table)
-    out.print(f"better / worse: {unit} whose Diebold–Mariano test against the naive forecast says so at p < 0.05; "
-              "the rest cannot be told apart from naive")
+    out.print(f"RMSE/naive: mean ± sd over the {unit}; DM p: their median Diebold–Mariano p against naive; "
+              f"better / worse: {unit} whose test says so at p < 0.05 (the rest cannot be told apart from naive)")
     for cell in sweep.cells:
         if cell["status"] == "failed":
             out.print(f"[red]failed[/] cell {cell['cell'] + 1} ({escape(cell['symbol'] or '')} seed {cell['seed']}): "
