@@ -437,23 +437,26 @@ def run_sweep(
         from seqcast.executors import make_executor
 
         todo = [c for c in sweep.cells if c["status"] != "done"]
-        for cell in todo:
-            cell.update(status="pending", error=None)
-        sweep.data.update(status="running", backend=backend, address=address)
-        _save(sweep)
-        if on_start is not None:
-            on_start(sweep)
-        if todo:
-            executor = make_executor(backend, workers=workers, address=address)
-            try:
+        # Started before anything is saved: a backend that cannot start changes nothing.
+        executor = make_executor(backend, workers=workers, address=address) if todo else None
+        try:
+            for cell in todo:
+                cell.update(status="pending", error=None)
+            sweep.data.update(status="running", backend=backend, address=address)
+            _save(sweep)
+            if on_start is not None:
+                on_start(sweep)
+            if executor is not None:
                 _drive(sweep, spec, inputs, todo, executor, ws.root, on_cell_end, on_retry)
-            except KeyboardInterrupt:
+        except KeyboardInterrupt:
+            if executor is not None:
                 executor.close()
-                sweep.data["status"] = "interrupted"
-                _finish(sweep, spec)
-                counts = sweep.counts()
-                raise SweepInterrupted(sweep.sweep_id, counts["done"], len(sweep.cells)) from None
-            finally:
+            sweep.data["status"] = "interrupted"
+            _finish(sweep, spec)
+            counts = sweep.counts()
+            raise SweepInterrupted(sweep.sweep_id, counts["done"], len(sweep.cells)) from None
+        finally:
+            if executor is not None:
                 executor.close()
         failed = sweep.counts()["failed"]
         sweep.data["status"] = "finished" if not failed else "finished with failed cells"

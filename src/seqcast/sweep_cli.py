@@ -58,8 +58,6 @@ def sweep(
 
       seqcast sweep --resume 20261130-1402     # after Ctrl-C: only the unfinished cells
     """
-    import click
-
     from seqcast import sweep as sw
     from seqcast.errors import ConfigError
 
@@ -69,7 +67,7 @@ def sweep(
             try:
                 grid = sw.parse_grid_args(list(ctx.args))
             except ConfigError as exc:
-                raise click.UsageError(str(exc), ctx) from None
+                raise typer.BadParameter(str(exc), ctx) from None
             written: dict[str, Any] = sw.read_config_file(config) if config else {"grid": {}}
             symbols = [s for text in (symbol or []) for s in text.split(",") if s.strip()]
             spec = sw.SweepSpec(
@@ -80,7 +78,7 @@ def sweep(
                 backtest=backtest if backtest is not None else written.get("backtest", 0),
             )
         elif ctx.args or config or symbol or seeds is not None or backtest is not None:
-            raise click.UsageError("--resume takes the sweep as it was saved; give no other grid options", ctx)
+            raise typer.BadParameter("--resume takes the sweep as it was saved; give no other grid options", ctx)
         try:
             result = _run(sw, spec, resume, home, backend, address, workers, quiet=as_json)
         except sw.SweepInterrupted as stop:
@@ -129,6 +127,8 @@ def _run(sw: Any, spec: Any, resume: str | None, home: Path | None, backend: str
         workers_text = f", {backend}" + (f" at {address}" if address else "")
         progress.console.print(f"sweep {sweep.sweep_id}: {total} cells ({total - done} to run){workers_text}")
         task.append(progress.add_task("sweep", total=total, completed=done))
+        progress.start()  # only now: a sweep that fails to start prints its one error line alone
+        state["started"] = True
 
     def on_cell_end(cell: dict[str, Any], done: int, total: int) -> None:
         progress.update(task[0], completed=done)
@@ -137,9 +137,12 @@ def _run(sw: Any, spec: Any, resume: str | None, home: Path | None, backend: str
     def on_retry(cell: dict[str, Any], reason: str) -> None:
         progress.console.print(f"[yellow]cell {cell['cell'] + 1}[/]: {reason}; running it once more")
 
-    with progress:
+    try:
         return sw.run_sweep(spec, resume=resume, home=home, backend=backend, address=address, workers=workers,
                             on_start=on_start, on_cell_end=on_cell_end, on_retry=on_retry)
+    finally:
+        if state.get("started"):
+            progress.stop()
 
 
 def _cell_line(sweep: Any, cell: dict[str, Any], done: int, total: int) -> str:
