@@ -297,7 +297,7 @@ def save_run(record: RunRecord, home: Path | str | None = None) -> Run:
     writer = runs.writer(run_id)
     try:
         buffer = io.BytesIO()
-        torch.save({k: torch.from_numpy(v) for k, v in record.weights.items()}, buffer)
+        torch.save({k: torch.tensor(v) for k, v in record.weights.items()}, buffer)  # copies (Ray: read-only)
         # The same weights as plain arrays: predict-next runs them without importing torch.
         files = {"model.pt": buffer.getvalue(), "weights.npz": save_npz(record.weights)}
         for name, data in files.items():
