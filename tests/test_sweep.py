@@ -290,3 +290,10 @@ def test_sweep_user_errors(fetched):
     assert result.exit_code == 1 and "no sweep 'nope'" in result.output
     result = runner.invoke(app, ["sweep", *TINY, "--address", "127.0.0.1:1"])
     assert result.exit_code == 1 and "--address is for --backend ray" in result.output
+
+
+def test_python_api(fetched):
+    result = api.sweep({"model": ["lstm", "gru"], **TINY_KW}, symbols=["sine"], workers=1)
+    assert result.counts() == {"done": 2, "failed": 0, "pending": 0}
+    assert api.load_sweep(result.sweep_id[:20]).leaderboard == result.leaderboard
+    assert [s.sweep_id for s in api.list_sweeps()] == [result.sweep_id]

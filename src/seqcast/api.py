@@ -331,6 +331,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from seqcast.backtest import BacktestResult, FoldCallback
+    from seqcast.sweep import Sweep
 
 SEED_METRICS = ("rmse", "mae", "mape", "directional_accuracy", "rmse_ratio", "naive_rmse")
 """Test metrics summarised across seeds by train_seeds."""
@@ -444,6 +445,50 @@ def save_backtest(result: BacktestResult, series: SeriesInput, home: Path | str 
     result.path = ws.root / "backtests" / f"{result.backtest_id}.json"
     atomic.write_json(result.path, result.to_dict(predictions=True))
     return result
+
+
+def sweep(
+    grid: dict[str, Any] | None = None,
+    *,
+    symbols: list[str] | None = None,
+    seeds: int = 1,
+    seed: int = 0,
+    backtest: int = 0,
+    resume: str | None = None,
+    backend: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
+    home: Path | str | None = None,
+    on_cell_end: Callable[[dict[str, Any], int, int], None] | None = None,
+) -> Sweep:
+    """Train every cell of a grid (options × symbols × seeds, or × backtest folds); see seqcast.sweep.
+
+    grid maps train options (as for train(): model, lookback, lr, ...) to a value or a list of
+    values: sweep({"model": ["lstm", "gru"], "lookback": [20, 60]}, symbols=["eurpln"], seeds=3).
+    Each cell is saved as a run; the record with its leaderboard as <home>/sweeps/<id>.json.
+    """
+    from seqcast.sweep import SweepSpec, run_sweep
+
+    spec = None
+    if resume is None:
+        values = {k: list(v) if isinstance(v, (list, tuple)) else [v] for k, v in (grid or {}).items()}
+        spec = SweepSpec(values, list(symbols) if symbols else [None], seeds, seed, backtest)
+    return run_sweep(spec, resume=resume, home=home, backend=backend, address=address, workers=workers,
+                     on_cell_end=on_cell_end)
+
+
+def list_sweeps(home: Path | str | None = None) -> list[Sweep]:
+    """Saved sweeps, oldest first."""
+    from seqcast.sweep import list_sweeps as listed
+
+    return listed(home)
+
+
+def load_sweep(sweep_id: str | None = None, home: Path | str | None = None) -> Sweep:
+    """A sweep record by id or unique prefix (the latest when None)."""
+    from seqcast.sweep import load_sweep as loaded
+
+    return loaded(sweep_id, home)
 
 
 # --------------------------------------------------------------------------- runs
@@ -594,6 +639,7 @@ def _empty_range_message(symbol: str, data: DataConfig, frame: pd.DataFrame) -> 
 
 __all__ = [
     "DataConfig", "Forecast", "ModelConfig", "RunConfig", "RunRecord", "SeedsResult", "SeriesInput",
-    "TrainConfig", "TrainResult", "backtest", "fetch", "fit_run", "list_runs", "load_input", "load_run",
-    "load_series", "make_config", "plot", "predict_next", "save_run", "stored_series", "train", "train_seeds",
+    "TrainConfig", "TrainResult", "backtest", "fetch", "fit_run", "list_runs", "list_sweeps", "load_input",
+    "load_run", "load_series", "load_sweep", "make_config", "plot", "predict_next", "save_backtest", "save_run",
+    "stored_series", "sweep", "train", "train_seeds",
 ]
