@@ -297,3 +297,10 @@ def test_python_api(fetched):
     assert result.counts() == {"done": 2, "failed": 0, "pending": 0}
     assert api.load_sweep(result.sweep_id[:20]).leaderboard == result.leaderboard
     assert [s.sweep_id for s in api.list_sweeps()] == [result.sweep_id]
+
+
+@pytest.mark.parametrize("command", [["sweep"], ["sweeps"], ["sweeps", "show"]])
+def test_help_has_examples(command):
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Example" in result.output and "seqcast sweep" in result.output

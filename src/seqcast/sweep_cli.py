@@ -200,8 +200,7 @@ def _print_leaderboard(sweep: Any) -> None:
     out.print(f"saved: {sweep.path}", soft_wrap=True)
 
 
-sweeps_app = typer.Typer(invoke_without_command=True, no_args_is_help=False,
-                         help="List sweeps; `seqcast sweeps show ID` prints one's leaderboard.")
+sweeps_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 app.add_typer(sweeps_app, name="sweeps")
 
 
