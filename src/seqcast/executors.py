@@ -85,6 +85,8 @@ class Executor:
 def make_executor(backend: str = "local", *, workers: int | None = None, address: str | None = None,
                   threads: int = 1) -> Executor:
     """`local` (a process pool on this machine's cores) or `ray` (address: an existing cluster)."""
+    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
+        raise ConfigError(f"--workers must be a whole number of at least 1, got {workers!r}")
     if backend == "local":
         if address:
             raise ConfigError("--address is for --backend ray; add --backend ray or drop --address")
