@@ -139,5 +139,12 @@ def test_private_ray_stays_on_loopback(ray_env):
                                                text=True).stdout.split()}
         addresses = _listening_addresses(ours)
         assert addresses and addresses <= {"127.0.0.1", "[::ffff:127.0.0.1]"}, addresses
+        # A task whose worker dies is retried once, then reported; the executor keeps working.
+        retried = []
+        [lost] = list(executor.run([Task("dies", os.abort)], on_retry=lambda key, why: retried.append(key)))
+        assert retried == ["dies"] and not lost.ok and lost.attempts == 2
+        assert lost.error.startswith("Ray worker lost") and lost.error.endswith("also on its retry")
+        [again] = list(executor.run([Task("k", os.getpid)]))
+        assert again.ok
     assert not ray.is_initialized()
     assert os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER") == before
