@@ -210,6 +210,7 @@ class RunRecord:
 def load_input(cfg: RunConfig, home: Path | str | None = None) -> SeriesInput:
     """The stored series cfg names (the last fetched when None), cut to --from/--to."""
     import numpy as np
+    import pandas as pd
 
     from seqcast.series import between
 
@@ -219,7 +220,7 @@ def load_input(cfg: RunConfig, home: Path | str | None = None) -> SeriesInput:
     selected = between(frame, _as_date(cfg.data.start, "--from"), _as_date(cfg.data.end, "--to"))
     if selected.empty:
         raise DataError(_empty_range_message(stored.symbol, cfg.data, frame))
-    return SeriesInput(cfg, selected["Close"].to_numpy(dtype=np.float64), selected.index,
+    return SeriesInput(cfg, selected["Close"].to_numpy(dtype=np.float64), pd.DatetimeIndex(selected.index),
                        stored.meta.get("sha256"))
 
 

@@ -144,14 +144,17 @@ def walk_forward(
         tasks = [Task(k, run_fold, (values[:end], _cap_threads(cfg, workers), start))
                  for k, (start, end) in reversed(list(enumerate(bounds, start=1)))]
         own = executor is None
-        pool = LocalExecutor(workers, threads=max(1, available_cpus() // workers)) if own else executor
+        pool: Executor = (LocalExecutor(workers, threads=max(1, available_cpus() // workers))
+                          if executor is None else executor)
         try:
             for outcome in pool.run(tasks):
                 if not outcome.ok:
                     if isinstance(outcome.exception, SeqcastError):
                         raise outcome.exception
                     raise RuntimeError(f"backtest fold {outcome.key} failed: {outcome.error}")
-                done(int(outcome.key), outcome.value)  # type: ignore[call-overload]
+                fold = outcome.key
+                assert isinstance(fold, int)  # the fold number each Task was given
+                done(fold, outcome.value)
         finally:
             if own:
                 pool.close()

@@ -488,7 +488,7 @@ def _new_record(sweep_id: str, spec: SweepSpec, inputs: dict[tuple, SeriesInput]
     from seqcast.backtest import check_folds
 
     configs = spec.configs()
-    cells = []
+    cells: list[dict[str, Any]] = []
     for ci, config in enumerate(configs):
         for symbol in spec.symbols:
             series = inputs[_data_key(make_config(**config, symbol=symbol), symbol)]

@@ -69,7 +69,7 @@ def sweep(
             except ConfigError as exc:
                 raise typer.BadParameter(str(exc), ctx) from None
             written: dict[str, Any] = sw.read_config_file(config) if config else {"grid": {}}
-            symbols = [s for text in (symbol or []) for s in text.split(",") if s.strip()]
+            symbols: list[str | None] = [s for text in (symbol or []) for s in text.split(",") if s.strip()]
             spec = sw.SweepSpec(
                 grid={**written["grid"], **grid},
                 symbols=symbols or written.get("symbols") or [None],
@@ -220,7 +220,7 @@ def sweeps(ctx: typer.Context, as_json: JsonOption = False, home: HomeOption = N
 
     with _user_errors():
         found = sw.list_sweeps(home)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for s in found:
             best = s.leaderboard[0] if s.leaderboard else {}
             counts = s.counts()
