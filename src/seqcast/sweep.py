@@ -160,8 +160,13 @@ def parse_grid_args(args: list[str]) -> dict[str, list[Any]]:
 
 def read_config_file(path: Path | str) -> dict[str, Any]:
     """A sweep written down (TOML): option = value or [values], plus symbol, seed, seeds, backtest."""
-    import tomllib
-
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise ConfigError("--config needs Python 3.11 or the tomli package: pip install tomli") from None
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
