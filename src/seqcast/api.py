@@ -161,33 +161,87 @@ def train(
     """Window, scale, train, evaluate against naive, and save a run.
 
     Keyword overrides set single options: train(model="gru", epochs=10, split=0.7).
+    The three steps are public for sweeps: load_input -> fit_run (needs no workspace) -> save_run.
     """
+    cfg = make_config(config, **overrides)
+    ws = Workspace.resolve(home)
+    series = load_input(cfg, ws.root)
+    RunStore(ws).check_writable()  # a read-only or full workspace fails now, not after training
+    record, result = fit_run(series, on_epoch_end=on_epoch_end)
+    return TrainResult(save_run(record, ws.root), result)
+
+
+@dataclass
+class SeriesInput:
+    """What one training takes from the workspace: its config (series resolved) and the data."""
+
+    cfg: RunConfig
+    values: np.ndarray  # (n,) closes
+    dates: pd.DatetimeIndex  # (n,)
+    store_sha256: str | None = None
+    inputs: np.ndarray | None = None  # (n, k) unscaled past covariates / extra columns, nan = unknown
+    input_descriptors: list[dict[str, Any]] = field(default_factory=list)  # meta "inputs" less scalers
+    sampling: dict[str, Any] = field(default_factory=dict)  # meta "calendar" and "data_warnings"
+
+
+@dataclass
+class RunRecord:
+    """A trained run before it is saved: arrays and JSON-able dicts only (picklable, no torch)."""
+
+    config: RunConfig
+    meta: dict[str, Any]
+    weights: dict[str, np.ndarray]  # the model's state dict as arrays
+    scaler: dict[str, Any]
+    history: list[dict[str, float]]
+    report: dict[str, Any]  # metrics.json
+    predictions: pd.DataFrame
+
+
+def load_input(cfg: RunConfig, home: Path | str | None = None) -> SeriesInput:
+    """The stored series cfg names (the last fetched when None), cut to --from/--to."""
     import numpy as np
     import pandas as pd
 
-    from seqcast.pipeline import fit_evaluate
     from seqcast.series import between
 
-    cfg = make_config(config, **overrides)
-    ws = Workspace.resolve(home)
-    stored, frame = load_series(cfg.data.symbol, cfg.data.source, ws.root)
+    stored, frame = load_series(cfg.data.symbol, cfg.data.source, home)
     # The saved config names the series actually used, not "the last fetched".
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, symbol=stored.symbol, source=stored.source))
     selected = between(frame, _as_date(cfg.data.start, "--from"), _as_date(cfg.data.end, "--to"))
     if selected.empty:
         raise DataError(_empty_range_message(stored.symbol, cfg.data, frame))
     sampling = _sampling_record(stored, frame.index, selected.index)  # calendar + data warnings
-    frame = selected
-    prepared = _prepare_inputs(ws, cfg, stored, frame)  # past covariates, extra columns
+    prepared = _prepare_inputs(Workspace.resolve(home), cfg, stored, selected)  # past covariates, extra columns
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, covariates=list(prepared.stored)))
     frame = prepared.frame
-    values = frame["Close"].to_numpy(dtype=np.float64)
-    dates = frame.index
-    RunStore(ws).check_writable()  # a read-only or full workspace fails now, not after training
+    dates = pd.DatetimeIndex(frame.index)
+    descriptors = []
+    if prepared.columns:
+        from seqcast.covariates import input_descriptors
+
+        descriptors = input_descriptors(prepared, dates, cfg.data.max_stale_days)
+    return SeriesInput(cfg, frame["Close"].to_numpy(dtype=np.float64), dates, stored.meta.get("sha256"),
+                       inputs=prepared.matrix, input_descriptors=descriptors, sampling=sampling)
+
+
+def _prepare_inputs(ws: Workspace, cfg: RunConfig, stored: StoredSeries, frame: pd.DataFrame):
+    """The covariates and extra columns of cfg on the target's rows (covariates.prepare_inputs)."""
+    from seqcast.covariates import prepare_inputs
+
+    return prepare_inputs(Store(ws), cfg.data, stored.symbol, stored.source, frame)
+
+
+def fit_run(series: SeriesInput, *, on_epoch_end: EpochCallback | None = None) -> tuple[RunRecord, FitResult]:
+    """Train and evaluate on series; touches no workspace, so any process can run it."""
+    import numpy as np
+    import pandas as pd
+
+    from seqcast.pipeline import fit_evaluate
     from seqcast.resources import memory_hint
 
+    cfg, values, dates = series.cfg, series.values, series.dates
     with memory_hint(cfg):
-        fitted = fit_evaluate(values, cfg, on_epoch_end=on_epoch_end, inputs=prepared.matrix)
+        fitted = fit_evaluate(values, cfg, on_epoch_end=on_epoch_end, inputs=series.inputs)
     ds, model, result, report, device = fitted.ds, fitted.model, fitted.fit, fitted.report, fitted.device
     val_n = ds.val.stop - ds.val.start
 
@@ -203,12 +257,12 @@ def train(
         "upper": fitted.upper,
     })
     meta = {
-        "symbol": stored.symbol,
-        "source": stored.source,
+        "symbol": cfg.data.symbol,
+        "source": cfg.data.source,
         "data": {
             "first": str(dates[0].date()), "last": str(dates[-1].date()), "rows": len(values),
             "fingerprint": fingerprint(dates, values),
-            "store_sha256": stored.meta.get("sha256"),
+            "store_sha256": series.store_sha256,
         },
         "split": {
             "train_first": str(dates[0].date()),
@@ -231,50 +285,47 @@ def train(
         # GJR-GARCH(1,1)-t and GARCH(1,1)-normal fitted on the training part; variances averaged
         "volatility": [p.to_dict() for p in fitted.vol] if fitted.vol else None,
         "coverage": cfg.train.coverage,
-        **sampling,
+        **series.sampling,
     }
     from seqcast.covariates import input_records
 
     meta["split"]["dropped_windows"] = ds.dropped
     meta["inputs"] = input_records(
-        prepared, ds, dates, {"name": f"{stored.symbol}:{stored.source} {cfg.data.target}",
-                              "symbol": stored.symbol, "source": stored.source, "transform": cfg.data.target,
-                              "fingerprint": meta["data"]["fingerprint"]}, cfg.data.max_stale_days)
-    return TrainResult(_save_run(ws, cfg, meta, model, ds.scaler, result, report, predictions), result)
+        series.input_descriptors, ds, dates,
+        {"name": f"{cfg.data.symbol}:{cfg.data.source} {cfg.data.target}", "symbol": cfg.data.symbol,
+         "source": cfg.data.source, "transform": cfg.data.target, "fingerprint": meta["data"]["fingerprint"]})
+    weights = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+    record = RunRecord(cfg, meta, weights, ds.scaler.to_dict(), result.history, report, predictions)
+    return record, result
 
 
-def _prepare_inputs(ws: Workspace, cfg: RunConfig, stored: StoredSeries, frame: pd.DataFrame):
-    """The covariates and extra columns of cfg on the target's rows (covariates.prepare_inputs)."""
-    from seqcast.covariates import prepare_inputs
-
-    return prepare_inputs(Store(ws), cfg.data, stored.symbol, stored.source, frame)
-
-
-def _save_run(ws, cfg, meta, model, scaler, result, report, predictions) -> Run:
+def save_run(record: RunRecord, home: Path | str | None = None) -> Run:
+    """Write a trained run into the workspace's registry (atomically); returns it."""
     import io
 
     import torch
 
     from seqcast.npmodel import save_npz
 
+    ws = Workspace.resolve(home)
+    cfg = record.config
     runs = RunStore(ws)
-    run_id = runs.new_id(cfg.model.kind, meta["symbol"])
-    meta = {"run_id": run_id, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **meta}
+    run_id = runs.new_id(cfg.model.kind, record.meta["symbol"])
+    meta = {"run_id": run_id, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **record.meta}
     writer = runs.writer(run_id)
     try:
         buffer = io.BytesIO()
-        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        torch.save(state, buffer)
+        torch.save({k: torch.tensor(v) for k, v in record.weights.items()}, buffer)  # copies (Ray: read-only)
         # The same weights as plain arrays: predict-next runs them without importing torch.
-        files = {"model.pt": buffer.getvalue(), "weights.npz": save_npz({k: v.numpy() for k, v in state.items()})}
+        files = {"model.pt": buffer.getvalue(), "weights.npz": save_npz(record.weights)}
         for name, data in files.items():
             writer.bytes(name, data)
         meta["weights_sha256"] = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
         writer.json("config.json", cfg.to_dict())
-        writer.json("scaler.json", scaler.to_dict())
-        writer.json("history.json", result.history)
-        writer.text("predictions.csv", predictions.to_csv(index=False, lineterminator="\n"))
-        writer.json("metrics.json", report)
+        writer.json("scaler.json", record.scaler)
+        writer.json("history.json", record.history)
+        writer.text("predictions.csv", record.predictions.to_csv(index=False, lineterminator="\n"))
+        writer.json("metrics.json", record.report)
         writer.json("meta.json", meta)  # written last: its presence marks a complete run
     except BaseException:
         writer.abort()
@@ -299,6 +350,7 @@ if TYPE_CHECKING:
 
     from seqcast.backtest import BacktestResult, FoldCallback
     from seqcast.backtest_store import BacktestRecord
+    from seqcast.sweep import Sweep
 
 SEED_METRICS = ("rmse", "mae", "mape", "directional_accuracy", "rmse_ratio", "naive_rmse")
 """Test metrics summarised across seeds by train_seeds."""
@@ -382,6 +434,8 @@ def backtest(
     *,
     folds: int = 5,
     workers: int | None = None,
+    backend: str = "local",
+    address: str | None = None,
     home: Path | str | None = None,
     on_fold_end: FoldCallback | None = None,
     **overrides: Any,
@@ -390,44 +444,94 @@ def backtest(
 
     Each fold fits its own scaler and model on everything before its test block.
     Keyword overrides set single options, as for train(): backtest(folds=5, model="gru").
+    backend="ray" runs the folds as Ray tasks (address: an existing cluster).
     """
-    import numpy as np
-
-    from seqcast import atomic
     from seqcast.backtest import walk_forward
-    from seqcast.series import between
 
     cfg = make_config(config, **overrides)
     ws = Workspace.resolve(home)
-    stored, frame = load_series(cfg.data.symbol, cfg.data.source, ws.root)
-    stored_dates = frame.index
-    frame = between(frame, _as_date(cfg.data.start, "--from"), _as_date(cfg.data.end, "--to"))
-    if frame.empty:
-        raise DataError(f"no {stored.symbol} rows between {cfg.data.start} and {cfg.data.end}")
-    prepared = _prepare_inputs(ws, cfg, stored, frame)  # past covariates, extra columns
-    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, covariates=list(prepared.stored)))
-    frame = prepared.frame
-    values = frame["Close"].to_numpy(dtype=np.float64)
-    dates = frame.index
+    series = load_input(cfg, ws.root)
     check_writable(ws)
     from seqcast.resources import memory_hint
 
-    with memory_hint(cfg):
-        result = walk_forward(values, dates, cfg, folds, workers=workers, on_fold_end=on_fold_end,
-                              inputs=prepared.matrix)
-    result.backtest_id = RunStore(ws).new_id(cfg.model.kind, stored.symbol)
+    with memory_hint(series.cfg):
+        if backend == "local" and address is None:
+            result = walk_forward(series.values, series.dates, series.cfg, folds, workers=workers,
+                                  on_fold_end=on_fold_end, inputs=series.inputs)
+        else:
+            from seqcast.executors import make_executor
+
+            with make_executor(backend, workers=workers, address=address) as executor:
+                result = walk_forward(series.values, series.dates, series.cfg, folds, on_fold_end=on_fold_end,
+                                      executor=executor, inputs=series.inputs)
+    return save_backtest(result, series, ws.root)
+
+
+def save_backtest(result: BacktestResult, series: SeriesInput, home: Path | str | None = None) -> BacktestResult:
+    """Give a finished backtest an id and write it to <home>/backtests/<id>.json (atomically)."""
+    from seqcast import atomic
+
+    ws = Workspace.resolve(home)
+    cfg, values, dates = series.cfg, series.values, series.dates
+    result.config = cfg
+    result.backtest_id = RunStore(ws).new_id(cfg.model.kind, str(cfg.data.symbol))
     result.meta = {
+        **result.meta,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "symbol": stored.symbol,
-        "source": stored.source,
+        "symbol": cfg.data.symbol,
+        "source": cfg.data.source,
         "data": {"first": str(dates[0].date()), "last": str(dates[-1].date()), "rows": len(values),
                  "fingerprint": fingerprint(dates, values),
-                 "store_sha256": stored.meta.get("sha256")},
-        **_sampling_record(stored, stored_dates, dates),
+                 "store_sha256": series.store_sha256},
+        **series.sampling,
     }
     result.path = ws.root / "backtests" / f"{result.backtest_id}.json"
     atomic.write_json(result.path, result.to_dict(predictions=True))
     return result
+
+
+def sweep(
+    grid: dict[str, Any] | None = None,
+    *,
+    symbols: list[str] | None = None,
+    seeds: int = 1,
+    seed: int = 0,
+    backtest: int = 0,
+    resume: str | None = None,
+    backend: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
+    home: Path | str | None = None,
+    on_cell_end: Callable[[dict[str, Any], int, int], None] | None = None,
+) -> Sweep:
+    """Train every cell of a grid (options × symbols × seeds, or × backtest folds); see seqcast.sweep.
+
+    grid maps train options (as for train(): model, lookback, lr, ...) to a value or a list of
+    values: sweep({"model": ["lstm", "gru"], "lookback": [20, 60]}, symbols=["eurpln"], seeds=3).
+    Each cell is saved as a run; the record with its leaderboard as <home>/sweeps/<id>.json.
+    """
+    from seqcast.sweep import SweepSpec, run_sweep
+
+    spec = None
+    if resume is None:
+        values = {k: list(v) if isinstance(v, (list, tuple)) else [v] for k, v in (grid or {}).items()}
+        spec = SweepSpec(values, list(symbols) if symbols else [None], seeds, seed, backtest)
+    return run_sweep(spec, resume=resume, home=home, backend=backend, address=address, workers=workers,
+                     on_cell_end=on_cell_end)
+
+
+def list_sweeps(home: Path | str | None = None) -> list[Sweep]:
+    """Saved sweeps, oldest first."""
+    from seqcast.sweep import list_sweeps as listed
+
+    return listed(home)
+
+
+def load_sweep(sweep_id: str | None = None, home: Path | str | None = None) -> Sweep:
+    """A sweep record by id or unique prefix (the latest when None)."""
+    from seqcast.sweep import load_sweep as loaded
+
+    return loaded(sweep_id, home)
 
 
 # --------------------------------------------------------------------------- runs
@@ -730,8 +834,9 @@ def _empty_range_message(symbol: str, data: DataConfig, frame: pd.DataFrame) -> 
 
 
 __all__ = [
-    "DataConfig", "Forecast", "ModelConfig", "RunConfig", "SeedsResult", "TrainConfig", "TrainResult",
-    "backtest", "fetch", "list_runs", "load_run", "load_series", "make_config", "plot", "predict_next",
-    "stored_series", "train", "train_seeds",
+    "DataConfig", "Forecast", "ModelConfig", "RunConfig", "RunRecord", "SeedsResult", "SeriesInput",
+    "TrainConfig", "TrainResult", "backtest", "fetch", "fit_run", "list_runs", "list_sweeps", "load_input",
+    "load_run", "load_series", "load_sweep", "make_config", "plot", "predict_next", "save_backtest", "save_run",
+    "stored_series", "sweep", "train", "train_seeds",
 ]
 __all__ += ["export_predictions", "find", "list_backtests", "load_backtest", "remove", "report"]

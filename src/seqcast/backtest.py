@@ -4,14 +4,13 @@ The first training part is cfg.data.split of the series; the rest is cut into K
 contiguous test blocks. Fold k trains on everything before block k (its validation
 tail is the end of that training part) and is tested on block k only, so no fold
 ever sees its own test days or anything after them. Folds run in parallel worker
-processes when more than one CPU core is available; every fold uses the same seed,
+processes (or on Ray, seqcast.executors) when more than one CPU core is available; every fold uses the same seed,
 so the result does not depend on how many workers ran it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,8 @@ import numpy as np
 
 from seqcast import metrics
 from seqcast.config import RunConfig
-from seqcast.errors import ConfigError, DataError, NotEnoughDataError
+from seqcast.errors import ConfigError, DataError, NotEnoughDataError, SeqcastError
+from seqcast.executors import Executor, LocalExecutor, Task, available_cpus
 from seqcast.windowing import MIN_TEST_WINDOWS, MIN_TRAIN_WINDOWS, first_position
 
 MAX_FOLDS = 20
@@ -113,11 +113,13 @@ def walk_forward(
     workers: int | None = None,
     on_fold_end: FoldCallback | None = None,
     inputs: np.ndarray | None = None,
+    executor: Executor | None = None,
 ) -> BacktestResult:
     """Train and test one model per fold on an expanding window; pool the test days.
 
-    workers: processes to run folds in (default: min(folds, CPU cores); 1 on a GPU).
-    With more than one, worker processes are spawned, so a script calling this must
+    Folds run on `executor` (seqcast.executors: a local process pool or Ray); without one,
+    in `workers` local processes (default: min(folds, CPU cores); 1 on a GPU), and in this
+    process when that is 1. Worker processes are spawned, so a script calling this must
     guard its top level with `if __name__ == "__main__":`.
     """
     import pandas as pd
@@ -126,28 +128,50 @@ def walk_forward(
     dates = pd.DatetimeIndex(dates)
     if len(dates) != len(values):
         raise DataError(f"{len(values)} values but {len(dates)} dates")
-    bounds = _check_folds(len(values), cfg, folds)
-    workers = _pick_workers(workers, folds, cfg)
+    bounds = check_folds(len(values), cfg, folds)
+    workers = _pick_workers(workers, folds, cfg) if executor is None else min(executor.workers, folds)
 
     # inputs: (len(values), k) unscaled extra inputs; each fold scales them on its own training part.
-    tasks = [(k, values[:end], cfg, start, None if inputs is None else inputs[:end])
-             for k, (start, end) in enumerate(bounds, start=1)]
+    def fold_inputs(end: int) -> np.ndarray | None:
+        return None if inputs is None else inputs[:end]
+
     finished: dict[int, FoldResult] = {}
 
     def done(k: int, out: dict[str, Any]) -> None:
-        if out["interrupted"]:
-            raise KeyboardInterrupt
-        finished[k] = _fold_result(k, out, dates)
+        finished[k] = fold_result(k, out, dates)
         if on_fold_end is not None:
             on_fold_end(finished[k])
 
-    if workers == 1:
-        for k, vals, fold_cfg, n_train, fold_inputs in tasks:
-            done(k, _run_fold(vals, fold_cfg, n_train, fold_inputs))
+    if executor is None and workers == 1:
+        for k, (start, end) in enumerate(bounds, start=1):
+            out = run_fold(values[:end], cfg, start, fold_inputs(end))
+            if out["interrupted"]:
+                raise KeyboardInterrupt
+            done(k, out)
     else:
-        _run_pool(tasks, workers, done)
+        # Longest folds first: they finish last otherwise.
+        tasks = [Task(k, run_fold, (values[:end], _cap_threads(cfg, workers), start, fold_inputs(end)))
+                 for k, (start, end) in reversed(list(enumerate(bounds, start=1)))]
+        own = executor is None
+        pool: Executor = (LocalExecutor(workers, threads=max(1, available_cpus() // workers))
+                          if executor is None else executor)
+        try:
+            for outcome in pool.run(tasks):
+                if not outcome.ok:
+                    if isinstance(outcome.exception, SeqcastError):
+                        raise outcome.exception
+                    raise RuntimeError(f"backtest fold {outcome.key} failed: {outcome.error}")
+                fold = outcome.key
+                assert isinstance(fold, int)  # the fold number each Task was given
+                done(fold, outcome.value)
+        finally:
+            if own:
+                pool.close()
+    return pool_folds(cfg, [finished[k] for k in sorted(finished)], workers)
 
-    results = [finished[k] for k in sorted(finished)]
+
+def pool_folds(cfg: RunConfig, results: list[FoldResult], workers: int) -> BacktestResult:
+    """The backtest of finished folds (sorted by fold): metrics on all their test days pooled."""
     pool = {name: np.concatenate([getattr(f, name) for f in results])
             for name in ("actual", "predicted", "previous", "net_price")}
     pooled = metrics.evaluate(pool["actual"], pool["predicted"], pool["previous"],
@@ -160,7 +184,15 @@ def walk_forward(
     return BacktestResult(cfg, results, pooled, verdict, workers, linear=linear)
 
 
-def _check_folds(n: int, cfg: RunConfig, folds: int) -> list[tuple[int, int]]:
+def _cap_threads(cfg: RunConfig, workers: int) -> RunConfig:
+    """Split the cores between workers so they do not oversubscribe them."""
+    threads = max(1, available_cpus() // workers)
+    if cfg.train.threads and cfg.train.threads > threads:
+        return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, threads=threads))
+    return cfg
+
+
+def check_folds(n: int, cfg: RunConfig, folds: int) -> list[tuple[int, int]]:
     if not isinstance(folds, int) or isinstance(folds, bool) or not 1 <= folds <= MAX_FOLDS:
         raise ConfigError(f"--folds must be a whole number between 1 and {MAX_FOLDS}, got {folds!r}")
     split, lookback, target = cfg.data.split, cfg.data.lookback, cfg.data.target
@@ -191,11 +223,11 @@ def _pick_workers(workers: int | None, folds: int, cfg: RunConfig) -> int:
 
     if pick_device(cfg.train.device).type != "cpu":
         return 1  # one accelerator: folds queue for it anyway
-    return max(1, min(folds, os.cpu_count() or 1))
+    return max(1, min(folds, available_cpus()))
 
 
-def _run_fold(values: np.ndarray, cfg: RunConfig, n_train: int, inputs: np.ndarray | None = None) -> dict[str, Any]:
-    """Train on values[:n_train], test on the rest; plain picklable results only."""
+def run_fold(values: np.ndarray, cfg: RunConfig, n_train: int, inputs: np.ndarray | None = None) -> dict[str, Any]:
+    """Train on values[:n_train], test on the rest; plain picklable results only (a pure task)."""
     from seqcast.pipeline import fit_evaluate
 
     fitted = fit_evaluate(values, cfg, n_train=n_train, intervals=False, inputs=inputs)
@@ -223,60 +255,7 @@ def _run_fold(values: np.ndarray, cfg: RunConfig, n_train: int, inputs: np.ndarr
     }
 
 
-def _worker_init(threads: int) -> None:
-    """A worker process is seqcast's own: process-wide tuning is fine here."""
-    import signal
-
-    import torch
-
-    from seqcast.perf import tune_allocator
-
-    tune_allocator()
-    # A Ctrl-C in a terminal reaches every process of the group: the parent alone handles it
-    # (and stops the workers), so no worker prints a traceback of its own.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    torch.set_num_threads(threads)
-
-
-def _run_pool(tasks: list, workers: int, done: Callable[[int, dict[str, Any]], None]) -> None:
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-    # Split the cores between workers so they do not oversubscribe them.
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    capped = []
-    for k, vals, cfg, n_train, fold_inputs in tasks:
-        if cfg.train.threads and cfg.train.threads > threads:
-            cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, threads=threads))
-        capped.append((k, vals, cfg, n_train, fold_inputs))
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_worker_init, initargs=(threads,))
-    try:
-        # Longest folds first: they finish last otherwise.
-        pending = {pool.submit(_run_fold, vals, cfg, n_train, fold_inputs): k
-                   for k, vals, cfg, n_train, fold_inputs in reversed(capped)}
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                k = pending.pop(future)
-                done(k, future.result())
-    except BaseException:
-        _stop_workers(pool)
-        raise
-    pool.shutdown()
-
-
-def _stop_workers(pool: Any) -> None:
-    """Cancel queued folds and end running ones now (Ctrl-C, an error): return in about a second."""
-    workers = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in workers:
-        process.terminate()
-    for process in workers:
-        process.join(timeout=2)
-
-
-def _fold_result(k: int, out: dict[str, Any], dates: Any) -> FoldResult:
+def fold_result(k: int, out: dict[str, Any], dates: Any) -> FoldResult:
     n_train, n_total = out["n_train"], out["n_total"]
 
     def day(i: int) -> str:

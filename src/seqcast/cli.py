@@ -617,6 +617,8 @@ def backtest(
     seed: Annotated[int, typer.Option(help="Random seed, the same for every fold.")] = 0,
     device: DeviceOption = "auto",
     threads: Annotated[int | None, typer.Option(help="CPU threads per fold \\[default: cores / workers].")] = None,
+    backend: Annotated[Literal["local", "ray"], typer.Option(help="Where folds run: processes or Ray.")] = "local",
+    address: Annotated[str | None, typer.Option(help="Ray cluster HOST:PORT (with --backend ray).")] = None,
     as_json: JsonOption = False,
     home: HomeOption = None,
 ) -> None:
@@ -651,12 +653,12 @@ def backtest(
                         seed=seed, shrink=shrink, device=device, threads=threads),
         )
         if as_json:
-            result = api.backtest(cfg, folds=folds, workers=workers, home=home)
+            result = api.backtest(cfg, folds=folds, workers=workers, backend=backend, address=address, home=home)
             _json_out(result.to_dict())
             return
         with _progress() as progress:
             task = progress.add_task("backtest folds", total=folds, losses="")
-            result = api.backtest(cfg, folds=folds, workers=workers, home=home,
+            result = api.backtest(cfg, folds=folds, workers=workers, backend=backend, address=address, home=home,
                                   on_fold_end=lambda _fold: progress.advance(task))
         _print_backtest(result)
 
@@ -763,6 +765,8 @@ def predict_next(
 from seqcast.cli_runs import register  # noqa: E402  (runs group and report: they use the helpers above)
 
 register(app)
+
+from seqcast import sweep_cli  # noqa: E402, F401  (registers `sweep` and `sweeps` on app)
 
 
 def main() -> None:

@@ -267,18 +267,18 @@ def prepare_inputs(store: Any, data: Any, target_symbol: str, target_source: str
     return PreparedInputs(frame.iloc[rows], columns, {f"{s[0]}:{s[1]}": s[2] for s in loaded})
 
 
-def input_records(prepared: PreparedInputs, ds: Any, dates: Any, target: dict[str, Any],
-                  max_stale_days: int) -> list[dict[str, Any]]:
-    """meta.json "inputs": every input with its transform, scaler, scaler dates and data fingerprint."""
+def input_descriptors(prepared: PreparedInputs, dates: Any, max_stale_days: int) -> list[dict[str, Any]]:
+    """Every extra input as meta.json will record it, less its scaler: name, source, transform, and
+    a fingerprint of the covariate data the run uses. Needs the store, so the driver computes it
+    when it loads the data; plain dicts, so a worker process or a Ray task can carry them."""
     from seqcast.api import fingerprint
 
-    fitted_on = [str(dates[0].date()), str(dates[ds.n_train - 1].date())]
-    records = [{**target, "role": "target", "scaler": ds.scaler.to_dict(), "scaler_fitted_on": fitted_on}]
     first, last = np.datetime64(dates[0].date(), "D"), np.datetime64(dates[-1].date(), "D")
-    for column, scaler in zip(prepared.columns, ds.input_scalers, strict=True):
+    out = []
+    for column in prepared.columns:
         key = f"{column.symbol}:{column.source}"
-        record = {"name": column.name, "symbol": column.symbol, "source": column.source,
-                  "transform": column.transform, "scaler": scaler.to_dict(), "scaler_fitted_on": fitted_on}
+        record: dict[str, Any] = {"name": column.name, "symbol": column.symbol, "source": column.source,
+                                  "transform": column.transform}
         if key in prepared.stored:
             stored = prepared.stored[key]
             cov_dates, cov_close = stored.load_close()
@@ -286,7 +286,20 @@ def input_records(prepared: PreparedInputs, ds: Any, dates: Any, target: dict[st
             record.update(role="covariate", fingerprint=fingerprint(cov_dates[used], cov_close[used]),
                           store_sha256=stored.meta.get("sha256"))
         else:
-            record.update(role="feature", fingerprint=target.get("fingerprint"))
+            record.update(role="feature")
+        out.append(record)
+    return out
+
+
+def input_records(descriptors: list[dict[str, Any]], ds: Any, dates: Any,
+                  target: dict[str, Any]) -> list[dict[str, Any]]:
+    """meta.json "inputs": every input with its transform, scaler, scaler dates and data fingerprint."""
+    fitted_on = [str(dates[0].date()), str(dates[ds.n_train - 1].date())]
+    records = [{**target, "role": "target", "scaler": ds.scaler.to_dict(), "scaler_fitted_on": fitted_on}]
+    for descriptor, scaler in zip(descriptors, ds.input_scalers, strict=True):
+        record = {**descriptor, "scaler": scaler.to_dict(), "scaler_fitted_on": fitted_on}
+        if record["role"] == "feature":
+            record["fingerprint"] = target.get("fingerprint")
         records.append(record)
     return records
 

@@ -1,0 +1,103 @@
+"""`seqcast sweep` against the same cells as `seqcast train` commands run one after another.
+
+    python benchmarks/sweep_bench.py                  # 16 cells: --model lstm,gru --lookback 30,60 --seeds 4
+    python benchmarks/sweep_bench.py --repeats 3 --json-out /tmp/sweep.json
+
+Both sides run as separate processes in one temporary SEQCAST_HOME holding the bundled
+sample from 2015-01-01, with one torch thread per training (the sweep's workers use one
+each; the train commands get --threads 1), so every cell's test metrics must be identical
+on both sides; the script checks that. Repeats alternate the order (sweep first, then
+trains; then the other way round) so that load from other programs hits both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+MODELS, LOOKBACKS, SEEDS = ("lstm", "gru"), (30, 60), 4
+SUMMARY_METRICS = ("n", "rmse", "naive_rmse", "rmse_ratio", "directional_accuracy", "dm_pvalue",
+                   "interval_coverage")  # as seqcast.sweep records them
+FROM = "2015-01-01"
+
+
+def seqcast(home: Path, *args: str) -> tuple[float, str]:
+    env = {**os.environ, "SEQCAST_HOME": str(home)}
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "seqcast", *args], env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if out.returncode != 0:
+        raise SystemExit(f"seqcast {' '.join(args)} failed:\n{out.stderr[-2000:]}")
+    return wall, out.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--json-out", type=Path)
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="seqcast-sweep-bench-"))
+    try:
+        seqcast(home, "fetch", "eurpln", "--source", "sample", "--from", FROM)
+        grid = ["--model", ",".join(MODELS), "--lookback", ",".join(map(str, LOOKBACKS)), "--seeds", str(SEEDS)]
+        cells = list(itertools.product(MODELS, LOOKBACKS, range(SEEDS)))
+        results = []
+        for r in range(args.repeats):
+            timings: dict[str, float] = {}
+            metrics: dict[str, dict] = {"sweep": {}, "train": {}}
+            for side in (("sweep", "train") if r % 2 == 0 else ("train", "sweep")):
+                if side == "sweep":
+                    wall, out = seqcast(home, "sweep", *grid, "--json")
+                    payload = json.loads(out)
+                    for cell in payload["cells"]:
+                        opts = payload["configs"][cell["config"]]["options"]
+                        metrics["sweep"][f"{opts['model']}-{opts['lookback']}-{cell['seed']}"] = cell["test"]
+                    timings["sweep"] = wall
+                    workers = payload["workers"]
+                else:
+                    total = 0.0
+                    for model, lookback, seed in cells:
+                        wall, out = seqcast(home, "train", "--model", model, "--lookback", str(lookback),
+                                            "--seed", str(seed), "--threads", "1", "--json")
+                        total += wall
+                        test = json.loads(out)["metrics"]["test"]
+                        metrics["train"][f"{model}-{lookback}-{seed}"] = {k: _strict(test.get(k)) for k in
+                                                                           SUMMARY_METRICS}
+                    timings["train"] = total
+            same = all(metrics["sweep"][k] == {kk: metrics["train"][k].get(kk) for kk in metrics["sweep"][k]}
+                       for k in metrics["sweep"])
+            results.append({"repeat": r, "sweep_s": round(timings["sweep"], 2), "trains_s": round(timings["train"], 2),
+                            "ratio": round(timings["sweep"] / timings["train"], 3), "identical_metrics": same,
+                            "workers": workers, "load_1min": os.getloadavg()[0]})
+            print(json.dumps(results[-1]), flush=True)
+        summary = {"cells": len(cells), "grid": " ".join(grid), "repeats": results,
+                   "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()}
+        if args.json_out:
+            args.json_out.write_text(json.dumps(summary, indent=2) + "\n")
+        ok = all(r["identical_metrics"] for r in results)
+        print(f"{len(cells)} cells; sweep / sequential trains: "
+              + ", ".join(f"{r['ratio']:.2f} ({r['sweep_s']:.1f} s / {r['trains_s']:.1f} s)" for r in results)
+              + f"; identical metrics: {ok}")
+        if not ok:
+            raise SystemExit(1)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _strict(x: object) -> object:
+    """NaN as null, as the sweep record writes it."""
+    return None if isinstance(x, float) and math.isnan(x) else x
+
+
+if __name__ == "__main__":
+    main()
