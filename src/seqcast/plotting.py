@@ -319,6 +319,11 @@ def sweep_figure(record: dict) -> Figure:
     colours = [MODEL if m < 1 else NAIVE for m in np.nan_to_num(means, nan=1.0)]
     ax.barh(y, means - 1.0, left=1.0, xerr=sds, color=colours, height=0.6, capsize=3)
     ax.axvline(1.0, color=ACTUAL, lw=1, ls="--", label="naive (ratio 1)")
+    finite = means[np.isfinite(means)]
+    if finite.size:  # naive's line inside the frame, with room on both sides
+        low, high = float(np.min(finite - sds[np.isfinite(means)])), float(np.max(finite + sds[np.isfinite(means)]))
+        pad = 0.05 * max(high, 1.0) - 0.05 * min(low, 1.0) + 1e-3
+        ax.set_xlim(min(low, 1.0) - pad, max(high, 1.0) + pad)
     ax.set_yticks(y, labels, fontsize=8)
     ax.set_xlabel("test RMSE / naive RMSE (mean ± sd over symbols and seeds; below 1 beats naive)")
     ax.ticklabel_format(axis="x", style="plain", useOffset=False)
