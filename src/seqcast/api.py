@@ -573,6 +573,11 @@ def plot(
             raise ConfigError(f"cannot write a .{ext} chart; name the file .png, .svg or .pdf")
         fmt = fmt or ext or None
     fmt = fmt or "png"
+    sweep = _sweep_or_none(run_id, home)
+    if sweep is not None:  # a sweep: its leaderboard
+        from seqcast.plotting import save_sweep_figure
+
+        return save_sweep_figure(sweep.data, Path(out) if out else sweep.path.with_suffix(f".{fmt}"), fmt)
     run = find(run_id, home)
     if not isinstance(run, Run):  # a backtest: its folds' test blocks, model vs naive
         from seqcast.plotting import save_backtest_figure
@@ -657,6 +662,11 @@ def report(
 
     if fmt not in ("html", "md"):
         raise ConfigError(f"--format must be html or md, got {fmt!r}")
+    sweep = _sweep_or_none(ident, home)
+    if sweep is not None:
+        if forecast:
+            raise ConfigError("--forecast needs a run; a sweep has one model per cell")
+        return _sweep_report(sweep, home=home, out=out, fmt=fmt)
     found = find(ident, home)
     if isinstance(found, Run):
         target = Path(out) if out else found.path / f"report.{fmt}"
@@ -673,6 +683,43 @@ def report(
         target = Path(out) if out else found.path.with_suffix(f".{fmt}")
         doc = rep.backtest_document(found, report_path=target.resolve())
     return rep.write(doc, target, fmt)  # type: ignore[arg-type]
+
+
+def _sweep_or_none(ident: str | None, home: Path | str | None) -> Sweep | None:
+    """The sweep ident names when it is no run or backtest id (None otherwise)."""
+    from seqcast.errors import RunNotFoundError
+
+    if ident is None:
+        return None
+    try:
+        find(ident, home)
+        return None
+    except RunNotFoundError:
+        pass
+    try:
+        return load_sweep(ident, home)
+    except SeqcastError:
+        return None  # find's own message is the one to show
+
+
+def _sweep_report(sweep: Sweep, *, home: Path | str | None, out: Path | str | None, fmt: str) -> Path:
+    """A sweep's report beside its record, plus each finished cell's own report, linked by relative path."""
+    import os
+
+    from seqcast import report as rep
+
+    target = Path(out) if out else sweep.path.with_suffix(f".{fmt}")
+    links: dict[str, str] = {}
+    for cell in sweep.cells:
+        ident = cell.get("run_id") or cell.get("backtest_id")
+        if cell.get("status") != "done" or not ident or ident in links:
+            continue
+        try:
+            cell_report = report(str(ident), home=home, fmt=fmt)
+        except SeqcastError:
+            continue  # a cell removed since (runs rm): listed without a link
+        links[str(ident)] = os.path.relpath(cell_report, target.resolve().parent)
+    return rep.write(rep.sweep_document(sweep.data, cell_reports=links), target, fmt)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- forecast

@@ -713,7 +713,8 @@ def plot(
 ) -> None:
     """Chart actual vs predicted on the train and test parts, plus the loss curves.
 
-    A backtest id draws every fold's test block and the RMSE per fold, model vs naive.
+    A backtest id draws every fold's test block and the RMSE per fold, model vs naive; a sweep id
+    its leaderboard (RMSE / naive per configuration).
 
     Example: seqcast plot 20261127-093129 --format svg
     """

@@ -280,7 +280,8 @@ def report(
 ) -> None:
     """Write a report to hand in: data, split, configuration, charts, metrics vs naive, verdict, files.
 
-    The HTML file needs no network: charts are inside it. A backtest report shows every fold.
+    The HTML file needs no network: charts are inside it. A backtest report shows every fold; a
+    sweep report (give a sweep id) its leaderboard, with a link to each cell's own report.
 
     Examples:
 

@@ -297,3 +297,48 @@ def save_backtest_figure(record: dict, path: Path, fmt: str = "png") -> Path:
     fig.savefig(buffer, format=fmt, dpi=110)
     atomic.write_bytes(path, buffer.getvalue())
     return path
+
+
+def sweep_figure(record: dict) -> Figure:
+    """A sweep's leaderboard as a chart: RMSE / naive per configuration (mean ± sd over its
+    symbols and seeds), with the naive line at 1; nothing is shown or saved."""
+    import numpy as np
+
+    _import_matplotlib()
+    from matplotlib.figure import Figure
+
+    rows = [r for r in record.get("leaderboard", []) or [] if isinstance(r, dict)]
+    labels = [str(r.get("label", "?")) for r in rows]
+    means = np.array([r.get("rmse_ratio_mean") if r.get("rmse_ratio_mean") is not None else np.nan for r in rows],
+                     dtype=float)
+    sds = np.array([r.get("rmse_ratio_sd") if r.get("rmse_ratio_sd") is not None else 0.0 for r in rows],
+                   dtype=float)
+    fig = Figure(figsize=(10, max(2.5, 0.45 * len(rows) + 1.5)), layout="constrained")
+    ax = fig.add_subplot()
+    y = np.arange(len(rows))[::-1]  # best (first) at the top
+    colours = [MODEL if m < 1 else NAIVE for m in np.nan_to_num(means, nan=1.0)]
+    ax.barh(y, means - 1.0, left=1.0, xerr=sds, color=colours, height=0.6, capsize=3)
+    ax.axvline(1.0, color=ACTUAL, lw=1, ls="--", label="naive (ratio 1)")
+    finite = means[np.isfinite(means)]
+    if finite.size:  # naive's line inside the frame, with room on both sides
+        low, high = float(np.min(finite - sds[np.isfinite(means)])), float(np.max(finite + sds[np.isfinite(means)]))
+        pad = 0.05 * max(high, 1.0) - 0.05 * min(low, 1.0) + 1e-3
+        ax.set_xlim(min(low, 1.0) - pad, max(high, 1.0) + pad)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlabel("test RMSE / naive RMSE (mean ± sd over symbols and seeds; below 1 beats naive)")
+    ax.ticklabel_format(axis="x", style="plain", useOffset=False)
+    ax.set_title(f"sweep {record.get('sweep_id', '')}: leaderboard", fontsize=10, loc="left")
+    ax.grid(alpha=0.3, axis="x")
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def save_sweep_figure(record: dict, path: Path, fmt: str = "png") -> Path:
+    """Render sweep_figure to path atomically."""
+    import io
+
+    fig = sweep_figure(record)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt, dpi=110)
+    atomic.write_bytes(path, buffer.getvalue())
+    return path

@@ -503,27 +503,67 @@ def to_backtest_args(config: dict[str, Any]) -> list[str]:
 
 
 def sweep_document(record: dict[str, Any], *, cell_reports: dict[str, str] | None = None) -> Document:
-    """A sweep's leaderboard: one row per cell, best first, linking to each cell's report.
+    """A sweep's report: what was swept, the leaderboard (per config, over symbols and seeds), its
+    chart, and every cell with a link (relative path) to that cell's own report.
 
-    Hook for the sweep feature: record is the sweep's saved dict; its cells are read from
-    record["cells"] (a list of dicts) and every scalar field becomes a column. cell_reports
-    maps a cell's run id to the relative path of its report file.
+    record is the sweep's saved dict (seqcast.sweep.Sweep.data); cell_reports maps a cell's run
+    id (or backtest id) to the relative path of its report file.
     """
+    from seqcast.plotting import sweep_figure
+
+    spec = record.get("spec", {}) if isinstance(record.get("spec"), dict) else {}
     cells = [c for c in record.get("cells", []) if isinstance(c, dict)]
-    flat = [_flatten(c) for c in cells]
-    columns: list[str] = []
-    for cell in flat:
-        columns.extend(k for k in cell if k not in columns)
-    rows = []
     links = cell_reports or {}
-    for cell in flat:
-        row = [fmt_number(cell.get(c)) if c in cell else "" for c in columns]
-        rid = cell.get("run_id")
-        href = links.get(str(rid))
-        rows.append([*row, Link("report", href) if href else ""])
-    sec = Section("Leaderboard")
-    sec.blocks.append(Table([*columns, "report"], rows))
-    return Document(f"sweep {record.get('sweep_id', '')}", _generated(), [sec])
+    done = sum(c.get("status") == "done" for c in cells)
+    failed = sum(c.get("status") == "failed" for c in cells)
+
+    what = Section("What was swept")
+    grid = spec.get("grid", {}) if isinstance(spec.get("grid"), dict) else {}
+    what.blocks.append(KeyValues([
+        ("sweep id", str(record.get("sweep_id", ""))),
+        ("symbols", ", ".join(map(str, spec.get("symbols") or [])) or "the last fetched"),
+        ("grid", "; ".join(f"{k} = {', '.join(map(str, v)) if isinstance(v, list) else v}"
+                           for k, v in grid.items()) or "defaults only"),
+        ("seeds", f"{spec.get('seeds', 1)} from {spec.get('seed', 0)}"),
+        ("backtest folds", str(spec.get("backtest") or "no (one chronological split per cell)")),
+        ("cells", f"{len(cells)}: {done} done, {failed} failed, {len(cells) - done - failed} pending"),
+        ("backend", f"{record.get('backend', 'local')}" + (f" at {record['address']}" if record.get("address")
+                                                            else "")),
+        ("status", str(record.get("status", "?"))),
+    ]))
+
+    board = Section("Leaderboard")
+    board.p("One row per configuration, best first, over its symbols and seeds: the mean test RMSE / naive "
+            "(below 1 beats naive) with its spread, the median Diebold–Mariano p, how many trainings beat "
+            "or lost to naive at the 5 % level, the mean 90 % interval coverage and fit time.")
+    rows = []
+    for row in record.get("leaderboard", []) or []:
+        if not isinstance(row, dict):
+            continue
+        rows.append([str(row.get("label", "")), fmt_number(row.get("rmse_ratio_mean"), 4),
+                     fmt_number(row.get("rmse_ratio_sd"), 2), fmt_number(row.get("dm_pvalue_median"), 2),
+                     f"{row.get('better_than_naive', 0)} / {row.get('worse_than_naive', 0)}",
+                     fmt_number(row.get("interval_coverage_mean"), 3), fmt_number(row.get("fit_seconds_mean"), 3),
+                     f"{row.get('cells_done', 0)}/{row.get('cells', 0)}"])
+    board.blocks.append(Table(["config", "RMSE / naive", "sd", "DM p (median)", "beat / lost", "coverage",
+                               "fit s", "cells"], rows))
+    if rows:
+        board.blocks.append(Chart("leaderboard", sweep_figure(record), "RMSE / naive per configuration"))
+
+    table = Section("Cells")
+    cell_rows = []
+    for c in cells:
+        test = c.get("test") if isinstance(c.get("test"), dict) else {}
+        ident = c.get("run_id") or c.get("backtest_id")
+        href = links.get(str(ident)) if ident else None
+        cell_rows.append([str(c.get("cell", "")), str(c.get("config", "")), str(c.get("symbol", "")),
+                          str(c.get("seed", "")), "" if c.get("fold") is None else str(c.get("fold")),
+                          str(c.get("status", "")), fmt_number(test.get("rmse_ratio"), 4),
+                          fmt_number(test.get("dm_pvalue"), 2),
+                          Link(str(ident), href) if href else str(ident or c.get("error", ""))])
+    table.blocks.append(Table(["cell", "config", "symbol", "seed", "fold", "status", "RMSE / naive", "DM p",
+                               "run (report)"], cell_rows))
+    return Document(f"sweep {record.get('sweep_id', '')}", _generated(), [what, board, table])
 
 
 # --------------------------------------------------------------------------- rendering
