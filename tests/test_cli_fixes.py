@@ -118,6 +118,11 @@ def test_export_to_a_folder_or_a_too_long_name_says_what_to_do(home, tmp_path):
     output = " ".join(result.output.split())
     assert result.exit_code == 1 and "File name too long" in output and "choose a shorter one" in output
     assert "disk space" not in output
+    (tmp_path / "afile").write_text("x")
+    for inside in ("afile/p.csv", "afile/sub/p.csv"):
+        result = invoke("runs", "export", run_id, "-o", str(tmp_path / inside), "--home", str(home))
+        output = " ".join(result.output.split())
+        assert result.exit_code == 1 and "a part of the path is a file, not a folder" in output, output
 
 
 def test_end_of_input_at_the_rm_prompt_changes_nothing(home):

@@ -20,6 +20,7 @@ _HINTS = {
                         "choose a shorter one",
     errno.ENOENT: "a folder in the path does not exist (or was removed meanwhile): create it or choose another path",
     errno.ENOTDIR: "a part of the path is a file, not a folder: choose another path",
+    errno.EEXIST: "a part of the path is a file, not a folder: choose another path",  # mkdir of a file's name
 }
 
 
