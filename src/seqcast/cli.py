@@ -33,10 +33,19 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
+def _home_from_parent(ctx: typer.Context, param: typer.CallbackParam, value: Path | None) -> Path | None:
+    """A command's --home: its own when typed, else one typed before it (`seqcast --home X cmd`,
+    `seqcast data --home X rm`), else $SEQCAST_HOME or the default."""
+    if not _given(ctx, str(param.name)) and isinstance(ctx.obj, dict) and "home" in ctx.obj:
+        return ctx.obj["home"]  # type: ignore[no-any-return]
+    return value
+
+
 HomeOption = Annotated[
     Path | None,
     typer.Option("--home", envvar="SEQCAST_HOME", show_envvar=True,
-                 callback=lambda ctx, param, value: _home_from_parent(ctx, param, value),
+                 callback=_home_from_parent,
                  help="Workspace folder for data and runs \\[default: ~/.seqcast]."),
 ]
 
@@ -209,14 +218,6 @@ def main_callback(
     """Forecast daily financial series with RNN/LSTM/GRU networks, honestly."""
     if _given(ctx, "home"):
         ctx.ensure_object(dict)["home"] = home  # `seqcast --home X fetch ...`: X for the command
-
-
-def _home_from_parent(ctx: Any, param: Any, value: Path | None) -> Path | None:
-    """A command's --home: its own when typed, else one typed before it (`seqcast --home X cmd`,
-    `seqcast data --home X rm`), else $SEQCAST_HOME or the default."""
-    if not _given(ctx, param.name) and isinstance(ctx.obj, dict) and "home" in ctx.obj:
-        return ctx.obj["home"]  # type: ignore[no-any-return]
-    return value
 
 
 # --------------------------------------------------------------------------- fetch / data
