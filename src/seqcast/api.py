@@ -324,7 +324,8 @@ def save_run(record: RunRecord, home: Path | str | None = None) -> Run:
         writer.json("config.json", cfg.to_dict())
         writer.json("scaler.json", record.scaler)
         writer.json("history.json", record.history)
-        writer.text("predictions.csv", record.predictions.to_csv(index=False, lineterminator="\n"))
+        writer.text("predictions.csv", record.predictions.to_csv(index=False, lineterminator="\n",
+                                                                 float_format=CSV_FLOAT_FORMAT))
         writer.json("metrics.json", record.report)
         writer.json("meta.json", meta)  # written last: its presence marks a complete run
     except BaseException:
@@ -609,7 +610,7 @@ def find(ident: str | None = None, home: Path | str | None = None) -> Run | Back
 
 
 def remove(found: Run | BacktestRecord) -> None:
-    """Delete a run folder or a backtest file (a run disappears from listings at once)."""
+    """Delete a run folder, or a backtest with its report and charts (it disappears from listings at once)."""
     import os
     import shutil
 
@@ -622,7 +623,9 @@ def remove(found: Run | BacktestRecord) -> None:
             os.rename(found.path, hidden)
             shutil.rmtree(hidden)
         else:
-            found.path.unlink(missing_ok=True)
+            from seqcast.backtest_store import remove_backtest
+
+            remove_backtest(found)  # its JSON and the report and charts beside it
     except OSError as exc:
         raise WorkspaceError(f"cannot delete {found.path}: {exc.strerror or exc}") from exc
 
@@ -631,7 +634,8 @@ def export_predictions(ident: str | None = None, home: Path | str | None = None)
     """A run's predictions.csv as text; for a backtest, every fold's test forecasts."""
     found = find(ident, home)
     if isinstance(found, Run):
-        return found.predictions().to_csv(index=False, lineterminator="\n", date_format="%Y-%m-%d")
+        return found.predictions().to_csv(index=False, lineterminator="\n", date_format="%Y-%m-%d",
+                                          float_format=CSV_FLOAT_FORMAT)
     import csv
     import io
 
@@ -640,9 +644,17 @@ def export_predictions(ident: str | None = None, home: Path | str | None = None)
     writer.writerow(["fold", "date", "actual", "predicted", "naive"])
     for fold in found.data["folds"]:
         for row in fold.get("predictions") or []:
-            writer.writerow([fold.get("fold"), row.get("date"), row.get("actual"), row.get("predicted"),
-                             row.get("naive")])
+            writer.writerow([fold.get("fold"), row.get("date"),
+                             *(_csv_number(row.get(k)) for k in ("actual", "predicted", "naive"))])
     return buffer.getvalue()
+
+
+CSV_FLOAT_FORMAT = "%.10g"
+"""Every number in predictions.csv and `runs export`: ten significant digits, the same for each column."""
+
+
+def _csv_number(value: Any) -> Any:
+    return CSV_FLOAT_FORMAT % value if isinstance(value, float) else value
 
 
 def report(
@@ -765,7 +777,9 @@ def predict_next(
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 250:
         raise ConfigError(f"--days must be between 1 and 250, got {days!r}")
     ws = Workspace.resolve(home)
-    run = RunStore(ws).get(run_id)
+    from seqcast.backtest_store import get_run
+
+    run = get_run(ws, run_id, "predict-next")
     cfg, meta = run.config, run.meta
     try:
         symbol, source = meta["symbol"], meta["source"]

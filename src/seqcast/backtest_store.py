@@ -87,7 +87,8 @@ def resolve(ws: Workspace, ident: str | None) -> Run | BacktestRecord:
     bt_matches = [i for i in backtests if i.startswith(ident)]
     if len(run_matches) + len(bt_matches) > 1:
         raise RunNotFoundError(
-            f"{ident!r} matches {len(run_matches)} runs and {len(bt_matches)} backtests; give more of the id "
+            f"{ident!r} matches {_count(len(run_matches), 'run')} and {_count(len(bt_matches), 'backtest')}; "
+            "give more of the id "
             "(seqcast runs, seqcast runs --backtests)"
         )
     if bt_matches:
@@ -95,8 +96,45 @@ def resolve(ws: Workspace, ident: str | None) -> Run | BacktestRecord:
     return store.get(ident)  # a unique run, or RunStore's own message (not found, incomplete, link)
 
 
+# What seqcast writes beside a backtest's JSON: its report (html, md) and chart (png, svg, pdf).
+_BESIDE = ("html", "md", "png", "svg", "pdf")
+
+
+def backtest_files(record: BacktestRecord) -> list[Path]:
+    """Every file of a backtest in backtests/: its report and charts, the md report's <id>_files/,
+    then the JSON itself (last: a backtest stays listed until everything else is gone)."""
+    folder, ident = record.path.parent, record.backtest_id
+    extra = [folder / f"{ident}.{ext}" for ext in _BESIDE] + [folder / f"{ident}_files"]
+    return [p for p in extra if p.is_symlink() or p.exists()] + [record.path]
+
+
 def remove_backtest(record: BacktestRecord) -> None:
-    record.path.unlink(missing_ok=True)
+    """Delete the backtest's JSON and the report and charts seqcast wrote beside it."""
+    import shutil
+
+    for path in backtest_files(record):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def get_run(ws: Workspace, ident: str | None, command: str) -> Run:
+    """A run by id or unique prefix for a command that needs a run; a backtest's id is named as one."""
+    try:
+        return RunStore(ws).get(ident)
+    except RunNotFoundError:
+        if ident is not None and _ID_RE.match(ident) and ".." not in ident:
+            ids = backtest_ids(ws)
+            if ident in ids or len([i for i in ids if i.startswith(ident)]) == 1:
+                raise RunNotFoundError(
+                    f"{ident!r} is a backtest; {command} needs a run id (a backtest has one model per "
+                    "fold); list runs with: seqcast runs") from None
+        raise
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _check_id(ident: str) -> None:

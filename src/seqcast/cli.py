@@ -33,13 +33,31 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
+def _home_from_parent(ctx: typer.Context, param: typer.CallbackParam, value: Path | None) -> Path | None:
+    """A command's --home: its own when typed, else one typed before it (`seqcast --home X cmd`,
+    `seqcast data --home X rm`), else $SEQCAST_HOME or the default."""
+    if not _given(ctx, str(param.name)) and isinstance(ctx.obj, dict) and "home" in ctx.obj:
+        return ctx.obj["home"]  # type: ignore[no-any-return]
+    return value
+
+
 HomeOption = Annotated[
     Path | None,
     typer.Option("--home", envvar="SEQCAST_HOME", show_envvar=True,
+                 callback=_home_from_parent,
                  help="Workspace folder for data and runs \\[default: ~/.seqcast]."),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", metavar="",
-                                          help="A flag (no value): print machine-readable JSON instead of tables.")]
+
+
+def flag_option(*param_decls: str, **kwargs: Any) -> Any:
+    """typer.Option for a bool flag: no value placeholder in --help (typer's rich help would
+    show `--yes <bool>`, which reads as if the flag took a value)."""
+    return typer.Option(*param_decls, metavar="", **kwargs)
+
+
+JsonOption = Annotated[bool, flag_option("--json",
+                                         help="A flag (no value): print machine-readable JSON instead of tables.")]
 
 # Options shared by train and backtest.
 SymbolOption = Annotated[str | None, typer.Option("--symbol", help="Stored symbol \\[default: the last fetched].")]
@@ -57,7 +75,7 @@ HeadsOption = Annotated[int, typer.Option(help="Attention heads of --model trans
 LrOption = Annotated[float, typer.Option(help="Adam learning rate.")]
 ClipOption = Annotated[float, typer.Option(help="Max global gradient norm; 0 = off.")]
 PatienceOption = Annotated[int, typer.Option(help="Early-stopping patience in epochs; 0 = off.")]
-ShrinkOption = Annotated[bool, typer.Option(help="Shrink moves toward naive (fitted on validation).")]
+ShrinkOption = Annotated[bool, flag_option(help="Shrink moves toward naive (fitted on validation).")]
 StartOption = Annotated[str | None, typer.Option("--from", help="Use data from this date.")]
 EndOption = Annotated[str | None, typer.Option("--to", help="Use data up to this date.")]
 DeviceOption = Annotated[Literal["auto", "cpu", "cuda", "mps"], typer.Option(help="Where to train.")]
@@ -192,10 +210,14 @@ def version_callback(value: bool) -> None:
 
 @app.callback()
 def main_callback(
-    version: Annotated[bool, typer.Option("--version", "-V", callback=version_callback, is_eager=True,
-                                          help="Show the version and exit.")] = False,
+    ctx: typer.Context,
+    version: Annotated[bool, flag_option("--version", "-V", callback=version_callback, is_eager=True,
+                                         help="Show the version and exit.")] = False,
+    home: HomeOption = None,
 ) -> None:
     """Forecast daily financial series with RNN/LSTM/GRU networks, honestly."""
+    if _given(ctx, "home"):
+        ctx.ensure_object(dict)["home"] = home  # `seqcast --home X fetch ...`: X for the command
 
 
 # --------------------------------------------------------------------------- fetch / data
@@ -213,7 +235,7 @@ def fetch(
     apikey: Annotated[str | None, typer.Option(envvar="SEQCAST_STOOQ_APIKEY", show_default=False,
                                                help="stooq API key (never printed or stored).")] = None,
     domain: Annotated[Literal["pl", "com"], typer.Option(help="stooq domain: stooq.pl or stooq.com.")] = "pl",
-    full: Annotated[bool, typer.Option("--full", help="Download everything again, not only new days.")] = False,
+    full: Annotated[bool, flag_option("--full", help="Download everything again, not only new days.")] = False,
     date_format: Annotated[Literal["dmy", "mdy", "ymd"] | None, typer.Option(
         "--date-format", help="Order of --csv dates that read both ways: dmy (31/12/2024), mdy (12/31/2024), ymd."
     )] = None,
@@ -621,6 +643,9 @@ def backtest(
     address: Annotated[str | None, typer.Option(help="Ray cluster HOST:PORT (with --backend ray).")] = None,
     as_json: JsonOption = False,
     home: HomeOption = None,
+    config: ConfigFileOption = None,
+    save_config: SaveConfigOption = None,
+    ctx: typer.Context = None,  # type: ignore[assignment]
 ) -> None:
     """Walk-forward backtest: retrain on an expanding window and test on each following block.
 
@@ -637,11 +662,14 @@ def backtest(
       seqcast backtest --symbol eurpln --from 2018-01-01 --json
 
       seqcast backtest --symbol eurpln --source ecb --covariate eurpln:stooq --folds 4
+
+      seqcast backtest --config bt.toml   # options from a file; --save-config writes one
     """
     from seqcast import api
     from seqcast.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 
     with _user_errors():
+        _maybe_save_config(ctx, save_config, quiet=as_json)
         cfg = RunConfig(
             DataConfig(symbol=symbol, source=source, start=start, end=end, split=split,
                        val_fraction=val_fraction, lookback=lookback, target=target,

@@ -13,7 +13,17 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from seqcast.cli import HomeOption, JsonOption, _console, _json_out, _num, _print_backtest, _print_report, _user_errors
+from seqcast.cli import (
+    HomeOption,
+    JsonOption,
+    _console,
+    _json_out,
+    _num,
+    _print_backtest,
+    _print_report,
+    _user_errors,
+    flag_option,
+)
 from seqcast.errors import SeqcastError
 
 runs_app = typer.Typer(
@@ -103,7 +113,7 @@ def _verdict_cell(verdict: str | None, ratio: Any) -> str:
 @runs_app.callback()
 def runs(
     ctx: typer.Context,
-    backtests: Annotated[bool, typer.Option("--backtests", "-b", help="List saved backtests instead of runs.")]
+    backtests: Annotated[bool, flag_option("--backtests", "-b", help="List saved backtests instead of runs.")]
     = False,
     as_json: JsonOption = False,
     home: HomeOption = None,
@@ -212,28 +222,39 @@ def show(
 @runs_app.command("rm")
 def remove(
     run_ids: Annotated[list[str], typer.Argument(help="Run or backtest ids (or unique prefixes).",
-                                                 show_default=False)],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+                                                 metavar="ID", show_default=False)],
+    yes: Annotated[bool, flag_option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     home: HomeOption = None,
 ) -> None:
-    """Delete runs or backtests (asks first unless --yes).
+    """Delete runs or backtests (asks first unless --yes); a backtest goes with its report and charts.
 
     Example: seqcast runs rm 20261127-0931 20261127-0945 --yes
     """
     from seqcast import api
+    from seqcast.backtest_store import BacktestRecord, backtest_files
 
     with _user_errors():
         found = [api.find(i, home) for i in run_ids]  # every id checked before anything is deleted
         unique = {str(f.path): f for f in found}
         out = _console()
         for f in unique.values():
-            out.print(f"  {f.path}", soft_wrap=True)
-        if not yes and not typer.confirm(f"delete {len(unique)} saved result{'s' if len(unique) > 1 else ''}?"):
+            for path in backtest_files(f) if isinstance(f, BacktestRecord) else [f.path]:
+                out.print(f"  {path}", soft_wrap=True)
+        if not yes and not _confirm(f"delete {len(unique)} saved result{'s' if len(unique) > 1 else ''}?"):
             out.print("nothing was deleted")
             raise typer.Exit(1)
         for f in unique.values():
             api.remove(f)
         out.print(f"deleted {len(unique)}")
+
+
+def _confirm(question: str) -> bool:
+    """typer.confirm, where Ctrl-C or end of input means no (click would print "Aborted.")."""
+    try:
+        return typer.confirm(question)
+    except typer.Abort:
+        typer.echo("", err=True)  # end the prompt's line
+        raise KeyboardInterrupt from None  # _user_errors: "interrupted; nothing was changed", exit 130
 
 
 @runs_app.command()
@@ -274,8 +295,8 @@ def report(
     = None,
     fmt: Annotated[Literal["html", "md"], typer.Option("--format", help="HTML (one self-contained file) or "
                                                        "Markdown (charts as PNG files beside it).")] = "html",
-    forecast: Annotated[bool, typer.Option("--forecast", help="Add the next-day forecast from the latest "
-                                           "stored data.")] = False,
+    forecast: Annotated[bool, flag_option("--forecast", help="Add the next-day forecast from the latest "
+                                          "stored data.")] = False,
     home: HomeOption = None,
 ) -> None:
     """Write a report to hand in: data, split, configuration, charts, metrics vs naive, verdict, files.

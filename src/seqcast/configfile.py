@@ -1,18 +1,23 @@
-"""Config files for `seqcast train --config run.toml` and `--save-config run.toml`.
+"""Config files for `seqcast train|backtest --config run.toml` and `--save-config run.toml`.
 
 A config file is flat TOML whose keys are the command's option names, without the
 dashes (`model = "gru"`, `batch-size = 32`, `from = "2020-01-01"`; underscores work too).
-Options given on the command line win over the file. The keys are read from the command
-itself, so an option added to `train` can be set in a file with no change here.
+Options given on the command line win over the file. The keys and their types are read from
+the command itself, so an option added to `train` can be set in a file with no change here.
+A value of the wrong TOML type (`epochs = true`, `epochs = 2.5`, `lr = "fast"`) is refused
+here, naming the file and the key, before the command's own conversion could bend it.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import sys
+import types
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Union
 
 import typer
 
@@ -60,6 +65,7 @@ def read_config(path: Path, command: Any) -> dict[str, Any]:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise typer.BadParameter(f"{path} is not valid TOML: {exc}", param_hint="--config") from None
     keys = option_keys(command)
+    hints = _hints(command)
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in keys:
@@ -69,8 +75,69 @@ def read_config(path: Path, command: Any) -> dict[str, Any]:
         if isinstance(value, dict):
             raise typer.BadParameter(f"{path}: {key!r} is a table; use flat keys such as model = \"gru\"",
                                      param_hint="--config")
-        values[keys[key]] = value
+        name = keys[key]
+        problem = _type_problem(hints.get(name), value)
+        if problem:
+            raise typer.BadParameter(f"{path}: {key} {problem}, got {_toml_value(value)}", param_hint="--config")
+        values[name] = [value] if _is_list(hints.get(name)) and isinstance(value, str) else value
     return values
+
+
+def _hints(command: Any) -> dict[str, Any]:
+    """Parameter name -> its annotation (Annotated and None stripped), from the command's function."""
+    callback = getattr(command, "callback", None)
+    if callback is None:
+        return {}
+    try:
+        hints = typing.get_type_hints(inspect.unwrap(callback))
+    except (NameError, TypeError):  # an annotation that cannot be evaluated: let the command check
+        return {}
+    return {name: _without_none(hint) for name, hint in hints.items()}
+
+
+def _without_none(hint: Any) -> Any:
+    if typing.get_origin(hint) in (Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return args[0] if len(args) == 1 else hint
+    return hint
+
+
+def _is_list(hint: Any) -> bool:
+    return typing.get_origin(hint) is list
+
+
+def _type_problem(hint: Any, value: Any) -> str | None:
+    """What is wrong with a TOML value for an option of this type (None: nothing seqcast checks)."""
+    if hint is bool:
+        return None if isinstance(value, bool) else "must be true or false"
+    if hint is int:
+        return None if isinstance(value, int) and not isinstance(value, bool) else "must be a whole number"
+    if hint is float:
+        return None if isinstance(value, (int, float)) and not isinstance(value, bool) else "must be a number"
+    if hint in (str, Path):
+        return None if isinstance(value, str) else "must be a string (in quotes)"
+    if typing.get_origin(hint) is Literal:
+        choices = typing.get_args(hint)
+        return None if value in choices and not isinstance(value, bool) else (
+            "must be one of " + ", ".join(json.dumps(c) for c in choices))
+    if _is_list(hint):
+        item = typing.get_args(hint)[0] if typing.get_args(hint) else None
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            return "must be a list such as [\"a\", \"b\"]"
+        return next((p for p in (_type_problem(item, v) for v in items) if p), None)
+    return None
+
+
+def _toml_value(value: Any) -> str:
+    """A value as it reads in the file: true, 2.5, "three"."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return str(value)
 
 
 def config_callback(ctx: typer.Context, _param: Any, value: Path | None) -> Path | None:
@@ -80,9 +147,9 @@ def config_callback(ctx: typer.Context, _param: Any, value: Path | None) -> Path
     return value
 
 
-def to_toml(values: dict[str, Any]) -> str:
+def to_toml(values: dict[str, Any], command: str = "train") -> str:
     """Flat TOML of scalars (None is left out: the option's default applies)."""
-    lines = ["# seqcast train --config this-file (command-line options win over these)"]
+    lines = [f"# seqcast {command} --config this-file (command-line options win over these)"]
     for key, value in values.items():
         if value is None:
             continue
@@ -116,7 +183,7 @@ def command_values(ctx: typer.Context) -> dict[str, Any]:
 def save_config(path: Path, ctx: typer.Context) -> Path:
     from seqcast import atomic
 
-    atomic.write_text(Path(path), to_toml(command_values(ctx)))
+    atomic.write_text(Path(path), to_toml(command_values(ctx), ctx.info_name or "train"))
     return Path(path)
 
 

@@ -648,8 +648,23 @@ def render_html(doc: Document) -> str:
 
 def _md_cell(text: Any) -> str:
     if isinstance(text, Link):
-        return f"[{_md_cell(text.text)}]({text.href})"
+        return f"[{_md_text(text.text)}]({_md_destination(text.href)})".replace("|", "\\|")
     return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_destination(href: str) -> str:
+    """A CommonMark link destination that any file name survives: spaces and brackets are fine
+    inside <...>; a backslash, <, > and a line break are escaped, and % is written %25 (a renderer
+    would read "a%20b" as "a b")."""
+    for char, escaped in (("\\", "\\\\"), ("<", "\\<"), (">", "\\>"), ("%", "%25"), ("\n", "%0A"),
+                          ("\r", "%0D")):
+        href = href.replace(char, escaped)
+    return f"<{href}>"
+
+
+def _md_text(text: str) -> str:
+    """Text inside [...] (a link's or an image's): brackets and backslashes escaped."""
+    return text.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]").replace("\n", " ")
 
 
 def _md_kv(block: KeyValues) -> list[str]:
@@ -684,7 +699,7 @@ def render_markdown(doc: Document, path: Path) -> tuple[str, dict[Path, bytes]]:
             elif isinstance(block, Chart):
                 rel = f"{folder}/{block.name}.png"
                 assets[path.parent / rel] = _png(block.figure)
-                out += [f"![{block.alt}]({rel})", ""]
+                out += [f"![{_md_text(block.alt)}]({_md_destination(rel)})", ""]
     return "\n".join(out), assets
 
 
