@@ -129,10 +129,14 @@ def test_backtest_plot(home):
     assert path.name == f"{bt_id}.png" and path.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_sweep_hook_renders_a_leaderboard():
-    doc = sweep_document({"sweep_id": "s1", "cells": [{"run_id": "r1", "model": "gru", "rmse_ratio": 0.98}]},
-                         cell_reports={"r1": "r1/report.html"})
-    table = doc.sections[0].blocks[0]
-    assert table.headers == ["run_id", "model", "rmse_ratio", "report"]
-    assert [str(c) for c in table.rows[0]] == ["r1", "gru", "0.98", "report"]
-    assert '<a href="r1/report.html">report</a>' in render_html(doc)
+def test_sweep_document_links_each_cell_to_its_report():
+    record = {"sweep_id": "s1", "spec": {"symbols": ["sine"], "grid": {"model": ["gru"]}},
+              "cells": [{"cell": 0, "config": 0, "symbol": "sine", "seed": 0, "fold": None, "status": "done",
+                         "run_id": "r1", "test": {"rmse_ratio": 0.98, "dm_pvalue": 0.01}}],
+              "leaderboard": [{"label": "model=gru", "rmse_ratio_mean": 0.98, "cells_done": 1, "cells": 1}]}
+    doc = sweep_document(record, cell_reports={"r1": "../runs/r1/report.html"})
+    assert [s.title for s in doc.sections] == ["What was swept", "Leaderboard", "Cells"]
+    cells = doc.sections[2].blocks[0]
+    assert [str(c) for c in cells.rows[0]] == ["0", "0", "sine", "0", "", "done", "0.98", "0.01", "r1"]
+    html = render_html(doc)
+    assert '<a href="../runs/r1/report.html">r1</a>' in html and "model=gru" in html
