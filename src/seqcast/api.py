@@ -383,15 +383,19 @@ def train_seeds(
     home: Path | str | None = None,
     on_epoch_end: EpochCallback | None = None,
     on_seed_start: Callable[[int, int], None] | None = None,
+    on_seed_end: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
     **overrides: Any,
 ) -> SeedsResult:
     """Train with seeds seed, seed+1, ... (each a saved run); mean ± sd of the test metrics.
 
     A single seed of a small network is noise; the spread across seeds says how much.
-    on_seed_start(index, seed) is called before each training (index from 0).
+    On the CPU with more than one usable core, seeds train at once in worker processes,
+    one thread each (seqcast.seeds.seed_workers; workers=1 forces one after another), with
+    the same runs and metrics; the runs are saved in seed order. on_seed_start(index, seed)
+    and on_epoch_end are called only one after another (workers report no epochs);
+    on_seed_end(index, seed) after each seed's training, either way.
     """
-    import numpy as np
-
     if not isinstance(seeds, int) or isinstance(seeds, bool) or not 1 <= seeds <= 100:
         raise ConfigError(f"--seeds must be a whole number between 1 and 100, got {seeds!r}")
     cfg = make_config(config, **overrides)
@@ -400,6 +404,12 @@ def train_seeds(
     if cfg.train.seed + seeds - 1 > MAX_SEED:
         raise ConfigError(f"--seed {cfg.train.seed} with --seeds {seeds} goes past the largest seed, "
                           f"{MAX_SEED}; choose a smaller --seed")
+    from seqcast.seeds import seed_workers, train_parallel
+
+    n_workers = seed_workers(cfg, seeds, workers)
+    if n_workers > 1:
+        results = train_parallel(cfg, seeds, n_workers, home, on_seed_end=on_seed_end)
+        return SeedsResult(results, _seed_summary(results))
     results: list[TrainResult] = []
     try:
         for i in range(seeds):
@@ -407,6 +417,8 @@ def train_seeds(
             if on_seed_start is not None:
                 on_seed_start(i, seed)
             results.append(train(make_config(cfg, seed=seed), home=home, on_epoch_end=on_epoch_end))
+            if on_seed_end is not None and not results[-1].fit.interrupted:
+                on_seed_end(i, seed)
             if results[-1].fit.interrupted:
                 raise KeyboardInterrupt  # Ctrl-C ends the whole command, not just this seed
     except KeyboardInterrupt:
@@ -421,12 +433,18 @@ def train_seeds(
         ids = ", ".join(r.run.run_id for r in results)
         raise type(exc)(f"{exc} (seed {cfg.train.seed + len(results)}); the runs of the seeds "
                         f"before it were saved: {ids}") from exc
+    return SeedsResult(results, _seed_summary(results))
+
+
+def _seed_summary(results: list[TrainResult]) -> dict[str, dict[str, float]]:
+    import numpy as np
+
     summary: dict[str, dict[str, float]] = {}
     for name in SEED_METRICS:
         values = np.array([float(r.run.metrics["test"][name]) for r in results])
         summary[name] = {"mean": float(np.mean(values)),
                          "sd": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
-    return SeedsResult(results, summary)
+    return summary
 
 
 def backtest(

@@ -362,6 +362,9 @@ def train(
         help="CPU threads for PyTorch \\[default: from the network's size, the usable cores and the load].")] = None,
     seeds: Annotated[int, typer.Option(help="Train this many seeds (--seed, --seed+1, ...), each a saved "
                                             "run, and report the mean ± sd of the test metrics.")] = 1,
+    workers: Annotated[int | None, typer.Option(
+        help="With --seeds: seeds trained at once, one thread each; 1 trains them one after another "
+             "\\[default: one per usable core on the CPU].")] = None,
     as_json: JsonOption = False,
     home: HomeOption = None,
     config: ConfigFileOption = None,
@@ -400,8 +403,12 @@ def train(
                         seed=seed, shrink=shrink, coverage=coverage, device=device, threads=threads),
         )
         if seeds != 1:
-            _train_seeds(api, cfg, seeds, home, as_json=as_json)
+            _train_seeds(api, cfg, seeds, home, as_json=as_json, workers=workers)
             return
+        if workers is not None:
+            from seqcast.errors import ConfigError
+
+            raise ConfigError("--workers trains several seeds at once; add --seeds N")
         result = _train_with_progress(api, cfg, home, quiet=as_json)
         run = result.run
         if as_json:
@@ -438,10 +445,26 @@ def _train_with_progress(api: Any, cfg: Any, home: Path | None, *, quiet: bool) 
         return api.train(cfg, home=home, on_epoch_end=on_epoch_end)
 
 
-def _train_seeds(api: Any, cfg: Any, seeds: int, home: Path | None, *, as_json: bool) -> None:
-    """train --seeds N: every seed with its own progress bar, then one line of mean ± sd per metric."""
+def _train_seeds(api: Any, cfg: Any, seeds: int, home: Path | None, *, as_json: bool,
+                 workers: int | None = None) -> None:
+    """train --seeds N: a progress bar per seed (or, seeds at once, one of seeds done), then mean ± sd."""
+    from seqcast.seeds import seed_workers
+
+    if 1 <= seeds <= 100:  # otherwise train_seeds says what is wrong
+        workers = seed_workers(cfg, seeds, workers)
     if as_json:
-        _json_out(api.train_seeds(cfg, seeds=seeds, home=home).to_dict())
+        _json_out(api.train_seeds(cfg, seeds=seeds, home=home, workers=workers).to_dict())
+        return
+    if workers is not None and workers > 1:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        bar = Progress(TextColumn(f"[bold]seeds[/] ({workers} at once)"), BarColumn(), MofNCompleteColumn(),
+                       TimeElapsedColumn(), console=_console(stderr=True), transient=True)
+        with bar:
+            done = bar.add_task("seeds", total=seeds)
+            result = api.train_seeds(cfg, seeds=seeds, home=home, workers=workers,
+                                     on_seed_end=lambda index, seed: bar.advance(done))
+        _print_seeds(result)
         return
     progress = _progress()
     tasks: list[Any] = []
@@ -457,7 +480,7 @@ def _train_seeds(api: Any, cfg: Any, seeds: int, home: Path | None, *, as_json: 
 
     with progress:
         result = api.train_seeds(cfg, seeds=seeds, home=home, on_epoch_end=on_epoch_end,
-                                 on_seed_start=on_seed_start)
+                                 on_seed_start=on_seed_start, workers=workers)
     _print_seeds(result)
 
 
