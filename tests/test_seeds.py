@@ -214,3 +214,22 @@ def test_ctrl_c_with_parallel_seeds_saves_the_finished_ones_and_names_the_rest(f
     assert [r.run_id for r in api.list_runs()] == [r.run_id for r in saved] and len(saved) == 1
     lost = sorted({0, 1, 2} - {saved[0].config.train.seed})
     assert caught.value.note == f"seeds {lost[0]}, {lost[1]} did not finish and were not saved"
+
+
+def test_by_default_seeds_train_at_once_only_when_a_seed_outweighs_starting_a_worker(fetched, monkeypatch):
+    from seqcast import seeds as sd
+    from seqcast.api import SeriesInput, make_config
+
+    def series(**options):
+        return SeriesInput(make_config(**options), np.ones(3029), pd.DatetimeIndex([]))
+
+    # The default job stops early (~0.3 s a seed here); the classic LSTM(50)x2 job runs 25 epochs.
+    assert sd.seed_flop(series()) < sd.MIN_PARALLEL_SEED_FLOP
+    classic = series(layers=2, hidden=50, batch_size=32, epochs=25, patience=0, val_fraction=0.0)
+    assert sd.seed_flop(classic) > 3 * sd.MIN_PARALLEL_SEED_FLOP
+    monkeypatch.setattr("seqcast.threads.usable_cpus", lambda: 2)
+    plans = []
+    api.train_seeds(seeds=2, on_start=plans.append, **TINY_KW)  # a tiny job: one after another
+    monkeypatch.setattr(sd, "MIN_PARALLEL_SEED_FLOP", sd.seed_flop(series(**TINY_KW)) / 1000)
+    api.train_seeds(seeds=2, on_start=plans.append, **TINY_KW)
+    assert plans == [1, 2]

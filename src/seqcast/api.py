@@ -385,6 +385,7 @@ def train_seeds(
     on_seed_start: Callable[[int, int], None] | None = None,
     on_seed_end: Callable[[int, int], None] | None = None,
     workers: int | None = None,
+    on_start: Callable[[int], None] | None = None,
     **overrides: Any,
 ) -> SeedsResult:
     """Train with seeds seed, seed+1, ... (each a saved run); mean ± sd of the test metrics.
@@ -394,7 +395,9 @@ def train_seeds(
     one thread each (seqcast.seeds.seed_workers; workers=1 forces one after another), with
     the same runs and metrics; the runs are saved in seed order. on_seed_start(index, seed)
     and on_epoch_end are called only one after another (workers report no epochs);
-    on_seed_end(index, seed) after each seed's training, either way.
+    on_seed_end(index, seed) after each seed's training, either way. By default seeds train
+    at once only when each is expected to take longer than starting a worker
+    (seqcast.seeds.MIN_PARALLEL_SEED_FLOP). on_start(workers) says which, before training.
     """
     if not isinstance(seeds, int) or isinstance(seeds, bool) or not 1 <= seeds <= 100:
         raise ConfigError(f"--seeds must be a whole number between 1 and 100, got {seeds!r}")
@@ -404,11 +407,17 @@ def train_seeds(
     if cfg.train.seed + seeds - 1 > MAX_SEED:
         raise ConfigError(f"--seed {cfg.train.seed} with --seeds {seeds} goes past the largest seed, "
                           f"{MAX_SEED}; choose a smaller --seed")
-    from seqcast.seeds import seed_workers, train_parallel
+    from seqcast.seeds import MIN_PARALLEL_SEED_FLOP, seed_flop, seed_workers, train_parallel
 
-    n_workers = seed_workers(cfg, seeds, workers)
+    n_workers, series = seed_workers(cfg, seeds, workers), None
+    if n_workers > 1 and workers is None:  # by default only when a seed costs more than a worker's start
+        series = load_input(cfg, home)
+        if seed_flop(series) < MIN_PARALLEL_SEED_FLOP:
+            n_workers, series = 1, None
+    if on_start is not None:
+        on_start(n_workers)
     if n_workers > 1:
-        results = train_parallel(cfg, seeds, n_workers, home, on_seed_end=on_seed_end)
+        results = train_parallel(cfg, seeds, n_workers, home, on_seed_end=on_seed_end, series=series)
         return SeedsResult(results, _seed_summary(results))
     results: list[TrainResult] = []
     try:

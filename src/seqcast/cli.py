@@ -448,26 +448,15 @@ def _train_with_progress(api: Any, cfg: Any, home: Path | None, *, quiet: bool) 
 def _train_seeds(api: Any, cfg: Any, seeds: int, home: Path | None, *, as_json: bool,
                  workers: int | None = None) -> None:
     """train --seeds N: a progress bar per seed (or, seeds at once, one of seeds done), then mean ± sd."""
-    from seqcast.seeds import seed_workers
-
-    if 1 <= seeds <= 100:  # otherwise train_seeds says what is wrong
-        workers = seed_workers(cfg, seeds, workers)
     if as_json:
         _json_out(api.train_seeds(cfg, seeds=seeds, home=home, workers=workers).to_dict())
         return
-    if workers is not None and workers > 1:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        bar = Progress(TextColumn(f"[bold]seeds[/] ({workers} at once)"), BarColumn(), MofNCompleteColumn(),
-                       TimeElapsedColumn(), console=_console(stderr=True), transient=True)
-        with bar:
-            done = bar.add_task("seeds", total=seeds)
-            result = api.train_seeds(cfg, seeds=seeds, home=home, workers=workers,
-                                     on_seed_end=lambda index, seed: bar.advance(done))
-        _print_seeds(result)
-        return
     progress = _progress()
     tasks: list[Any] = []
+
+    def on_start(n_workers: int) -> None:
+        if n_workers > 1:  # workers report no epochs: one bar of seeds done
+            tasks.append(progress.add_task(f"seeds ({n_workers} at once)", total=seeds, losses=""))
 
     def on_seed_start(index: int, seed: int) -> None:
         if tasks:
@@ -478,9 +467,13 @@ def _train_seeds(api: Any, cfg: Any, seeds: int, home: Path | None, *, as_json: 
     def on_epoch_end(epoch: int, train_loss: float, val_loss: float) -> None:
         progress.update(tasks[-1], completed=epoch, losses=_losses(train_loss, val_loss))
 
+    def on_seed_end(index: int, seed: int) -> None:
+        if progress.tasks and progress.tasks[0].description.startswith("seeds"):
+            progress.advance(tasks[0])
+
     with progress:
-        result = api.train_seeds(cfg, seeds=seeds, home=home, on_epoch_end=on_epoch_end,
-                                 on_seed_start=on_seed_start, workers=workers)
+        result = api.train_seeds(cfg, seeds=seeds, home=home, on_epoch_end=on_epoch_end, workers=workers,
+                                 on_seed_start=on_seed_start, on_seed_end=on_seed_end, on_start=on_start)
     _print_seeds(result)
 
 

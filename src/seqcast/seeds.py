@@ -24,13 +24,19 @@ if TYPE_CHECKING:
 SeedCallback = Callable[[int, int], None]
 """on_seed_end(index, seed): a seed finished training (in the order seeds finish)."""
 
+MIN_PARALLEL_SEED_FLOP = 1e11
+"""By default seeds train at once only when each is expected to cost at least this many
+floating-point operations (~2 s on one core here): starting a worker process (Python,
+torch) takes 1-2 s, more than a whole early-stopped default training (~0.3 s)."""
+
 
 def seed_workers(cfg: RunConfig, seeds: int, workers: int | None = None) -> int:
-    """How many seeds train at once: 1 means one after another, in this process.
+    """How many seeds may train at once: 1 means one after another, in this process.
 
     By default one worker per usable core (seqcast.threads.usable_cpus: affinity, cgroup
     quota, OMP_NUM_THREADS) and at most one per seed, on the CPU only, and only when each
     training has one thread (--threads unset or 1). workers=1 forces one after another.
+    With workers=None, train_seeds also checks the work is worth it (worth_parallel).
     """
     if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
         raise ConfigError(f"--workers must be a whole number of at least 1, got {workers!r}")
@@ -48,6 +54,20 @@ def seed_workers(cfg: RunConfig, seeds: int, workers: int | None = None) -> int:
 
         workers = usable_cpus()
     return max(1, min(workers, seeds))
+
+
+def seed_flop(series: SeriesInput) -> float:
+    """A low estimate of one seed's training cost: every epoch when patience is 0, else patience + 1."""
+    import math
+
+    from seqcast.threads import step_flop
+
+    d, m, t = series.cfg.data, series.cfg.model, series.cfg.train
+    windows = max(1, int(len(series.values) * d.split * (1 - d.val_fraction)) - d.lookback)
+    epochs = t.epochs if t.patience == 0 else min(t.epochs, t.patience + 1)
+    per_step = step_flop(m.kind, batch=t.batch_size, lookback=d.lookback, hidden=m.hidden, layers=m.layers,
+                         n_features=d.n_inputs)
+    return per_step * math.ceil(windows / t.batch_size) * epochs
 
 
 def _on_cpu(device: str) -> bool:
@@ -68,7 +88,8 @@ def fit_seed(series: SeriesInput) -> tuple[RunRecord, FitResult]:
 
 
 def train_parallel(cfg: RunConfig, seeds: int, workers: int, home: Path | str | None = None, *,
-                   on_seed_end: SeedCallback | None = None) -> list[TrainResult]:
+                   on_seed_end: SeedCallback | None = None, series: SeriesInput | None = None
+                   ) -> list[TrainResult]:
     """Train seeds cfg.train.seed, +1, ... on `workers` processes; their saved runs, in seed order.
 
     Errors as one after another: the first seed (in seed order) that fails raises its error,
@@ -82,7 +103,7 @@ def train_parallel(cfg: RunConfig, seeds: int, workers: int, home: Path | str | 
     from seqcast.workspace import Workspace
 
     ws = Workspace.resolve(home)
-    series = load_input(cfg, ws.root)  # once: every seed trains on the same data
+    series = series or load_input(cfg, ws.root)  # once: every seed trains on the same data
     RunStore(ws).check_writable()  # a read-only or full workspace fails now, not after training
     first = cfg.train.seed
     tasks = [Task(i, fit_seed, (dataclasses.replace(series, cfg=make_config(series.cfg, seed=first + i)),))
