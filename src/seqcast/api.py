@@ -417,8 +417,8 @@ def train_seeds(
     if on_start is not None:
         on_start(n_workers)
     if n_workers > 1:
-        results = train_parallel(cfg, seeds, n_workers, home, on_seed_end=on_seed_end, series=series)
-        return SeedsResult(results, _seed_summary(results))
+        at_once = train_parallel(cfg, seeds, n_workers, home, on_seed_end=on_seed_end, series=series)
+        return SeedsResult(at_once, _seed_summary(at_once))
     results: list[TrainResult] = []
     try:
         for i in range(seeds):

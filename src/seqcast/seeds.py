@@ -120,12 +120,13 @@ def train_parallel(cfg: RunConfig, seeds: int, workers: int, home: Path | str | 
     executor = LocalExecutor(workers, threads=cfg.train.threads or 1)
     try:
         for outcome in executor.run(tasks):
+            index = int(outcome.key)  # type: ignore[call-overload]  # our keys are the seed indexes
             if outcome.ok:
-                finished[outcome.key] = outcome.value
+                finished[index] = outcome.value
             else:
-                failed[outcome.key] = outcome
+                failed[index] = outcome
             if on_seed_end is not None:
-                on_seed_end(outcome.key, first + outcome.key)
+                on_seed_end(index, first + index)
             save_ready()
             if len(results) in failed:
                 break  # every seed before the first failure is saved; the later ones are dropped
