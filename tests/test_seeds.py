@@ -89,3 +89,147 @@ def test_cli_seeds_errors_and_help(fetched):
     assert api.list_runs() == []
     help_text = runner.invoke(app, ["train", "--help"]).output
     assert "--seeds" in help_text and "seqcast train --seeds" in help_text
+
+
+# --------------------------------------------------------------------------- seeds at once
+
+
+def test_parallel_seeds_equal_train_with_each_seed(fetched):
+    ended = []
+    result = api.train_seeds(seeds=3, seed=2, shrink=False, workers=2, on_seed_end=lambda i, s: ended.append((i, s)),
+                             **TINY_KW)
+    assert sorted(ended) == [(0, 2), (1, 3), (2, 4)]
+    runs = result.runs
+    assert [r.config.train.seed for r in runs] == [2, 3, 4]
+    assert [r.run_id for r in api.list_runs()] == [r.run_id for r in runs]  # saved in seed order
+    assert len({r.meta["training"]["threads"] for r in runs}) == 1 and runs[0].meta["training"]["threads"] == 1
+    for run in runs:
+        alone = api.train(seed=run.config.train.seed, shrink=False, **TINY_KW).run
+        assert alone.metrics["test"]["rmse"] == run.metrics["test"]["rmse"]
+        assert alone.metrics == run.metrics
+        assert (alone.path / "weights.npz").read_bytes() == (run.path / "weights.npz").read_bytes()
+        assert alone.config.to_dict() == run.config.to_dict()
+    sequential = api.train_seeds(seeds=3, seed=2, shrink=False, workers=1, **TINY_KW)
+    assert sequential.summary == result.summary
+
+
+def test_how_many_seeds_train_at_once(monkeypatch):
+    from seqcast import seeds as sd
+    from seqcast.config import RunConfig, TrainConfig
+
+    cpu = RunConfig(train=TrainConfig(device="cpu"))
+    monkeypatch.setattr("seqcast.threads.usable_cpus", lambda: 2)
+    assert sd.seed_workers(cpu, 4) == 2 and sd.seed_workers(cpu, 1) == 1
+    assert sd.seed_workers(cpu, 4, workers=1) == 1 and sd.seed_workers(cpu, 4, workers=3) == 3
+    assert sd.seed_workers(cpu, 2, workers=8) == 2  # never more workers than seeds
+    assert sd.seed_workers(RunConfig(train=TrainConfig(device="cpu", threads=2)), 4) == 1  # threads fill cores
+    monkeypatch.setattr("seqcast.threads.usable_cpus", lambda: 1)
+    assert sd.seed_workers(cpu, 4) == 1
+    with pytest.raises(ConfigError, match="--workers must be"):
+        sd.seed_workers(cpu, 4, workers=0)
+
+
+def failing_fit_seed(series):
+    """Seed 1 diverges; the others train."""
+    from seqcast import seeds as sd
+    from seqcast.errors import TrainingDivergedError
+
+    if series.cfg.train.seed == 1:
+        raise TrainingDivergedError("training diverged at epoch 1")
+    return sd.fit_seed(series)
+
+
+def test_an_error_at_a_later_parallel_seed_names_the_runs_saved_before_it(fetched, monkeypatch):
+    from seqcast import seeds as sd
+    from seqcast.errors import TrainingDivergedError
+
+    monkeypatch.setattr(sd, "fit_seed", failing_fit_seed)
+    with pytest.raises(TrainingDivergedError) as caught:
+        api.train_seeds(seeds=4, workers=2, **TINY_KW)
+    saved = api.list_runs()
+    assert [r.config.train.seed for r in saved] == [0]  # seeds after the failing one are dropped
+    assert str(caught.value) == ("training diverged at epoch 1 (seed 1); the runs of the seeds before it were "
+                                 f"saved: {saved[0].run_id}")
+    result = runner.invoke(app, ["train", *TINY, "--seeds", "2", "--seed", "1", "--workers", "2"])
+    assert result.exit_code == 1 and result.output.strip() == "error: training diverged at epoch 1"
+    assert len(api.list_runs()) == 1
+
+
+def test_cli_parallel_seeds_show_one_bar_and_print_the_summary(fetched):
+    result = runner.invoke(app, ["train", *TINY, "--seeds", "2", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert "mean ± sd" in result.output and len(api.list_runs()) == 2
+    result = runner.invoke(app, ["train", *TINY, "--workers", "2"])
+    assert result.exit_code == 1 and "--workers trains several seeds at once; add --seeds N" in result.output
+    help_text = runner.invoke(app, ["train", "--help"]).output
+    assert "--workers" in help_text
+
+
+def test_sigint_stops_parallel_seeds_and_their_workers_at_once(workspace):
+    import re
+    import signal
+    import subprocess
+    import time
+
+    from tests.test_training_limits import running, start, wait_for
+
+    api.fetch("eurpln", source="sample", start="2015-01-01", home=workspace)
+    proc = start(["train", "--seeds", "3", "--workers", "2", "--epochs", "300", "--hidden", "32", "--patience", "0",
+                  "--threads", "1"], workspace)
+    try:
+        wait_for(proc, rb"seeds.*\(2 at once\).*0/3", timeout=60)
+        children: list[int] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(children) < 2:
+            found = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout
+            children = [int(pid) for pid in found.split()]
+            time.sleep(0.1)
+        assert len(children) >= 2, children
+        time.sleep(3.0)  # the workers have imported torch and are training
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        proc.kill()
+    text = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", err).decode()
+    assert proc.returncode == 130, text[-2000:]
+    assert took < 2.5, f"returned {took:.1f} s after Ctrl-C"
+    assert "interrupted; nothing was changed" in text and "Traceback" not in text
+    time.sleep(0.5)
+    alive = {pid: running(pid) for pid in children}
+    assert not [pid for pid, what in alive.items() if what], alive
+    assert api.list_runs() == []
+
+
+def test_ctrl_c_with_parallel_seeds_saves_the_finished_ones_and_names_the_rest(fetched):
+    from seqcast.errors import TrainingInterrupted
+
+    def interrupt(index: int, seed: int) -> None:
+        raise KeyboardInterrupt  # Ctrl-C as the first seed finishes
+
+    with pytest.raises(TrainingInterrupted) as caught:
+        api.train_seeds(seeds=3, workers=2, on_seed_end=interrupt, **TINY_KW)
+    saved = caught.value.saved
+    assert [r.run_id for r in api.list_runs()] == [r.run_id for r in saved] and len(saved) == 1
+    lost = sorted({0, 1, 2} - {saved[0].config.train.seed})
+    assert caught.value.note == f"seeds {lost[0]}, {lost[1]} did not finish and were not saved"
+
+
+def test_by_default_seeds_train_at_once_only_when_a_seed_outweighs_starting_a_worker(fetched, monkeypatch):
+    from seqcast import seeds as sd
+    from seqcast.api import SeriesInput, make_config
+
+    def series(**options):
+        return SeriesInput(make_config(**options), np.ones(3029), pd.DatetimeIndex([]))
+
+    # The default job stops early (~0.3 s a seed here); the classic LSTM(50)x2 job runs 25 epochs.
+    assert sd.seed_flop(series()) < sd.MIN_PARALLEL_SEED_FLOP
+    classic = series(layers=2, hidden=50, batch_size=32, epochs=25, patience=0, val_fraction=0.0)
+    assert sd.seed_flop(classic) > 3 * sd.MIN_PARALLEL_SEED_FLOP
+    monkeypatch.setattr("seqcast.threads.usable_cpus", lambda: 2)
+    plans = []
+    api.train_seeds(seeds=2, on_start=plans.append, **TINY_KW)  # a tiny job: one after another
+    monkeypatch.setattr(sd, "MIN_PARALLEL_SEED_FLOP", sd.seed_flop(series(**TINY_KW)) / 1000)
+    api.train_seeds(seeds=2, on_start=plans.append, **TINY_KW)
+    assert plans == [1, 2]

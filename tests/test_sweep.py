@@ -304,3 +304,61 @@ def test_help_has_examples(command):
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0
     assert "Example" in result.output and "seqcast sweep" in result.output
+
+
+# --------------------------------------------------------------------------- covariates
+
+
+def test_covariate_and_features_options_collect_into_one_value(tmp_path):
+    grid = sw.parse_grid_args(["--covariate", "eurusd:csv", "--covariate", "eurpln", "--features", "ohlc,volume",
+                               "--model", "lstm,gru"])
+    assert grid == {"covariates": [("eurusd:csv", "eurpln")], "features": [("ohlc", "volume")],
+                    "model": ["lstm", "gru"]}
+    path = tmp_path / "sweep.toml"
+    path.write_text('covariate = ["eurusd:csv", "eurpln"]\nfeatures = "ohlc,volume"\n')
+    assert sw.read_config_file(path)["grid"] == {k: v for k, v in grid.items() if k != "model"}
+
+
+def test_a_sweep_cell_with_a_covariate_equals_train_with_it(tmp_path, workspace):
+    """`sweep --covariate X --features ohlc` trains on the covariate and the bars, as `train` does."""
+    rng = np.random.default_rng(4)
+    close = 50 * np.exp(np.cumsum(rng.normal(0, 0.01, N)))
+    open_ = close * np.exp(rng.normal(0, 0.003, N))
+    bars = pd.DataFrame({"Open": open_, "High": np.maximum(open_, close) * 1.004,
+                         "Low": np.minimum(open_, close) * 0.996, "Close": close}, index=business_days(N))
+    bars.rename_axis("Date").to_csv(tmp_path / "bars.csv")
+    api.fetch("bars", csv=tmp_path / "bars.csv")
+    lead = pd.DataFrame({"Close": close[1:] * np.exp(rng.normal(0, 0.001, N - 1))}, index=business_days(N)[:-1])
+    api.fetch("lead", csv=write_csv(tmp_path / "lead.csv", lead))
+
+    result = runner.invoke(app, ["sweep", "--symbol", "bars", "--covariate", "lead:csv", "--features", "ohlc",
+                                 "--model", "lstm,gru", "--workers", "2", *TINY, "--json"])
+    assert result.exit_code == 0, result.output
+    payload = strict_json(result.output)
+    assert [c["status"] for c in payload["cells"]] == ["done", "done"]
+    assert payload["configs"][0]["label"] == "model=lstm"
+    cell = next(c for c in payload["cells"] if payload["configs"][c["config"]]["options"]["model"] == "gru")
+    swept = api.load_run(cell["run_id"])
+    assert swept.config.data.covariates == ["lead:csv"] and swept.config.data.features == ["ohlc"]
+    assert [r["symbol"] for r in swept.meta["inputs"]] == ["bars", "lead", "lead", "bars", "bars"]
+
+    trained = api.train(symbol="bars", covariates=["lead:csv"], features=["ohlc"], model="gru", seed=0,
+                        **TINY_KW).run
+    assert trained.metrics == swept.metrics
+    assert (trained.path / "weights.npz").read_bytes() == (swept.path / "weights.npz").read_bytes()
+    assert trained.meta["inputs"] == swept.meta["inputs"]
+    assert swept.config.to_dict() == trained.config.to_dict()
+
+
+def allocator_tuned() -> bool:
+    from seqcast import perf
+
+    return perf._done
+
+
+def test_local_workers_tune_the_allocator_once_at_start():
+    from seqcast import perf
+
+    with LocalExecutor(1) as pool:
+        outcomes = list(pool.run([Task(0, allocator_tuned)]))
+    assert outcomes[0].ok and outcomes[0].value is (perf.glibc_version() is not None)

@@ -384,15 +384,22 @@ def train_seeds(
     home: Path | str | None = None,
     on_epoch_end: EpochCallback | None = None,
     on_seed_start: Callable[[int, int], None] | None = None,
+    on_seed_end: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
+    on_start: Callable[[int], None] | None = None,
     **overrides: Any,
 ) -> SeedsResult:
     """Train with seeds seed, seed+1, ... (each a saved run); mean ± sd of the test metrics.
 
     A single seed of a small network is noise; the spread across seeds says how much.
-    on_seed_start(index, seed) is called before each training (index from 0).
+    On the CPU with more than one usable core, seeds train at once in worker processes,
+    one thread each (seqcast.seeds.seed_workers; workers=1 forces one after another), with
+    the same runs and metrics; the runs are saved in seed order. on_seed_start(index, seed)
+    and on_epoch_end are called only one after another (workers report no epochs);
+    on_seed_end(index, seed) after each seed's training, either way. By default seeds train
+    at once only when each is expected to take longer than starting a worker
+    (seqcast.seeds.MIN_PARALLEL_SEED_FLOP). on_start(workers) says which, before training.
     """
-    import numpy as np
-
     if not isinstance(seeds, int) or isinstance(seeds, bool) or not 1 <= seeds <= 100:
         raise ConfigError(f"--seeds must be a whole number between 1 and 100, got {seeds!r}")
     cfg = make_config(config, **overrides)
@@ -401,6 +408,18 @@ def train_seeds(
     if cfg.train.seed + seeds - 1 > MAX_SEED:
         raise ConfigError(f"--seed {cfg.train.seed} with --seeds {seeds} goes past the largest seed, "
                           f"{MAX_SEED}; choose a smaller --seed")
+    from seqcast.seeds import MIN_PARALLEL_SEED_FLOP, seed_flop, seed_workers, train_parallel
+
+    n_workers, series = seed_workers(cfg, seeds, workers), None
+    if n_workers > 1 and workers is None:  # by default only when a seed costs more than a worker's start
+        series = load_input(cfg, home)
+        if seed_flop(series) < MIN_PARALLEL_SEED_FLOP:
+            n_workers, series = 1, None
+    if on_start is not None:
+        on_start(n_workers)
+    if n_workers > 1:
+        at_once = train_parallel(cfg, seeds, n_workers, home, on_seed_end=on_seed_end, series=series)
+        return SeedsResult(at_once, _seed_summary(at_once))
     results: list[TrainResult] = []
     try:
         for i in range(seeds):
@@ -408,6 +427,8 @@ def train_seeds(
             if on_seed_start is not None:
                 on_seed_start(i, seed)
             results.append(train(make_config(cfg, seed=seed), home=home, on_epoch_end=on_epoch_end))
+            if on_seed_end is not None and not results[-1].fit.interrupted:
+                on_seed_end(i, seed)
             if results[-1].fit.interrupted:
                 raise KeyboardInterrupt  # Ctrl-C ends the whole command, not just this seed
     except KeyboardInterrupt:
@@ -422,12 +443,18 @@ def train_seeds(
         ids = ", ".join(r.run.run_id for r in results)
         raise type(exc)(f"{exc} (seed {cfg.train.seed + len(results)}); the runs of the seeds "
                         f"before it were saved: {ids}") from exc
+    return SeedsResult(results, _seed_summary(results))
+
+
+def _seed_summary(results: list[TrainResult]) -> dict[str, dict[str, float]]:
+    import numpy as np
+
     summary: dict[str, dict[str, float]] = {}
     for name in SEED_METRICS:
         values = np.array([float(r.run.metrics["test"][name]) for r in results])
         summary[name] = {"mean": float(np.mean(values)),
                          "sd": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
-    return SeedsResult(results, summary)
+    return summary
 
 
 def backtest(

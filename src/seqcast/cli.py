@@ -384,6 +384,9 @@ def train(
         help="CPU threads for PyTorch \\[default: from the network's size, the usable cores and the load].")] = None,
     seeds: Annotated[int, typer.Option(help="Train this many seeds (--seed, --seed+1, ...), each a saved "
                                             "run, and report the mean ± sd of the test metrics.")] = 1,
+    workers: Annotated[int | None, typer.Option(
+        help="With --seeds: seeds trained at once, one thread each; 1 trains them one after another "
+             "\\[default: one per usable core on the CPU].")] = None,
     as_json: JsonOption = False,
     home: HomeOption = None,
     config: ConfigFileOption = None,
@@ -422,8 +425,12 @@ def train(
                         seed=seed, shrink=shrink, coverage=coverage, device=device, threads=threads),
         )
         if seeds != 1:
-            _train_seeds(api, cfg, seeds, home, as_json=as_json)
+            _train_seeds(api, cfg, seeds, home, as_json=as_json, workers=workers)
             return
+        if workers is not None:
+            from seqcast.errors import ConfigError
+
+            raise ConfigError("--workers trains several seeds at once; add --seeds N")
         result = _train_with_progress(api, cfg, home, quiet=as_json)
         run = result.run
         if as_json:
@@ -460,13 +467,18 @@ def _train_with_progress(api: Any, cfg: Any, home: Path | None, *, quiet: bool) 
         return api.train(cfg, home=home, on_epoch_end=on_epoch_end)
 
 
-def _train_seeds(api: Any, cfg: Any, seeds: int, home: Path | None, *, as_json: bool) -> None:
-    """train --seeds N: every seed with its own progress bar, then one line of mean ± sd per metric."""
+def _train_seeds(api: Any, cfg: Any, seeds: int, home: Path | None, *, as_json: bool,
+                 workers: int | None = None) -> None:
+    """train --seeds N: a progress bar per seed (or, seeds at once, one of seeds done), then mean ± sd."""
     if as_json:
-        _json_out(api.train_seeds(cfg, seeds=seeds, home=home).to_dict())
+        _json_out(api.train_seeds(cfg, seeds=seeds, home=home, workers=workers).to_dict())
         return
     progress = _progress()
     tasks: list[Any] = []
+
+    def on_start(n_workers: int) -> None:
+        if n_workers > 1:  # workers report no epochs: one bar of seeds done
+            tasks.append(progress.add_task(f"seeds ({n_workers} at once)", total=seeds, losses=""))
 
     def on_seed_start(index: int, seed: int) -> None:
         if tasks:
@@ -477,9 +489,13 @@ def _train_seeds(api: Any, cfg: Any, seeds: int, home: Path | None, *, as_json: 
     def on_epoch_end(epoch: int, train_loss: float, val_loss: float) -> None:
         progress.update(tasks[-1], completed=epoch, losses=_losses(train_loss, val_loss))
 
+    def on_seed_end(index: int, seed: int) -> None:
+        if progress.tasks and progress.tasks[0].description.startswith("seeds"):
+            progress.advance(tasks[0])
+
     with progress:
-        result = api.train_seeds(cfg, seeds=seeds, home=home, on_epoch_end=on_epoch_end,
-                                 on_seed_start=on_seed_start)
+        result = api.train_seeds(cfg, seeds=seeds, home=home, on_epoch_end=on_epoch_end, workers=workers,
+                                 on_seed_start=on_seed_start, on_seed_end=on_seed_end, on_start=on_start)
     _print_seeds(result)
 
 

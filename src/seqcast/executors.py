@@ -129,6 +129,9 @@ def _local_worker(conn: Any, threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
+    from seqcast.perf import tune_allocator
+
+    tune_allocator()  # seqcast's own process: keep the LSTM workspaces mapped, as the CLI does (perf.py)
     _prepare_worker(threads)
     node = f"{socket.gethostname()}:{os.getpid()}"
     while True:

@@ -33,12 +33,18 @@ from seqcast.workspace import Workspace
 if TYPE_CHECKING:
     from seqcast.api import RunRecord, SeriesInput
 
-FLAG_KEYS = {"model": "model", "activation": "nonlinearity", "from": "start", "to": "end"}
+FLAG_KEYS = {"model": "model", "activation": "nonlinearity", "from": "start", "to": "end",
+             "covariate": "covariates"}
 """Train flags whose make_config key is not the flag with dashes turned into underscores.
 Every field of DataConfig/ModelConfig/TrainConfig is a sweep option; one whose flag
 differs from its field name needs one line here."""
 NOT_IN_GRID = ("symbol", "seed")
 """Given by --symbol (repeatable) and --seed/--seeds instead."""
+COMMA_LISTS = ("features",)
+"""List options whose one value is a comma list, as in `seqcast train --features ohlc,volume`;
+other list options (--covariate) collect their repeats."""
+DATA_KEYS = ("source", "start", "end", "covariates", "features", "max_stale_days")
+"""DataConfig fields that change what api.load_input reads (besides the symbol)."""
 MAX_CELLS = 100_000
 SAVE_EVERY_S = 1.0
 """The record is rewritten at most this often while cells finish (and always at the end)."""
@@ -150,7 +156,8 @@ def parse_grid_args(args: list[str]) -> dict[str, list[Any]]:
         i += 1
         if base is list:
             previous = grid.get(key, [()])[0]
-            grid[key] = [(*previous, *parse_value(flag, text, tp))]
+            parts = [p.strip() for p in text.split(",")] if key in COMMA_LISTS else [text]
+            grid[key] = [(*previous, *(p for p in parts if p))]
         else:
             grid[key] = [parse_value(flag, part, tp) for part in text.split(",") if part.strip() != ""]
             if not grid[key]:
@@ -188,6 +195,8 @@ def read_config_file(path: Path | str) -> dict[str, Any]:
             flag = flag if flag in options else by_key[name]
             key, tp = options[flag]
             if _base_type(tp) is list:
+                if key in COMMA_LISTS and isinstance(value, str):
+                    value = [v.strip() for v in value.split(",") if v.strip()]
                 out["grid"][key] = [parse_value(flag, value, tp)]
             else:
                 values = value if isinstance(value, list) else [value]
@@ -484,7 +493,8 @@ def _load_inputs(spec: SweepSpec, home: Path, sweep: Sweep) -> dict[tuple, Serie
 
 
 def _data_key(cfg: RunConfig, symbol: str | None) -> tuple:
-    return (symbol, cfg.data.source, cfg.data.start, cfg.data.end)
+    """One key per distinct load_input: the symbol asked for and every data option it reads."""
+    return (symbol, *(repr(getattr(cfg.data, k)) for k in DATA_KEYS))
 
 
 def _new_record(sweep_id: str, spec: SweepSpec, inputs: dict[tuple, SeriesInput], backend: str,
@@ -521,12 +531,17 @@ def _new_record(sweep_id: str, spec: SweepSpec, inputs: dict[tuple, SeriesInput]
 
 def _cell_config(spec: SweepSpec, sweep: Sweep, cell: dict[str, Any], inputs: dict[tuple, SeriesInput]
                  ) -> tuple[RunConfig, SeriesInput]:
-    from seqcast.api import SeriesInput, make_config
+    import dataclasses
+
+    from seqcast.api import make_config
 
     options = spec.configs()[cell["config"]]
     series = inputs[_data_key(make_config(**options, symbol=cell["requested_symbol"]), cell["requested_symbol"])]
+    # The covariates as load_input resolved them (SYMBOL:SOURCE), as `seqcast train` saves them.
+    options = {k: v for k, v in options.items() if k != "covariates"}
     cfg = make_config(series.cfg, **options, seed=cell["seed"])
-    return cfg, SeriesInput(cfg, series.values, series.dates, series.store_sha256)
+    # Everything load_input prepared travels with the cell: covariate inputs, descriptors, calendar.
+    return cfg, dataclasses.replace(series, cfg=cfg)
 
 
 def _drive(sweep: Sweep, spec: SweepSpec, inputs: dict[tuple, SeriesInput], todo: list[dict[str, Any]],
