@@ -217,7 +217,7 @@ def fetch(
     date_format: Annotated[Literal["dmy", "mdy", "ymd"] | None, typer.Option(
         "--date-format", help="Order of --csv dates that read both ways: dmy (31/12/2024), mdy (12/31/2024), ymd."
     )] = None,
-    length: Annotated[int | None, typer.Option(help="synthetic: business days generated \\[default: 1000].")] = None,
+    length: Annotated[int | None, typer.Option(help="synthetic: business days generated, 30-32000 \\[default: 1000].")] = None,
     noise: Annotated[float | None, typer.Option(help="synthetic: sd of the daily shock \\[default: 0.1].")] = None,
     period: Annotated[float | None, typer.Option(help="synthetic: days per sine cycle \\[default: 20].")] = None,
     seed: Annotated[int | None, typer.Option(help="synthetic: random seed \\[default: 0].")] = None,
