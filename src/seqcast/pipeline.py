@@ -141,7 +141,8 @@ def fit_evaluate(
     if vol is not None:
         report["test"].update(_interval_report(values, ds, lower, upper, relative, cfg.train.coverage))
     test = report["test"]
-    report["verdict"] = metrics.verdict(test["rmse_ratio"], test["dm_pvalue"])
+    report["verdict"] = metrics.verdict(test["rmse_ratio"], test["dm_pvalue"], rmse=test["rmse"],
+                                        naive_rmse=test["naive_rmse"])
     return Fitted(model, ds, result, net_price, predicted, alpha, widths, relative, vol, lower, upper, report,
                   device, result.threads, torch.__version__, linear)
 
