@@ -75,7 +75,7 @@ def test_length_is_bounded_so_the_dates_start_in_1900_or_later(workspace, monkey
     assert len(longest) == synthetic.MAX_LENGTH and longest.index[0].year >= 1900
     # Past the limit: a clear error naming it, raised before anything is generated.
     monkeypatch.setattr(synthetic, "generate", lambda spec: pytest.fail("generated before checking --length"))
-    with pytest.raises(ConfigError, match="between 30 and 32000 .*1900 or later"):
+    with pytest.raises(ConfigError, match=r"between 30 and 32000 .*1900 or later"):
         fetch("sine", length=synthetic.MAX_LENGTH + 1)
     result = runner.invoke(app, ["fetch", "sine", "--source", "synthetic", "--length", "100000"])
     assert result.exit_code == 1

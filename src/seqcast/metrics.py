@@ -231,3 +231,24 @@ def naive_is_exact(test: dict) -> bool:
     """True when naive's RMSE is 0 and the model's is not: the model is worse, no test needed."""
     naive, model = test.get("naive_rmse"), test.get("rmse")
     return naive == 0 and isinstance(model, (int, float)) and model > 0
+
+
+_PERIODS = {"weekly": ("week", "last week"), "monthly": ("month", "last month"),
+            "fixed-step": ("period", "the previous period")}
+
+
+def lag_words(calendar: object) -> tuple[str, str]:
+    """The lag warning's words for a run's recorded calendar (meta.json `calendar`).
+
+    Returns (period, last): ("day", "yesterday") for daily data, ("week", "last week")
+    for weekly, ("month", "last month") for monthly, ("period", "the previous period") for a fixed step.
+    """
+    frequency = calendar.get("frequency") if isinstance(calendar, dict) else None
+    return _PERIODS.get(str(frequency), ("day", "yesterday"))
+
+
+def lag_warning(calendar: object) -> str:
+    """The lag warning in the calendar's unit: "... the previous week's price ..., a week late"."""
+    period, last = lag_words(calendar)
+    return (f"test predictions are closer to the previous {period}'s price than to the real one: "
+            f"the model mostly repeats {last}, a {period} late")
