@@ -196,6 +196,21 @@ def test_p_text_never_rounds_onto_the_threshold() -> None:
     assert p_text(0.050004) == "0.050004"
     assert p_text(0.84) == "0.84"
     assert p_text(None) == "n/a"
+    assert p_text(0.0) == "<1e-300"  # an underflowed p-value is not shown as "0.0e+00"
+
+
+def test_interval_comparison_on_a_series_that_never_moves_has_no_test() -> None:
+    from seqcast.metrics import compare_intervals
+
+    peg = np.full(50, 1.95583)
+    rng = np.random.default_rng(1)
+    upper, ref_upper = peg + 0.01 + rng.uniform(0, 1e-3, 50), peg + 5 + rng.uniform(0, 1, 50)
+    out = compare_intervals(peg, peg - 0.01, upper, peg - 5, ref_upper, 0.9)
+    assert out["garch_interval_coverage"] == 1.0 and out["interval_score_ratio"] < 0.01
+    assert math.isnan(out["interval_score_dm_pvalue"])
+    # The same bands around a series that moves a little: a test, and a clear one.
+    moving = compare_intervals(peg + np.arange(50) * 1e-4, peg - 0.01, upper, peg - 5, ref_upper, 0.9)
+    assert moving["interval_score_dm_pvalue"] < 1e-6
 
 
 # --- properties -----------------------------------------------------------------

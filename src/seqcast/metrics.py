@@ -175,7 +175,9 @@ def compare_intervals(
                                        names=("lower", "upper", "ref_lower", "ref_upper"))
     mine, ref = interval_scores(act, lo, hi, coverage), interval_scores(act, rlo, rhi, coverage)
     pvalue = math.nan  # an unbounded interval (too few calibration days for its level) has no test
-    if np.isfinite(mine).all() and np.isfinite(ref).all():
+    # Nor does a test part that never moves (a pegged rate): every band covers it, the scores
+    # are only widths, and the volatility models were fitted on no movement at all.
+    if np.isfinite(mine).all() and np.isfinite(ref).all() and not np.all(act == act[0]):
         _, pvalue = diebold_mariano(mine, ref, h=1, power=1)  # scores are >= 0: |score| is the score
     return {
         "garch_interval_score": float(np.mean(ref)),
@@ -189,6 +191,8 @@ def p_text(pvalue: float | None) -> str:
     """A p-value in few digits, never rounded onto the 0.05 threshold ("0.0501", not "0.05")."""
     if pvalue is None or math.isnan(pvalue):
         return "n/a"
+    if pvalue == 0.0:
+        return "<1e-300"  # underflowed: smaller than any double shows, not exactly 0
     if pvalue < 0.001:
         return f"{pvalue:.1e}"
     for digits in range(2, 7):
