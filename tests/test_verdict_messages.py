@@ -42,7 +42,7 @@ def test_pegged_level_model_is_worse_than_exact_naive(tmp_path, workspace):
     verdict = _line(result.output, "test vs naive")
     assert "worse than naive (naive is exact" in verdict and "p =" not in verdict
     assert "no naive baseline" not in result.output and "lag warning" not in result.output
-    report = runner.invoke(app, ["report", "--format", "md", "--output", str(tmp_path / "r.md")])
+    report = runner.invoke(app, ["report", "--format", "md", "--out", str(tmp_path / "r.md")])
     assert report.exit_code == 0, report.output
     text = (tmp_path / "r.md").read_text()
     assert "worse than naive (naive is exact" in text
