@@ -105,7 +105,7 @@ def test_evaluate_is_json_serialisable_with_plain_types() -> None:
     assert set(result) == {
         "n", "rmse", "mae", "mape", "mase", "directional_accuracy", "naive_rmse", "naive_mae",
         "naive_mape", "naive_mase", "rmse_ratio", "mae_ratio", "da_pvalue", "dm_stat", "dm_pvalue",
-        "majority_direction_accuracy", "pt_stat", "pt_pvalue", "lag_ratio", "lag_detected",
+        "majority_direction_accuracy", "pt_stat", "pt_pvalue", "lag_ratio", "lag_spread", "lag_detected",
     }  # fmt: skip
     assert type(result["n"]) is int
     assert type(result["lag_detected"]) is bool
@@ -128,7 +128,7 @@ def test_evaluate_naive_forecast_itself() -> None:
     assert result["lag_detected"] is True
 
 
-def test_evaluate_constant_series_has_no_baseline() -> None:
+def test_evaluate_constant_series_naive_is_exact_and_the_model_worse() -> None:
     flat = [4.0, 4.0, 4.0]
     result = evaluate(flat, [4.5, 3.5, 4.0], flat)
     assert result["naive_rmse"] == 0.0
@@ -136,7 +136,26 @@ def test_evaluate_constant_series_has_no_baseline() -> None:
     assert math.isnan(result["mae_ratio"])
     assert math.isnan(result["directional_accuracy"])
     assert math.isnan(result["da_pvalue"])
-    assert verdict(result["rmse_ratio"]) == "no naive baseline (constant series)"
+    assert verdict(result["rmse_ratio"], result["dm_pvalue"], rmse=result["rmse"], naive_rmse=result["naive_rmse"]) \
+        == "worse than naive (naive is exact here: its RMSE is 0; no test needed)"
+
+
+def test_pegged_series_has_no_diebold_mariano_p_and_no_lag_flag() -> None:
+    # A pegged rate (e.g. EUR/BGN): naive is exact, the model misses by a little every day.
+    rng = np.random.default_rng(3)
+    peg = np.full(200, 1.95583)
+    predicted = peg + rng.normal(0.0, 0.01, 200)
+    result = evaluate(peg, predicted, peg)
+    assert result["naive_rmse"] == 0.0 and result["rmse"] == pytest.approx(0.01, rel=0.2)
+    # Against a zero loss, "equal accuracy" is not a hypothesis: no statistic, no p-value.
+    assert math.isnan(result["dm_stat"]) and math.isnan(result["dm_pvalue"])
+    assert result["lag_detected"] is False  # nothing moved: no lag to see
+    words = verdict(result["rmse_ratio"], result["dm_pvalue"], rmse=result["rmse"], naive_rmse=result["naive_rmse"])
+    assert words.startswith("worse than naive (naive is exact") and "p =" not in words
+    # The naive forecast itself on the peg: exact too.
+    same = evaluate(peg, peg, peg)
+    assert verdict(same["rmse_ratio"], same["dm_pvalue"], rmse=same["rmse"], naive_rmse=same["naive_rmse"]) \
+        == "same as naive (both exact)"
 
 
 def test_evaluate_rejects_mismatched_lengths() -> None:
@@ -163,7 +182,7 @@ def test_evaluate_rejects_mismatched_lengths() -> None:
         (0.95, math.nan, "no significant difference (5.0 % lower RMSE, p = n/a)"),
         (0.95, None, "no significant difference (5.0 % lower RMSE, p = n/a)"),
         (2.0, 0.2, "no significant difference (100.0 % higher RMSE, p = 0.2)"),
-        (math.nan, 0.01, "no naive baseline (constant series)"),
+        (math.nan, 0.01, "not comparable with naive (naive's RMSE is 0)"),
     ],
 )
 def test_verdict_follows_the_diebold_mariano_test(ratio: float, pvalue: float | None, expected: str) -> None:
@@ -177,6 +196,21 @@ def test_p_text_never_rounds_onto_the_threshold() -> None:
     assert p_text(0.050004) == "0.050004"
     assert p_text(0.84) == "0.84"
     assert p_text(None) == "n/a"
+    assert p_text(0.0) == "<1e-300"  # an underflowed p-value is not shown as "0.0e+00"
+
+
+def test_interval_comparison_on_a_series_that_never_moves_has_no_test() -> None:
+    from seqcast.metrics import compare_intervals
+
+    peg = np.full(50, 1.95583)
+    rng = np.random.default_rng(1)
+    upper, ref_upper = peg + 0.01 + rng.uniform(0, 1e-3, 50), peg + 5 + rng.uniform(0, 1, 50)
+    out = compare_intervals(peg, peg - 0.01, upper, peg - 5, ref_upper, 0.9)
+    assert out["garch_interval_coverage"] == 1.0 and out["interval_score_ratio"] < 0.01
+    assert math.isnan(out["interval_score_dm_pvalue"])
+    # The same bands around a series that moves a little: a test, and a clear one.
+    moving = compare_intervals(peg + np.arange(50) * 1e-4, peg - 0.01, upper, peg - 5, ref_upper, 0.9)
+    assert moving["interval_score_dm_pvalue"] < 1e-6
 
 
 # --- properties -----------------------------------------------------------------

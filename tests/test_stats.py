@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from seqcast.errors import ConfigError, DataError
 from seqcast.stats import (
+    LAG_SPREAD_MAX,
     as_float_arrays,
     betainc,
     binomial_test,
@@ -299,6 +300,46 @@ def test_lag_hand_computed() -> None:
     assert result["rmse_vs_previous"] == pytest.approx(math.sqrt(0.4), rel=1e-12)
     assert result["lag_ratio"] == pytest.approx(math.sqrt(2.0), rel=1e-12)
     assert result["lag_detected"] is False
+
+
+def test_lag_not_detected_for_a_forecast_that_is_simply_far_off() -> None:
+    # A trend leaving the training range: the network saturates near the training maximum,
+    # far below both today's and yesterday's value (a little closer to yesterday's, which is lower).
+    rng = np.random.default_rng(7)
+    path = 100.0 + np.cumsum(1.0 + rng.normal(0, 0.5, 301))
+    actual, previous = path[1:], path[:-1]
+    predicted = np.full(300, 90.0) + rng.normal(0, 0.3, 300)
+    result = lag_diagnosis(actual, predicted, previous)
+    assert result["rmse_vs_previous"] < result["rmse_vs_actual"]  # the old rule alone would flag it
+    assert result["lag_spread"] > 50  # but it sits ~150 day-to-day moves away from yesterday
+    assert result["lag_detected"] is False
+
+
+def test_lag_still_detected_for_a_noisy_copy_of_yesterday_worse_than_naive() -> None:
+    # The README's course LSTM on levels: RMSE about 1.48 x naive's, its forecasts yesterday's
+    # price plus an error about as large as a day's move.
+    actual, previous = _random_walk(8, 500, 1.0)
+    rng = np.random.default_rng(9)
+    predicted = previous + rng.normal(0, 1.09, 500)
+    result = lag_diagnosis(actual, predicted, previous)
+    assert 1.3 < result["rmse_vs_actual"] / result["rms_move"] < 1.7
+    assert 0.9 < result["lag_spread"] < 1.3
+    assert result["lag_detected"] is True
+
+
+def test_lag_spread_hand_computed() -> None:
+    # pred - prev = [.5, 1, -.5, .5, .5] -> rms sqrt(0.4); actual - prev = [1, 1, -1, 1, 1] -> rms 1
+    result = lag_diagnosis([11.0, 12.0, 11.0, 12.0, 13.0], [10.5, 12.0, 11.5, 11.5, 12.5],
+                           [10.0, 11.0, 12.0, 11.0, 12.0])
+    assert result["rms_move"] == 1.0
+    assert result["lag_spread"] == pytest.approx(math.sqrt(0.4), rel=1e-12)
+    # Below yesterday by 1.1 moves: flagged; by 2.1 moves (past LAG_SPREAD_MAX = 2): simply far off.
+    far = lag_diagnosis([1.0, 2.0, 3.0], [-1.1, -0.1, 0.9], [0.0, 1.0, 2.0])
+    assert far["rmse_vs_previous"] < far["rmse_vs_actual"] and far["lag_spread"] == pytest.approx(1.1)
+    assert far["lag_detected"] is True
+    farther = lag_diagnosis([1.0, 2.0, 3.0], [-2.1, -1.1, -0.1], [0.0, 1.0, 2.0])
+    assert LAG_SPREAD_MAX == 2.0
+    assert farther["lag_spread"] == pytest.approx(2.1) and farther["lag_detected"] is False
 
 
 def test_lag_perfect_forecast_is_not_flagged() -> None:

@@ -226,6 +226,18 @@ def test_truncated_csv_is_a_download_error(body):
     assert "truncated" in str(info.value) or "cut off" in str(info.value)
 
 
+def test_unreadable_row_is_one_sentence_with_the_line_and_next_step():
+    with Server(Reply(body=EN_FX + "2099-01-02,4.3,4.3,4.3,4.3\r\n")) as server, \
+            pytest.raises(UnexpectedResponseError) as info:
+        fetch(make(server))
+    message = str(info.value)
+    assert message.startswith("stooq's CSV for 'eurpln', line 5: the date 2099-01-02 is in the future; "
+                              "nothing was stored; try again later, or download the CSV in a browser")
+    assert "--csv FILE" in message
+    # Said once: no "cannot read" wrapped around the parser's own words, no advice meant for a user's file.
+    assert message.count("stooq") == 2 and "cannot read" not in message and "check the date column" not in message
+
+
 def test_transfer_cut_short_is_a_download_error():
     with Server(Reply(body=EN_FX, content_length=len(EN_FX) + 100)) as server, pytest.raises(DownloadError) as info:
         fetch(make(server, retries=0))

@@ -66,3 +66,18 @@ def test_fetch_stores_it_and_a_new_fetch_replaces_it(workspace):
     result = runner.invoke(app, ["fetch", "eurpln", "--length", "100"])
     flat = " ".join(result.output.replace("│", " ").split())
     assert result.exit_code == 2 and "need --source synthetic" in flat
+
+
+def test_length_is_bounded_so_the_dates_start_in_1900_or_later(workspace, monkeypatch):
+    from seqcast.sources import synthetic
+
+    longest = fetch("randomwalk", length=synthetic.MAX_LENGTH)
+    assert len(longest) == synthetic.MAX_LENGTH and longest.index[0].year >= 1900
+    # Past the limit: a clear error naming it, raised before anything is generated.
+    monkeypatch.setattr(synthetic, "generate", lambda spec: pytest.fail("generated before checking --length"))
+    with pytest.raises(ConfigError, match=r"between 30 and 32000 .*1900 or later"):
+        fetch("sine", length=synthetic.MAX_LENGTH + 1)
+    result = runner.invoke(app, ["fetch", "sine", "--source", "synthetic", "--length", "100000"])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: --length must be a whole number between 30 and 32000")
+    assert "1643" not in result.output and "bad data" not in result.output

@@ -868,7 +868,12 @@ def predict_next(
         again = ("--source ecb (the bundled sample does not change)" if source == "sample"
                  else f"--source {source}")
         notes.append(f"{stale['message']}: seqcast fetch {symbol} {again}")
-    if days > len(widths):
+    if not widths:
+        from seqcast.pipeline import no_intervals_reason
+
+        val_windows = meta.get("split", {}).get("windows", {}).get("val")
+        notes.append(f"this run has no calibrated intervals ({no_intervals_reason(val_windows)})")
+    elif days > len(widths):
         notes.append(f"intervals are calibrated up to {len(widths)} {calendar.unit} ahead; "
                      "later ones show none")
     relative = meta.get("interval_scale", "price") == "log" and bool((path > 0).all())

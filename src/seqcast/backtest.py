@@ -180,7 +180,8 @@ def pool_folds(cfg: RunConfig, results: list[FoldResult], workers: int) -> Backt
     linear_rmse = metrics.rmse(pool["actual"], np.concatenate([f.linear for f in results]))
     linear = {"rmse": linear_rmse,
               "rmse_ratio": linear_rmse / pooled["naive_rmse"] if pooled["naive_rmse"] else float("nan")}
-    verdict = metrics.verdict(pooled["rmse_ratio"], pooled["dm_pvalue"])
+    verdict = metrics.verdict(pooled["rmse_ratio"], pooled["dm_pvalue"], rmse=pooled["rmse"],
+                              naive_rmse=pooled["naive_rmse"])
     return BacktestResult(cfg, results, pooled, verdict, workers, linear=linear)
 
 

@@ -652,7 +652,7 @@ def staleness(calendar: Calendar, last: date | np.datetime64 | str, today: date)
     if periods is None:
         return None
     message = (f"the data ends on {last}, {periods} {calendar.unit} ago (on the {calendar.name} "
-               f"calendar; today is {today}): the forecast is for the days after {last}, not "
+               f"calendar; today is {today}): the forecast is for the {calendar.unit} after {last}, not "
                "after today; fetch the series again for a current forecast")
     return {"last_date": str(last), "today": str(today), "periods": periods, "unit": calendar.unit,
             "message": message}

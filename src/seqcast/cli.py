@@ -239,7 +239,8 @@ def fetch(
     date_format: Annotated[Literal["dmy", "mdy", "ymd"] | None, typer.Option(
         "--date-format", help="Order of --csv dates that read both ways: dmy (31/12/2024), mdy (12/31/2024), ymd."
     )] = None,
-    length: Annotated[int | None, typer.Option(help="synthetic: business days generated \\[default: 1000].")] = None,
+    length: Annotated[int | None, typer.Option(
+        help="synthetic: business days generated, 30-32000 \\[default: 1000].")] = None,
     noise: Annotated[float | None, typer.Option(help="synthetic: sd of the daily shock \\[default: 0.1].")] = None,
     period: Annotated[float | None, typer.Option(help="synthetic: days per sine cycle \\[default: 20].")] = None,
     seed: Annotated[int | None, typer.Option(help="synthetic: random seed \\[default: 0].")] = None,
@@ -564,10 +565,17 @@ def _print_report(run: Any) -> None:
     table.add_row("RMSE / naive", _num(m["train"]["rmse_ratio"], 4), "", _num(m["test"]["rmse_ratio"], 4), "")
     out.print(table)
     test = m["test"]
-    colour = _ratio_colour(test["rmse_ratio"], test.get("dm_pvalue"))
+    from seqcast.metrics import lag_warning, naive_is_exact
+
+    colour = "red" if naive_is_exact(test) else _ratio_colour(test["rmse_ratio"], test.get("dm_pvalue"))
     out.print(f"test vs naive (Diebold–Mariano): [{colour}]{m['verdict']}[/]")
     for line in _quality_lines(test):
         out.print(line)
+    if not meta.get("interval_widths") and "interval_coverage" not in test:
+        from seqcast.pipeline import no_intervals_reason
+
+        val_windows = meta.get("split", {}).get("windows", {}).get("val")
+        out.print(f"[yellow]no intervals:[/] {no_intervals_reason(val_windows)}")
     alpha = meta.get("shrink", 1.0)
     if alpha == 0.0:
         out.print("[yellow]no signal:[/] on the validation tail the network's moves did not beat "
@@ -580,8 +588,7 @@ def _print_report(run: Any) -> None:
     _print_inputs(out, meta)
     beats = test["rmse_ratio"] < 1 and (test.get("dm_pvalue") or 1.0) < 0.05
     if test.get("lag_detected") and alpha > 0.0 and not beats:  # a significant win is no lag
-        out.print("[yellow]lag warning:[/] test predictions are closer to the previous day's price "
-                  "than to the real one: the model mostly repeats yesterday, a day late")
+        out.print("[yellow]lag warning:[/] " + lag_warning(meta.get("calendar")))
     out.print(f"run id: [bold]{run.run_id}[/]")
     out.print(f"files: {run.path} (predictions.csv; seqcast report {run.run_id[:15]} for a report)", soft_wrap=True)
 

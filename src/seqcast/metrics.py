@@ -112,7 +112,12 @@ def evaluate(
     direction = pred if direction_from is None else as_float_arrays(direction_from, names=("direction_from",))[0]
     hits, days = _direction_hits(prev, act, direction)
     scale = math.nan if mase_denominator is None else float(mase_denominator)
-    dm_stat, dm_pvalue = diebold_mariano(pred - act, prev - act, h=1, power=2)
+    if naive_rmse == 0.0:
+        # Naive is exact (a pegged or constant series): any error makes the model worse,
+        # and a test of "equal accuracy" against a zero loss has no meaning.
+        dm_stat, dm_pvalue = math.nan, math.nan
+    else:
+        dm_stat, dm_pvalue = diebold_mariano(pred - act, prev - act, h=1, power=2)
     lag = lag_diagnosis(act, pred, prev)
     return {
         "n": int(act.size),
@@ -132,6 +137,7 @@ def evaluate(
         "dm_stat": dm_stat,
         "dm_pvalue": dm_pvalue,
         "lag_ratio": float(lag["lag_ratio"]),
+        "lag_spread": float(lag["lag_spread"]),
         "lag_detected": bool(lag["lag_detected"]),
     }
 
@@ -169,7 +175,9 @@ def compare_intervals(
                                        names=("lower", "upper", "ref_lower", "ref_upper"))
     mine, ref = interval_scores(act, lo, hi, coverage), interval_scores(act, rlo, rhi, coverage)
     pvalue = math.nan  # an unbounded interval (too few calibration days for its level) has no test
-    if np.isfinite(mine).all() and np.isfinite(ref).all():
+    # Nor does a test part that never moves (a pegged rate): every band covers it, the scores
+    # are only widths, and the volatility models were fitted on no movement at all.
+    if np.isfinite(mine).all() and np.isfinite(ref).all() and not np.all(act == act[0]):
         _, pvalue = diebold_mariano(mine, ref, h=1, power=1)  # scores are >= 0: |score| is the score
     return {
         "garch_interval_score": float(np.mean(ref)),
@@ -183,6 +191,8 @@ def p_text(pvalue: float | None) -> str:
     """A p-value in few digits, never rounded onto the 0.05 threshold ("0.0501", not "0.05")."""
     if pvalue is None or math.isnan(pvalue):
         return "n/a"
+    if pvalue == 0.0:
+        return "<1e-300"  # underflowed: smaller than any double shows, not exactly 0
     if pvalue < 0.001:
         return f"{pvalue:.1e}"
     for digits in range(2, 7):
@@ -192,16 +202,23 @@ def p_text(pvalue: float | None) -> str:
     return f"{pvalue:.6g}"
 
 
-def verdict(rmse_ratio: float, dm_pvalue: float | None = None) -> str:
+def verdict(rmse_ratio: float, dm_pvalue: float | None = None, *, rmse: float | None = None,
+            naive_rmse: float | None = None) -> str:
     """Plain-words comparison with the naive forecast that claims only what the test supports.
 
     "beats naive" / "worse than naive" need a Diebold–Mariano p below SIGNIFICANCE;
     otherwise "no significant difference (x % lower RMSE, p = ...)". Without a p-value
-    (None or nan) no difference is called significant.
+    (None or nan) no difference is called significant. The one exception: where naive is
+    exact (naive_rmse 0, a constant or pegged series) any error is worse, with no test.
+    rmse, naive_rmse: the model's and naive's RMSE, which tell that case apart.
     """
     ratio = float(rmse_ratio)
+    if naive_rmse is not None and float(naive_rmse) == 0.0:
+        if rmse is not None and float(rmse) == 0.0:
+            return "same as naive (both exact)"
+        return "worse than naive (naive is exact here: its RMSE is 0; no test needed)"
     if math.isnan(ratio):
-        return "no naive baseline (constant series)"
+        return "not comparable with naive (naive's RMSE is 0)"
     # Checked first so a 0.0004 difference is not dressed up as "0.0 %".
     if abs(1.0 - ratio) < _SAME_AS_NAIVE_TOL:
         return "same as naive"
@@ -212,3 +229,30 @@ def verdict(rmse_ratio: float, dm_pvalue: float | None = None) -> str:
         return f"{words} by {percent:.1f} % (p = {p_text(pvalue)})"
     direction = "lower" if ratio < 1.0 else "higher"
     return f"no significant difference ({percent:.1f} % {direction} RMSE, p = {p_text(pvalue)})"
+
+
+def naive_is_exact(test: dict) -> bool:
+    """True when naive's RMSE is 0 and the model's is not: the model is worse, no test needed."""
+    naive, model = test.get("naive_rmse"), test.get("rmse")
+    return naive == 0 and isinstance(model, (int, float)) and model > 0
+
+
+_PERIODS = {"weekly": ("week", "last week"), "monthly": ("month", "last month"),
+            "fixed-step": ("period", "the previous period")}
+
+
+def lag_words(calendar: object) -> tuple[str, str]:
+    """The lag warning's words for a run's recorded calendar (meta.json `calendar`).
+
+    Returns (period, last): ("day", "yesterday") for daily data, ("week", "last week")
+    for weekly, ("month", "last month") for monthly, ("period", "the previous period") for a fixed step.
+    """
+    frequency = calendar.get("frequency") if isinstance(calendar, dict) else None
+    return _PERIODS.get(str(frequency), ("day", "yesterday"))
+
+
+def lag_warning(calendar: object) -> str:
+    """The lag warning in the calendar's unit: "... the previous week's price ..., a week late"."""
+    period, last = lag_words(calendar)
+    return (f"test predictions are closer to the previous {period}'s price than to the real one: "
+            f"the model mostly repeats {last}, a {period} late")

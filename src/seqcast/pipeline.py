@@ -33,6 +33,15 @@ from seqcast.windowing import Dataset, build_dataset, to_price
 
 MAX_HORIZON = 30
 """Horizons (trading days) for which interval widths are calibrated."""
+MIN_CALIBRATION_WINDOWS = 10
+"""Validation windows needed to calibrate prediction intervals; with fewer a run has none."""
+
+
+def no_intervals_reason(val_windows: object) -> str:
+    """Why a run has no calibrated intervals, with the next step (train and predict-next print it)."""
+    had = f"{val_windows} windows" if isinstance(val_windows, int) else "too few windows"
+    return (f"the validation tail had {had}, fewer than the {MIN_CALIBRATION_WINDOWS} needed to calibrate "
+            "them; train with a larger --val-fraction or on more data")
 
 
 @dataclass
@@ -102,7 +111,7 @@ def fit_evaluate(
     widths: list[float] = []
     vol: list[GarchParams] | None = None
     lower = upper = np.full(len(predicted), np.nan)
-    if intervals and val_n >= 10:
+    if intervals and val_n >= MIN_CALIBRATION_WINDOWS:
         vol = fit_volatility(moves(values[:ds.n_train], relative))
         scale = horizon_scales(values, ds.positions, vol, relative)[:, 0]  # (n_windows,) 1-day scale
         z = interval_residuals(ds.actual, predicted, relative) / scale
@@ -141,7 +150,8 @@ def fit_evaluate(
     if vol is not None:
         report["test"].update(_interval_report(values, ds, lower, upper, relative, cfg.train.coverage))
     test = report["test"]
-    report["verdict"] = metrics.verdict(test["rmse_ratio"], test["dm_pvalue"])
+    report["verdict"] = metrics.verdict(test["rmse_ratio"], test["dm_pvalue"], rmse=test["rmse"],
+                                        naive_rmse=test["naive_rmse"])
     return Fitted(model, ds, result, net_price, predicted, alpha, widths, relative, vol, lower, upper, report,
                   device, result.threads, torch.__version__, linear)
 

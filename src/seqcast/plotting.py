@@ -119,7 +119,10 @@ def _test_note(metrics: dict, meta: dict) -> str:
                                           and (test.get("dm_pvalue") or 1.0) < 0.05):
         # Shown as the CLI shows it: only when the network's moves are kept, and never beside a
         # significant win over naive (a cautious forecaster sits near yesterday and still wins).
-        lines.append("lag warning: predictions track yesterday's price (a one-day-late copy of the series)")
+        from seqcast.metrics import lag_words
+
+        period, last = lag_words(meta.get("calendar"))
+        lines.append(f"lag warning: predictions track {last}'s price (a one-{period}-late copy of the series)")
     if "pt_pvalue" in test:
         lines.append(f"direction {_fmt(100 * test.get('directional_accuracy', math.nan), 3)} % vs always-majority "
                      f"{_fmt(100 * test['majority_direction_accuracy'], 3)} % "

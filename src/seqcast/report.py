@@ -50,6 +50,7 @@ METRIC_LABELS: dict[str, tuple[str, float]] = {
     "pt_stat": ("Pesaran–Timmermann statistic", 1),
     "pt_pvalue": ("Pesaran–Timmermann p", 1),
     "lag_ratio": ("lag ratio (< 1: closer to yesterday)", 1),
+    "lag_spread": ("lag spread (distance from yesterday, in day-to-day moves)", 1),
     "lag_detected": ("lag detected", 1),
     "interval_level": ("interval level %", 100),
     "interval_coverage": ("interval coverage %", 100),
@@ -246,6 +247,7 @@ def _generated() -> str:
 def run_document(run: Run, *, forecast: Forecast | None = None, store_meta: dict[str, Any] | None = None,
                  report_path: Path | None = None) -> Document:
     """The sections of a training run's report."""
+    from seqcast.metrics import naive_is_exact
     from seqcast.plotting import run_figure, unit_label
 
     meta, metrics, cfg = run.meta, run.metrics, run.config
@@ -302,7 +304,7 @@ def run_document(run: Run, *, forecast: Forecast | None = None, store_meta: dict
     verdict.blocks.append(Callout(
         f"Test: {metrics.get('verdict', 'n/a')} (RMSE {fmt_number(test.get('rmse'))} vs naive "
         f"{fmt_number(test.get('naive_rmse'))}, ratio {fmt_number(test.get('rmse_ratio'), 4)}).",
-        _tone(test.get("rmse_ratio"))))
+        "bad" if naive_is_exact(test) else _tone(test.get("rmse_ratio"))))
     verdict.p(_tests_sentence(test))
     alpha = meta.get("shrink", 1.0)
     if alpha == 0.0:
@@ -310,7 +312,7 @@ def run_document(run: Run, *, forecast: Forecast | None = None, store_meta: dict
                   "forecasts were shrunk to the naive forecast (the direction shown is the network's own).")
     elif isinstance(alpha, (int, float)) and alpha < 1.0:
         verdict.p(f"Predicted moves were scaled by {alpha:.3f} (fitted on the validation tail).")
-    verdict.p(_lag_sentence(test, alpha))
+    verdict.p(_lag_sentence(test, alpha, meta.get("calendar")))
     if "interval_coverage" in test:
         level = test.get("interval_level", meta.get("coverage", 0.9))
         verdict.p(f"Intervals: the {level:.0%} prediction intervals covered "
@@ -375,9 +377,12 @@ def _add(a: Any, b: Any) -> Any:
 
 
 def _tests_sentence(test: dict[str, Any]) -> str:
+    from seqcast.metrics import naive_is_exact
+
     dm = test.get("dm_pvalue")
     dm_text = fmt_number(dm, 2) if isinstance(dm, (int, float)) and not math.isnan(dm) else (
-        "n/a (the forecasts equal the naive ones: nothing to test)" if test.get("rmse_ratio") == 1 else "n/a")
+        "n/a (the forecasts equal the naive ones: nothing to test)" if test.get("rmse_ratio") == 1 else
+        "n/a (naive is exact: any error is worse, nothing to test)" if naive_is_exact(test) else "n/a")
     parts = [f"Diebold–Mariano test of model vs naive squared errors: p = {dm_text}"]
     parts.append(f"direction called right on {fmt_number(100 * test.get('directional_accuracy', math.nan), 3)} % "
                  f"of days with a move (binomial test vs 50 %: p = {fmt_number(test.get('da_pvalue'), 2)})")
@@ -386,16 +391,19 @@ def _tests_sentence(test: dict[str, Any]) -> str:
     return "Tests: " + "; ".join(parts) + ". A p-value below 0.05 means the difference is unlikely to be luck."
 
 
-def _lag_sentence(test: dict[str, Any], alpha: Any) -> str:
+def _lag_sentence(test: dict[str, Any], alpha: Any, calendar: Any = None) -> str:
+    from seqcast.metrics import lag_words
+
     ratio = fmt_number(test.get("lag_ratio"), 3)
+    period, last = lag_words(calendar)
     if alpha == 0.0:
         return "Lag diagnosis: not applicable — the forecast is yesterday's price by construction (shrunk to naive)."
     if test.get("lag_detected") and test.get("rmse_ratio", 1.0) < 1 and (test.get("dm_pvalue") or 1.0) < 0.05:
         return (f"Lag diagnosis: the forecasts sit closer to yesterday's price than to the real one (lag ratio "
                 f"{ratio}), yet beat naive significantly: a cautious forecast that moves part of the way.")
     if test.get("lag_detected"):
-        return (f"Lag diagnosis: warning — test predictions are closer to the previous day's price than to the "
-                f"real one (lag ratio {ratio}): the model mostly repeats yesterday, a day late.")
+        return (f"Lag diagnosis: warning — test predictions are closer to the previous {period}'s price than to "
+                f"the real one (lag ratio {ratio}): the model mostly repeats {last}, a {period} late.")
     return f"Lag diagnosis: no one-day lag flagged (lag ratio {ratio})."
 
 

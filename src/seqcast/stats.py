@@ -206,29 +206,46 @@ def diebold_mariano(e_model: object, e_bench: object, h: int = 1, power: int = 2
     return float(stat), float(min(1.0, pvalue))
 
 
+LAG_SPREAD_MAX = 2.0
+"""A lagging model's forecasts stay within this many day-to-day moves of yesterday's value
+(RMS(predicted - previous) < LAG_SPREAD_MAX * RMS(actual - previous)); a forecast further
+away is simply far off, not a copy of yesterday."""
+
+
 def lag_diagnosis(actual: object, predicted: object, previous: object) -> dict[str, float | bool]:
     """Flag a model whose forecasts track yesterday's value rather than today's.
 
-    Rule: with err_now = RMSE(predicted, actual) and err_lag = RMSE(predicted,
-    previous), where previous[t] is the actual value one step before actual[t],
-    the model is flagged (lag_detected = True) when err_lag < err_now, i.e.
-    its predictions sit closer to the last known value than to the target.
-    That is the signature of a network that learned to copy its latest input
-    and so looks like the true series shifted one step late. lag_ratio is
-    err_lag / err_now: below 1 means lagging, well above 1 means the model
-    moves away from yesterday towards today. A perfect forecast (err_now == 0)
-    gives inf (nan if the series never moves) and is never flagged.
+    With err_now = RMSE(predicted, actual), err_lag = RMSE(predicted, previous) and
+    moves = RMS(actual - previous) (the naive forecast's RMSE, the size of a day's move),
+    where previous[t] is the actual value one step before actual[t], the model is flagged
+    (lag_detected = True) when both hold:
+
+    - err_lag < err_now: its predictions sit closer to the last known value than to the target;
+    - err_lag < LAG_SPREAD_MAX * moves: they stay near that value, within about a day's move.
+
+    That is the signature of a network that learned to copy its latest input and so looks
+    like the true series shifted one step late. A model that is simply far off (a trend
+    leaving the training range, a diverged fit) can sit a little closer to yesterday than
+    to today while being nowhere near either; the second condition keeps it unflagged.
+    lag_ratio is err_lag / err_now: below 1 means closer to yesterday, well above 1 means the
+    model moves away from yesterday towards today; lag_spread is err_lag / moves. A perfect
+    forecast (err_now == 0) gives lag_ratio inf (nan if the series never moves) and is never
+    flagged; nor is any forecast of a series that never moves.
     """
     act, pred, prev = as_float_arrays(actual, predicted, previous, names=("actual", "predicted", "previous"))
     err_now = rms(pred - act)
     err_lag = rms(pred - prev)
+    moves = rms(act - prev)
     # A perfect forecast has no lag to measure: inf, or nan if nothing moved.
     ratio = err_lag / err_now if err_now > 0.0 else (math.inf if err_lag > 0.0 else math.nan)
+    spread = err_lag / moves if moves > 0.0 else (math.inf if err_lag > 0.0 else math.nan)
     return {
         "rmse_vs_actual": err_now,
         "rmse_vs_previous": err_lag,
+        "rms_move": moves,
         "lag_ratio": ratio,
-        "lag_detected": bool(err_lag < err_now),
+        "lag_spread": spread,
+        "lag_detected": bool(err_lag < err_now and err_lag < LAG_SPREAD_MAX * moves),
     }
 
 

@@ -184,15 +184,20 @@ def _parse(body: bytes, symbol: str, secrets: tuple[str, ...]) -> pd.DataFrame:
                 f"the CSV from stooq for {symbol!r} looks truncated or damaged: line {number} "
                 f"has {line.count(sep) + 1} fields, the header {n_fields}; try again"
             )
+    origin = f"stooq's CSV for {symbol!r}"
     try:
-        return parse_price_csv(body, origin=f"stooq CSV for {symbol}")
+        return parse_price_csv(body, origin=origin)
     except CSVFormatError as exc:
         if not text.endswith(("\n", "\r")):
             raise DownloadError(
                 f"the CSV from stooq for {symbol!r} looks cut off at the end ({exc}); try again"
             ) from exc
+        # The parser's message ends with advice for a user's own file ("; check the date
+        # column"); for a download only the fact counts, followed by the download's next step.
+        fact = str(exc).split("; ")[0]
         raise UnexpectedResponseError(
-            f"stooq sent a CSV seqcast cannot read: {snippet(str(exc), secrets, 200)}"
+            f"{snippet(fact, secrets, 200)}; nothing was stored; try again later, or "
+            f"{_browser_hint(symbol)}"
         ) from exc
 
 

@@ -23,6 +23,9 @@ from seqcast.sources import FetchRequest, FetchResult
 SYMBOLS = ("sine", "ar1", "randomwalk")
 END_DATE = "2026-10-30"  # the bundled sample's last day: results are reproducible
 LEVEL = 10.0
+MAX_LENGTH = 32_000
+"""Most business days generated: ending on END_DATE they start in 1904, and dates before
+1900 are refused as bad data (sources.checks), so 32000 keeps clear of that floor."""
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,12 @@ class SyntheticSpec:
             raise NoDataError(
                 f"no synthetic series {self.kind!r}; choose one of: {', '.join(SYMBOLS)}"
             )
-        if not isinstance(self.length, int) or isinstance(self.length, bool) or not 30 <= self.length <= 100_000:
-            raise ConfigError(f"--length must be a whole number between 30 and 100000, got {self.length!r}")
+        if not isinstance(self.length, int) or isinstance(self.length, bool) or not 30 <= self.length <= MAX_LENGTH:
+            raise ConfigError(
+                f"--length must be a whole number between 30 and {MAX_LENGTH} (business days ending "
+                f"{END_DATE}, so the series starts in 1900 or later), got {self.length!r}; "
+                f"use --length {MAX_LENGTH} or less"
+            )
         if not _finite(self.noise) or not 0 <= self.noise <= 2:
             raise ConfigError(f"--noise must be between 0 and 2, got {self.noise!r}")
         if not _finite(self.period) or not 2 <= self.period <= 10_000:
