@@ -95,65 +95,70 @@ def fit_evaluate(
         # fit() applies --threads (or its default) and restores the thread setting.
         result = fit(model, x[ds.train], y[ds.train], x[ds.val], y[ds.val], cfg.train, on_epoch_end)
 
-    # One batched pass over every window, then back to prices.
-    raw = ds.scaler.inverse(predict_numpy(model, ds.x, device))
-    net_price = to_price(raw, ds.previous, ds.target)
-    val_n = ds.val.stop - ds.val.start
-    alpha = 1.0
-    if cfg.train.shrink and val_n > 0:
-        alpha = fit_shrink(ds.previous[ds.val], ds.actual[ds.val], net_price[ds.val])
-    predicted = apply_shrink(ds.previous, net_price, alpha)
+    # Predictions and interval calibration run many forward passes: with the threads the
+    # training chose (seqcast.threads), restored afterwards.
+    from seqcast.threads import torch_threads
 
-    # Intervals: a GARCH-type volatility scale fitted on the training part, times a
-    # split-conformal multiplier from out-of-sample days only (never the day itself).
-    # Relative widths where prices are positive, so a band follows the price level.
-    relative = bool((values > 0).all() and (predicted > 0).all())
-    widths: list[float] = []
-    vol: list[GarchParams] | None = None
-    lower = upper = np.full(len(predicted), np.nan)
-    if intervals and val_n >= MIN_CALIBRATION_WINDOWS:
-        vol = fit_volatility(moves(values[:ds.n_train], relative))
-        scale = horizon_scales(values, ds.positions, vol, relative)[:, 0]  # (n_windows,) 1-day scale
-        z = interval_residuals(ds.actual, predicted, relative) / scale
-        # Train and validation windows: the validation tail's multiplier. Test day i: the
-        # validation tail plus the test days before i (what is known on day i).
-        multiplier = np.full(len(z), conformal_quantile(z[ds.val], cfg.train.coverage))
-        multiplier[ds.test] = rolling_multipliers(z, ds.test.start, ds.test.stop, ds.val.start,
-                                                  cfg.train.coverage)
-        lower, upper = interval_bounds(predicted, multiplier * scale, relative)
-        if ds.n_features > 1:
-            # Extra inputs are not known ahead, so a run with them forecasts one day only:
-            # its multiplier comes from the latest out-of-sample days, as for horizon 1 below.
-            widths = [float(conformal_quantile(z[ds.val.start:][-CALIBRATION_DAYS:], cfg.train.coverage))]
-        else:
-            # For predict-next: multipliers per horizon from the latest out-of-sample days.
-            widths = horizon_multipliers(
-                lambda x: predict_numpy(model, x, device), values, ds.positions[ds.val.start:],
-                MAX_HORIZON, cfg.train.coverage, vol=vol,
-                target=ds.target, scaler=ds.scaler, lookback=ds.lookback, alpha=alpha, relative=relative,
-            )
+    with torch_threads(result.threads):
+        # One batched pass over every window, then back to prices.
+        raw = ds.scaler.inverse(predict_numpy(model, ds.x, device))
+        net_price = to_price(raw, ds.previous, ds.target)
+        val_n = ds.val.stop - ds.val.start
+        alpha = 1.0
+        if cfg.train.shrink and val_n > 0:
+            alpha = fit_shrink(ds.previous[ds.val], ds.actual[ds.val], net_price[ds.val])
+        predicted = apply_shrink(ds.previous, net_price, alpha)
 
-    report: dict[str, Any] = {}
-    mase_denominator = metrics.mase_scale(values[:ds.n_train])
-    train_part = slice(ds.train.start, ds.val.stop)
-    for name, part in (("train", train_part), ("val", ds.val), ("test", ds.test)):
-        if part.stop - part.start > 0:
-            # Shrinking by alpha > 0 keeps each move's sign; at alpha = 0 the network's
-            # own direction is still worth scoring.
-            report[name] = metrics.evaluate(ds.actual[part], predicted[part], ds.previous[part],
-                                            direction_from=net_price[part], mase_denominator=mase_denominator)
-    # The simplest model on the same inputs, beside the network.
-    linear = linear_forecast(ds)
-    linear_rmse, naive_rmse = metrics.rmse(ds.actual[ds.test], linear[ds.test]), report["test"]["naive_rmse"]
-    report["test"]["linear_rmse"] = linear_rmse
-    report["test"]["linear_rmse_ratio"] = linear_rmse / naive_rmse if naive_rmse else float("nan")
-    if vol is not None:
-        report["test"].update(_interval_report(values, ds, lower, upper, relative, cfg.train.coverage))
-    test = report["test"]
-    report["verdict"] = metrics.verdict(test["rmse_ratio"], test["dm_pvalue"], rmse=test["rmse"],
-                                        naive_rmse=test["naive_rmse"])
-    return Fitted(model, ds, result, net_price, predicted, alpha, widths, relative, vol, lower, upper, report,
-                  device, result.threads, torch.__version__, linear)
+        # Intervals: a GARCH-type volatility scale fitted on the training part, times a
+        # split-conformal multiplier from out-of-sample days only (never the day itself).
+        # Relative widths where prices are positive, so a band follows the price level.
+        relative = bool((values > 0).all() and (predicted > 0).all())
+        widths: list[float] = []
+        vol: list[GarchParams] | None = None
+        lower = upper = np.full(len(predicted), np.nan)
+        if intervals and val_n >= MIN_CALIBRATION_WINDOWS:
+            vol = fit_volatility(moves(values[:ds.n_train], relative))
+            scale = horizon_scales(values, ds.positions, vol, relative)[:, 0]  # (n_windows,) 1-day scale
+            z = interval_residuals(ds.actual, predicted, relative) / scale
+            # Train and validation windows: the validation tail's multiplier. Test day i: the
+            # validation tail plus the test days before i (what is known on day i).
+            multiplier = np.full(len(z), conformal_quantile(z[ds.val], cfg.train.coverage))
+            multiplier[ds.test] = rolling_multipliers(z, ds.test.start, ds.test.stop, ds.val.start,
+                                                      cfg.train.coverage)
+            lower, upper = interval_bounds(predicted, multiplier * scale, relative)
+            if ds.n_features > 1:
+                # Extra inputs are not known ahead, so a run with them forecasts one day only:
+                # its multiplier comes from the latest out-of-sample days, as for horizon 1 below.
+                widths = [float(conformal_quantile(z[ds.val.start:][-CALIBRATION_DAYS:], cfg.train.coverage))]
+            else:
+                # For predict-next: multipliers per horizon from the latest out-of-sample days.
+                widths = horizon_multipliers(
+                    lambda x: predict_numpy(model, x, device), values, ds.positions[ds.val.start:],
+                    MAX_HORIZON, cfg.train.coverage, vol=vol,
+                    target=ds.target, scaler=ds.scaler, lookback=ds.lookback, alpha=alpha, relative=relative,
+                )
+
+        report: dict[str, Any] = {}
+        mase_denominator = metrics.mase_scale(values[:ds.n_train])
+        train_part = slice(ds.train.start, ds.val.stop)
+        for name, part in (("train", train_part), ("val", ds.val), ("test", ds.test)):
+            if part.stop - part.start > 0:
+                # Shrinking by alpha > 0 keeps each move's sign; at alpha = 0 the network's
+                # own direction is still worth scoring.
+                report[name] = metrics.evaluate(ds.actual[part], predicted[part], ds.previous[part],
+                                                direction_from=net_price[part], mase_denominator=mase_denominator)
+        # The simplest model on the same inputs, beside the network.
+        linear = linear_forecast(ds)
+        linear_rmse, naive_rmse = metrics.rmse(ds.actual[ds.test], linear[ds.test]), report["test"]["naive_rmse"]
+        report["test"]["linear_rmse"] = linear_rmse
+        report["test"]["linear_rmse_ratio"] = linear_rmse / naive_rmse if naive_rmse else float("nan")
+        if vol is not None:
+            report["test"].update(_interval_report(values, ds, lower, upper, relative, cfg.train.coverage))
+        test = report["test"]
+        report["verdict"] = metrics.verdict(test["rmse_ratio"], test["dm_pvalue"], rmse=test["rmse"],
+                                            naive_rmse=test["naive_rmse"])
+        return Fitted(model, ds, result, net_price, predicted, alpha, widths, relative, vol, lower, upper, report,
+                      device, result.threads, torch.__version__, linear)
 
 
 def _interval_report(values: np.ndarray, ds: Dataset, lower: np.ndarray, upper: np.ndarray, relative: bool,
