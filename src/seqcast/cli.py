@@ -740,8 +740,8 @@ def _print_backtest(result: Any) -> None:
     colour = _ratio_colour(result.pooled["rmse_ratio"], result.pooled.get("dm_pvalue"))
     beats = sum(1 for f in result.folds
                 if f.metrics["rmse_ratio"] < 1 and f.metrics.get("dm_pvalue", math.nan) < SIGNIFICANCE)
-    out.print(f"pooled test: [{colour}]{result.verdict}[/] (Diebold–Mariano; {beats} of {len(result.folds)} "
-              f"folds beat naive significantly)")
+    out.print(f"pooled test vs naive (Diebold–Mariano): [{colour}]{result.verdict}[/]; {beats} of "
+              f"{len(result.folds)} folds beat naive significantly")
     _print_data_warnings(result.meta)
     if result.linear:
         out.print(f"linear regression on the same inputs: pooled ratio {_num(result.linear['rmse_ratio'], 4)}")
