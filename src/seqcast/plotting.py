@@ -214,11 +214,10 @@ def run_figure(run: Run) -> Figure:
     return fig
 
 
-def save_run_figure(run: Run, path: Path, fmt: str = "png") -> Path:
-    """Render run_figure to path atomically (Agg, SVG or PDF canvas: no interactive backend)."""
+def save_figure(fig: Figure, path: Path, fmt: str = "png") -> Path:
+    """Render a figure to path atomically (Agg, SVG or PDF canvas: no interactive backend)."""
     import io
 
-    fig = run_figure(run)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(fig)  # savefig switches to the SVG/PDF canvas for those formats by itself
@@ -226,6 +225,11 @@ def save_run_figure(run: Run, path: Path, fmt: str = "png") -> Path:
     fig.savefig(buffer, format=fmt, dpi=110)
     atomic.write_bytes(path, buffer.getvalue())
     return path
+
+
+def save_run_figure(run: Run, path: Path, fmt: str = "png") -> Path:
+    """Render run_figure to path atomically."""
+    return save_figure(run_figure(run), path, fmt)
 
 
 def backtest_figure(record: dict) -> Figure:
@@ -293,13 +297,7 @@ def backtest_figure(record: dict) -> Figure:
 
 def save_backtest_figure(record: dict, path: Path, fmt: str = "png") -> Path:
     """Render backtest_figure to path atomically."""
-    import io
-
-    fig = backtest_figure(record)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format=fmt, dpi=110)
-    atomic.write_bytes(path, buffer.getvalue())
-    return path
+    return save_figure(backtest_figure(record), path, fmt)
 
 
 def sweep_figure(record: dict) -> Figure:
@@ -338,10 +336,4 @@ def sweep_figure(record: dict) -> Figure:
 
 def save_sweep_figure(record: dict, path: Path, fmt: str = "png") -> Path:
     """Render sweep_figure to path atomically."""
-    import io
-
-    fig = sweep_figure(record)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format=fmt, dpi=110)
-    atomic.write_bytes(path, buffer.getvalue())
-    return path
+    return save_figure(sweep_figure(record), path, fmt)
