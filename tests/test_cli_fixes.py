@@ -193,3 +193,32 @@ def test_exported_numbers_share_one_precision(home):
                 assert len(digits) <= 10, (column, row[column])
     predictions = (home / "runs" / run_id / "predictions.csv").read_text().splitlines()[1].split(",")
     assert all(len(re.sub(r"[^0-9]", "", v).lstrip("0")) <= 10 for v in predictions[2:])
+
+
+def test_reproduce_command_of_a_covariate_run_uses_the_cli_flags():
+    from seqcast.config import RunConfig
+    from seqcast.configfile import to_cli_args
+
+    cfg = RunConfig.from_dict({"data": {"symbol": "eurpln", "source": "sample", "covariates": ["eurpln:csv", "x:ecb"],
+                                        "features": ["ohlc", "volume"]}})
+    args = to_cli_args(cfg.to_dict())
+    assert args[args.index("--features") + 1] == "ohlc,volume"
+    assert [args[i + 1] for i, a in enumerate(args) if a == "--covariate"] == ["eurpln:csv", "x:ecb"]
+    assert "--covariates" not in args
+    from seqcast.cli import app
+
+    # The command line is accepted by train (checked up to its own validation, without training).
+    result = runner.invoke(app, ["train", *args, "--epochs", "0"])
+    assert "No such option" not in result.output and result.exit_code == 1, result.output
+
+
+def test_hints_for_csv_series_name_the_file_and_typos_get_a_suggestion(tmp_path, sine_frame):
+    from seqcast import api
+    from seqcast.errors import SeriesNotFoundError, UnknownSourceError
+    from tests.conftest import write_csv
+
+    api.fetch("eurpln", csv=write_csv(tmp_path / "e.csv", sine_frame))
+    with pytest.raises(SeriesNotFoundError, match=r"did you mean 'eurpln'.*seqcast fetch eurpnl --csv FILE"):
+        api.train(symbol="eurpnl", source="csv")
+    with pytest.raises(UnknownSourceError, match="unknown source 'bogus'"):
+        api.train(symbol="eurpln", covariates=["eurpln:bogus"], source="csv")

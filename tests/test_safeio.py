@@ -155,7 +155,7 @@ def test_a_stored_series_replaced_by_a_link_fifo_or_device_is_not_read(trained, 
         csv.symlink_to("/dev/zero")
         reason = "is a symbolic link, which seqcast does not follow here"
     expected = (f"error: stored data for sine (csv) was not read: {csv} {reason}; fetch it again with: "
-                "seqcast fetch sine --source csv")
+                "seqcast fetch sine --csv FILE")
     for args in (["train", "--epochs", "1"], ["predict-next"]):
         assert one_line_error(runner.invoke(app, args)) == expected
 

@@ -131,7 +131,7 @@ def test_edited_csv_fails_its_checksum(store: Store, sine_frame: pd.DataFrame) -
     text = saved.csv_path.read_text()
     saved.csv_path.write_text(text.replace("2015-01-01,10.0", "2015-01-01,11.0", 1))
     assert saved.csv_path.read_text() != text
-    with pytest.raises(DataError, match=r"checksum.*seqcast fetch sine --source csv"):
+    with pytest.raises(DataError, match=r"checksum.*seqcast fetch sine --csv FILE"):
         store.get("sine").load()
 
 

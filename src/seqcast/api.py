@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from seqcast.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from seqcast.errors import ConfigError, DataError, SeqcastError, UnknownSourceError
 from seqcast.runs import Run, RunStore
-from seqcast.store import Store, StoredSeries, check_writable
+from seqcast.store import Store, StoredSeries, check_writable, fetch_command
 from seqcast.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -821,7 +821,7 @@ def predict_next(
     if len(values) < need:
         raise DataError(
             f"the stored {symbol} series has {len(values)} rows; run {run.run_id} needs the last "
-            f"{need}; fetch more data: seqcast fetch {symbol} --source {source}"
+            f"{need}; fetch more data: {fetch_command(symbol, source)}"
         )
     trained = meta.get("data", {})
     try:
@@ -835,7 +835,7 @@ def predict_next(
         raise DataError(
             f"the stored {symbol} data ends {dates[-1]}, before the data run "
             f"{run.run_id} was trained on (to {trained_last}); fetch it again: "
-            f"seqcast fetch {symbol} --source {source}"
+            f"{fetch_command(symbol, source)}"
         )
     mask = (dates >= trained_first) & (dates <= trained_last)
     if fingerprint(dates[mask], values[mask]) != trained.get("fingerprint"):
@@ -865,9 +865,9 @@ def predict_next(
     next_days = calendar.next_dates(dates[-1], days)
     stale = staleness(calendar, dates[-1], date.today())
     if stale is not None:
-        again = ("--source ecb (the bundled sample does not change)" if source == "sample"
-                 else f"--source {source}")
-        notes.append(f"{stale['message']}: seqcast fetch {symbol} {again}")
+        again = (f"seqcast fetch {symbol} --source ecb (the bundled sample does not change)" if source == "sample"
+                 else fetch_command(symbol, source) + (" (a newer file)" if source == "csv" else ""))
+        notes.append(f"{stale['message']}: {again}")
     if not widths:
         from seqcast.pipeline import no_intervals_reason
 

@@ -188,7 +188,8 @@ def save_config(path: Path, ctx: typer.Context) -> Path:
 
 
 # RunConfig field -> train option, where the names differ.
-_FIELD_OPTIONS = {"start": "from", "end": "to", "kind": "model", "nonlinearity": "activation"}
+_FIELD_OPTIONS = {"start": "from", "end": "to", "kind": "model", "nonlinearity": "activation",
+                  "covariates": "covariate"}
 
 
 def to_cli_args(config: dict[str, Any], skip: tuple[str, ...] = ()) -> list[str]:
@@ -203,8 +204,11 @@ def to_cli_args(config: dict[str, Any], skip: tuple[str, ...] = ()) -> list[str]
                 continue
             if isinstance(value, bool):
                 args.append(f"--{option}" if value else f"--no-{option}")
+            elif isinstance(value, (list, tuple)) and name == "features":
+                if value:  # --features takes one comma-separated list
+                    args += [f"--{option}", ",".join(map(str, value))]
             elif isinstance(value, (list, tuple)):
-                for item in value:
+                for item in value:  # repeatable options such as --covariate
                     args += [f"--{option}", str(item)]
             else:
                 args += [f"--{option}", f"{value:g}" if isinstance(value, float) else str(value)]

@@ -198,9 +198,9 @@ def check_fresh(symbol: str, source: str, cov_last: np.datetime64, target_last: 
 
 def fetch_hint(symbol: str, source: str, csv_note: str) -> str:
     """The fetch command that brings a stored series up to date."""
-    if source == "csv":
-        return f"seqcast fetch {symbol} --csv FILE ({csv_note})"
-    return f"seqcast fetch {symbol} --source {source}"
+    from seqcast.store import fetch_command
+
+    return fetch_command(symbol, source) + (f" ({csv_note})" if source == "csv" else "")
 
 
 # --------------------------------------------------------------------------- stored inputs

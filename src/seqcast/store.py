@@ -78,7 +78,7 @@ class StoredSeries:
         except (ValueError, IndexError) as exc:
             raise DataError(
                 f"stored data for {self.symbol} ({self.source}) is unreadable ({exc}); "
-                f"fetch it again with: seqcast fetch {self.symbol} --source {self.source}"
+                f"fetch it again with: {fetch_command(self.symbol, self.source)}"
             ) from None
         return dates, close
 
@@ -91,19 +91,26 @@ class StoredSeries:
         except safeio.RefusedFile as exc:
             raise DataError(
                 f"stored data for {self.symbol} ({self.source}) was not read: {self.csv_path} "
-                f"{exc.strerror}; fetch it again with: seqcast fetch {self.symbol} --source {self.source}"
+                f"{exc.strerror}; fetch it again with: {fetch_command(self.symbol, self.source)}"
             ) from None
         except OSError as exc:
             raise DataError(
                 f"stored data for {self.symbol} ({self.source}) is missing: {self.csv_path}; "
-                f"fetch it again with: seqcast fetch {self.symbol} --source {self.source}"
+                f"fetch it again with: {fetch_command(self.symbol, self.source)}"
             ) from exc
         if hashlib.sha256(raw).hexdigest() != self.meta.get("sha256"):
             raise DataError(
                 f"stored data for {self.symbol} ({self.source}) does not match its checksum; "
-                f"fetch it again with: seqcast fetch {self.symbol} --source {self.source}"
+                f"fetch it again with: {fetch_command(self.symbol, self.source)}"
             )
         return raw
+
+
+def fetch_command(symbol: str, source: str) -> str:
+    """The command that fetches (source, symbol) again: a csv series needs its file, not a source."""
+    if source == "csv":
+        return f"seqcast fetch {symbol} --csv FILE"
+    return f"seqcast fetch {symbol} --source {source}"
 
 
 def _suggested_source(symbol: str) -> str:
@@ -253,10 +260,20 @@ class Store:
         symbol = normalise_symbol(symbol)
         candidates = [s for s in self.list() if s.symbol == symbol and source in (None, s.source)]
         if not candidates:
+            import difflib
+
+            from seqcast.errors import UnknownSourceError
+            from seqcast.sources import source_names
+
+            if source is not None and source not in source_names():
+                raise UnknownSourceError(f"unknown source {source!r}; choose one of: {', '.join(source_names())}")
             where = f" from {source}" if source else ""
+            stored = sorted({s.symbol for s in self.list() if source in (None, s.source)})
+            close = difflib.get_close_matches(symbol, stored, n=1)
+            maybe = f"did you mean {close[0]!r} (seqcast data lists what is stored)? Or " if close else ""
             raise SeriesNotFoundError(
-                f"no stored data for {symbol!r}{where}; fetch it first, e.g. "
-                f"seqcast fetch {symbol} --source {source or _suggested_source(symbol)}"
+                f"no stored data for {symbol!r}{where}; {maybe}fetch it first, e.g. "
+                f"{fetch_command(symbol, source or _suggested_source(symbol))}"
             )
         return max(candidates, key=lambda s: s.meta.get("fetched_at", ""))
 
