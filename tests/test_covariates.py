@@ -307,3 +307,14 @@ def test_cli_json_output_with_covariates_is_strict_json(tmp_path):
     out = json.loads(result.stdout, parse_constant=lambda c: pytest.fail(f"not strict JSON: {c}"))
     assert [r["name"] for r in out["meta"]["inputs"]][1:] == ["lead:csv logret", "lead:csv gap"]
     assert "linear_rmse_ratio" in out["metrics"]["test"]
+
+
+def test_a_covariate_that_ends_early_is_named_in_a_warning(tmp_path):
+    target, cov = leading_pair(n=400)
+    store_pair(tmp_path, target, cov.iloc[:250])  # the covariate stops 150 days before the target
+    run = api.train(symbol="tgt", covariates=["lead:csv"], **{**FAST, "epochs": 1}).run
+    warnings = [w for w in run.meta["data_warnings"] if w["kind"] == "inputs-range"]
+    assert len(warnings) == 1
+    assert "known on 249 of the 400 selected tgt rows" in warnings[0]["message"]
+    full = api.train(symbol="tgt", **{**FAST, "epochs": 1}).run  # no covariate: no such warning
+    assert not [w for w in full.meta["data_warnings"] if w["kind"] == "inputs-range"]

@@ -214,6 +214,14 @@ def load_input(cfg: RunConfig, home: Path | str | None = None) -> SeriesInput:
     prepared = _prepare_inputs(Workspace.resolve(home), cfg, stored, selected)  # past covariates, extra columns
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, covariates=list(prepared.stored)))
     frame = prepared.frame
+    if len(frame) < len(selected):  # the inputs are known on fewer rows than the target has: say so
+        kept = f"{frame.index[0].date()} .. {frame.index[-1].date()}" if len(frame) else "no rows"
+        sampling = {**sampling, "data_warnings": [*sampling.get("data_warnings", []), {
+            "kind": "inputs-range",
+            "message": (f"the inputs are known on {len(frame)} of the {len(selected)} selected {stored.symbol} rows "
+                        f"({kept} of {selected.index[0].date()} .. {selected.index[-1].date()}): a covariate starts "
+                        "later or ends earlier; fetch more of it to use the rest"),
+        }]}
     dates = pd.DatetimeIndex(frame.index)
     descriptors = []
     if prepared.columns:

@@ -456,14 +456,34 @@ def _losses(train_loss: float, val_loss: float) -> str:
     return f"train {train_loss:.4f}  val {_num(val_loss, 4)}"
 
 
+@contextmanager
+def _lazy_progress(description: str, total: int) -> Iterator[Any]:
+    """A progress bar that appears with its first update: a command that fails while loading
+    its data prints only its error line, not the blank line of a bar that never drew."""
+    progress = _progress()
+    task: list[Any] = []
+
+    def update(**fields: Any) -> None:
+        if not task:
+            progress.start()
+            task.append(progress.add_task(description, total=total, losses=""))
+        progress.update(task[0], **fields)
+        progress.refresh()
+
+    try:
+        yield update
+    finally:
+        if task:
+            progress.stop()
+
+
 def _train_with_progress(api: Any, cfg: Any, home: Path | None, *, quiet: bool) -> Any:
     if quiet:
         return api.train(cfg, home=home)
-    with _progress() as progress:
-        task = progress.add_task("training", total=cfg.train.epochs, losses="")
+    with _lazy_progress("training", cfg.train.epochs) as update:
 
         def on_epoch_end(epoch: int, train_loss: float, val_loss: float) -> None:
-            progress.update(task, completed=epoch, losses=_losses(train_loss, val_loss))
+            update(completed=epoch, losses=_losses(train_loss, val_loss))
 
         return api.train(cfg, home=home, on_epoch_end=on_epoch_end)
 
@@ -707,10 +727,9 @@ def backtest(
             result = api.backtest(cfg, folds=folds, workers=workers, backend=backend, address=address, home=home)
             _json_out(result.to_dict())
             return
-        with _progress() as progress:
-            task = progress.add_task("backtest folds", total=folds, losses="")
+        with _lazy_progress("backtest folds", folds) as update:
             result = api.backtest(cfg, folds=folds, workers=workers, backend=backend, address=address, home=home,
-                                  on_fold_end=lambda _fold: progress.advance(task))
+                                  on_fold_end=lambda _fold: update(advance=1))
         _print_backtest(result)
 
 

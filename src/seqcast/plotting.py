@@ -326,7 +326,7 @@ def sweep_figure(record: dict) -> Figure:
         pad = 0.05 * max(high, 1.0) - 0.05 * min(low, 1.0) + 1e-3
         ax.set_xlim(min(low, 1.0) - pad, max(high, 1.0) + pad)
     ax.set_yticks(y, labels, fontsize=8)
-    ax.set_xlabel("test RMSE / naive RMSE (mean ± sd over symbols and seeds; below 1 beats naive)")
+    ax.set_xlabel("test RMSE / naive RMSE (mean ± sd over symbols and seeds; below 1: lower RMSE than naive)")
     ax.ticklabel_format(axis="x", style="plain", useOffset=False)
     ax.set_title(f"sweep {record.get('sweep_id', '')}: leaderboard", fontsize=10, loc="left")
     ax.grid(alpha=0.3, axis="x")

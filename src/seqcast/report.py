@@ -542,8 +542,9 @@ def sweep_document(record: dict[str, Any], *, cell_reports: dict[str, str] | Non
 
     board = Section("Leaderboard")
     board.p("One row per configuration, best first, over its symbols and seeds: the mean test RMSE / naive "
-            "(below 1 beats naive) with its spread, the median Diebold–Mariano p, how many trainings beat "
-            "or lost to naive at the 5 % level, the mean 90 % interval coverage and fit time.")
+            "(below 1: a lower RMSE than naive, a win only where the Diebold–Mariano test says so) with its "
+            "spread, the median Diebold–Mariano p, how many trainings beat or lost to naive at the 5 % level, "
+            "the mean 90 % interval coverage and fit time.")
     rows = []
     for row in record.get("leaderboard", []) or []:
         if not isinstance(row, dict):
