@@ -318,3 +318,14 @@ def test_a_covariate_that_ends_early_is_named_in_a_warning(tmp_path):
     assert "known on 249 of the 400 selected tgt rows" in warnings[0]["message"]
     full = api.train(symbol="tgt", **{**FAST, "epochs": 1}).run  # no covariate: no such warning
     assert not [w for w in full.meta["data_warnings"] if w["kind"] == "inputs-range"]
+
+
+def test_a_zero_volume_day_does_not_blow_up_the_volume_input():
+    from seqcast.covariates import VOLUME_CHANGE_CAP, feature_columns
+
+    volume = np.array([1e6, 1.1e6, 0.0, 1.2e6, 9e5])
+    close = np.array([10.0, 10.1, 10.2, 10.1, 10.0])
+    (column,) = feature_columns("x", "csv", ["volume"], {"Close": close, "Volume": volume})
+    assert np.isnan(column.values[0])
+    np.testing.assert_allclose(column.values[1], np.log1p(1.1e6) - np.log1p(1e6))
+    assert column.values[2] == -VOLUME_CHANGE_CAP and column.values[3] == VOLUME_CHANGE_CAP

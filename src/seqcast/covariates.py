@@ -128,6 +128,10 @@ def covariate_columns(symbol: str, source: str, target_dates: np.ndarray, target
     return [InputColumn(symbol, source, "logret", logret), InputColumn(symbol, source, "gap", gap)]
 
 
+VOLUME_CHANGE_CAP = float(np.log(100.0))
+"""Largest log volume change an input shows (a 100-fold change from one bar to the next)."""
+
+
 def feature_columns(symbol: str, source: str, features: list[str], columns: dict[str, np.ndarray]) -> list[InputColumn]:
     """The target's own extra inputs from its Open/High/Low/Volume columns (same bar)."""
     out: list[InputColumn] = []
@@ -152,6 +156,9 @@ def feature_columns(symbol: str, source: str, features: list[str], columns: dict
                 volume = np.asarray(columns["Volume"], dtype=np.float64)
                 change = np.full_like(volume, np.nan)
                 change[1:] = np.diff(np.log1p(np.maximum(volume, 0.0)))
+                # A day without volume (0: a holiday row, missing data) would read as a 10^8-fold
+                # change and blow up the input's scale: changes beyond 100-fold are cut to it.
+                change = np.clip(change, -VOLUME_CHANGE_CAP, VOLUME_CHANGE_CAP)
                 out.append(InputColumn(symbol, source, "volume", change))
     return out
 
