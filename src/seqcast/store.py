@@ -269,7 +269,7 @@ class Store:
                 raise UnknownSourceError(f"unknown source {source!r}; choose one of: {', '.join(source_names())}")
             where = f" from {source}" if source else ""
             stored = sorted({s.symbol for s in self.list() if source in (None, s.source)})
-            close = difflib.get_close_matches(symbol, stored, n=1)
+            close = difflib.get_close_matches(symbol, stored, n=1, cutoff=0.8)  # a typo, not another pair
             maybe = f"did you mean {close[0]!r} (seqcast data lists what is stored)? Or " if close else ""
             raise SeriesNotFoundError(
                 f"no stored data for {symbol!r}{where}; {maybe}fetch it first, e.g. "
