@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+from seqcast import sweep as sw
 from seqcast.cli import _num, app
 from tests.test_sweep import TINY, fetched, strict_json  # noqa: F401  (fetched is a fixture)
 
@@ -41,3 +42,13 @@ def test_tables_never_cut_numbers_when_piped_or_narrow(workspace, monkeypatch, c
     line = next(ln for ln in listed.output.splitlines() if sid in ln)
     best = payload["leaderboard"][0]
     assert best["label"] in line and f"{_num(best['rmse_ratio_mean'], 4)}" in line and "finished" in line
+
+
+def test_help_shows_the_ray_extra_and_names_every_train_option():
+    result = runner.invoke(app, ["sweep", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "pip install 'seqcast[ray]'" in text
+    assert "seqcast train --help" in text
+    for flag in sw.grid_options():
+        assert f"--{flag}," in text or f"--{flag} " in text or f"--{flag}/" in text, flag

@@ -13,7 +13,7 @@ import typer
 from seqcast.cli import HomeOption, JsonOption, _console, _json_out, _num, _ratio_colour, _user_errors, app
 
 BackendOption = Annotated[Literal["local", "ray"], typer.Option(
-    help="Where cells run: local worker processes, or Ray (pip install 'seqcast[ray]').")]
+    help="Where cells run: local worker processes, or Ray (pip install 'seqcast\\[ray]').")]
 AddressOption = Annotated[str | None, typer.Option(
     help="An existing Ray cluster, HOST:PORT (with --backend ray) \\[default: a private Ray on 127.0.0.1].")]
 
@@ -42,7 +42,12 @@ def sweep(
 ) -> None:
     """Train a grid of configs × symbols × seeds (or × backtest folds) on all cores or on Ray.
 
-    Every train option takes a comma-separated list: --model lstm,gru --lookback 20,60 --no-shrink ...
+    Any `seqcast train` option takes a comma-separated list of values: --model, --split, --lookback,
+    --target, --epochs, --batch-size, --hidden, --layers, --dropout, --activation, --heads, --lr,
+    --clip, --patience, --val-fraction, --shrink/--no-shrink, --coverage, --from, --to, --source,
+    --device, --threads, --features, --max-stale-days, and --covariate (repeat it: one value)
+    (what each one means: seqcast train --help).
+    Example: --model lstm,gru --lookback 20,60 --no-shrink. A repeated option adds its values.
 
     The grid is their product. Each cell is exactly `seqcast train` with its options, saved as a run.
 
