@@ -52,3 +52,61 @@ def test_help_shows_the_ray_extra_and_names_every_train_option():
     assert "seqcast train --help" in text
     for flag in sw.grid_options():
         assert f"--{flag}," in text or f"--{flag} " in text or f"--{flag}/" in text, flag
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--lookback", "20,,30"], "--lookback has an empty value in '20,,30'"),
+    (["--lookback", "20,"], "--lookback has an empty value in '20,'"),
+])
+def test_bad_values_name_the_flag(args, message):
+    result = runner.invoke(app, ["sweep", *args])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.replace("│", " ").split())
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--model", "lstm", "--model", "lstm"], "error: --model is given a value twice: ['lstm', 'lstm']"),
+    (["--lookback", "10", "--lookback", "20,10"], "error: --lookback is given a value twice: [10, 20, 10]"),
+])
+def test_a_repeated_value_names_the_flag(args, message):
+    result = runner.invoke(app, ["sweep", *args])
+    assert result.exit_code == 1, result.output
+    assert message in " ".join(result.output.replace("│", " ").split())
+
+
+def test_a_repeated_option_adds_its_values():
+    assert sw.parse_grid_args(["--model", "lstm", "--model", "gru,transformer", "--lookback", "5"]) == {
+        "model": ["lstm", "gru", "transformer"], "lookback": [5]}
+    assert sw.parse_grid_args(["--shrink", "--no-shrink"]) == {"shrink": [True, False]}
+
+
+@pytest.mark.usefixtures("fetched")
+def test_repeated_model_option_runs_both(workspace):
+    result = runner.invoke(app, ["sweep", "--symbol", "sine", "--workers", "1", *TINY, "--model", "lstm",
+                                 "--model", "gru", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = strict_json(result.output)
+    assert [c["options"]["model"] for c in payload["configs"]] == ["lstm", "gru"]
+
+
+@pytest.mark.usefixtures("fetched")
+def test_an_empty_list_in_the_config_file_is_refused(tmp_path, workspace):
+    path = tmp_path / "sweep.toml"
+    path.write_text("symbol = 'sine'\nlookback = []\n")
+    result = runner.invoke(app, ["sweep", "--config", str(path), *[a for a in TINY if a not in ("--lookback", "10")]])
+    assert result.exit_code == 1, result.output
+    assert result.output.strip() == "error: --lookback has no values (an empty list): give at least one, or " \
+                                    "leave the option out"
+    assert not (workspace / "sweeps").exists() or not list((workspace / "sweeps").glob("*.json"))
+
+
+@pytest.mark.usefixtures("fetched")
+def test_a_missing_device_is_one_error_before_any_cell(workspace, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    args = [a for a in TINY if a not in ("--device", "cpu")]
+    result = runner.invoke(app, ["sweep", "--symbol", "sine", "--workers", "1", *args, "--device", "cpu,cuda"])
+    assert result.exit_code == 1, result.output
+    assert result.output.strip() == "error: --device cuda: no CUDA GPU is available here; use --device cpu or auto"
+    assert sw.list_sweeps() == []

@@ -196,8 +196,14 @@ def _print_leaderboard(sweep: Any) -> None:
         if cell["status"] == "failed":
             out.print(f"[red]failed[/] cell {cell['cell'] + 1} ({escape(cell['symbol'] or '')} seed {cell['seed']}): "
                       f"{escape(str(cell.get('error')))}")
-    if counts["failed"] or counts["pending"]:
-        out.print(f"finish it with: seqcast sweep --resume {sweep.sweep_id}")
+    lasting = [c for c in sweep.cells if c["status"] == "failed" and c.get("lasting")]
+    if lasting:
+        many = len(lasting) > 1
+        out.print(f"{len(lasting)} failed cell{'s' if many else ''} cannot work with {'their' if many else 'its'} "
+                  "options (a retry fails the same way): change the options and start a new sweep")
+    if counts["pending"] or counts["failed"] > len(lasting):
+        out.print(f"finish it with: seqcast sweep --resume {sweep.sweep_id}"
+                  + (" (runs the other unfinished cells; the ones above fail again)" if lasting else ""))
     nodes = sweep.data.get("nodes") or {}
     if sweep.data.get("backend") == "ray" and nodes:
         out.print(f"cells ran on {len(nodes)} Ray node(s): "
