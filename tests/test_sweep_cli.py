@@ -110,3 +110,19 @@ def test_a_missing_device_is_one_error_before_any_cell(workspace, monkeypatch):
     assert result.exit_code == 1, result.output
     assert result.output.strip() == "error: --device cuda: no CUDA GPU is available here; use --device cpu or auto"
     assert sw.list_sweeps() == []
+
+
+@pytest.mark.usefixtures("fetched")
+def test_resuming_a_finished_sweep_runs_nothing_and_changes_nothing(workspace):
+    result = runner.invoke(app, ["sweep", "--symbol", "sine", "--workers", "1", *TINY, "--json"])
+    assert result.exit_code == 0, result.output
+    sid = strict_json(result.output)["sweep_id"]
+    path = workspace / "sweeps" / f"{sid}.json"
+    before = path.read_bytes()
+    again = runner.invoke(app, ["sweep", "--resume", sid, "--backend", "ray"])
+    assert again.exit_code == 0, again.output
+    assert f"sweep {sid}: every cell is done (1 of 1); nothing left to run" in again.output
+    assert "Ray node" not in again.output and "(local, 1 workers)" in again.output
+    assert path.read_bytes() == before
+    record = sw.run_sweep(resume=sid, backend="ray")  # the library too: nothing runs, nothing is written
+    assert record.data["backend"] == "local" and path.read_bytes() == before

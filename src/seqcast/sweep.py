@@ -460,6 +460,8 @@ def run_sweep(
         from seqcast.executors import make_executor
 
         todo = [c for c in sweep.cells if c["status"] != "done"]
+        if resume is not None and not todo:
+            return sweep  # every cell is done: nothing runs, so the record stays as it was (its backend too)
         # Started before anything is saved: a backend that cannot start changes nothing.
         executor = make_executor(backend, workers=workers, address=address) if todo else None
         try:

@@ -84,6 +84,18 @@ def sweep(
             )
         elif ctx.args or config or symbol or seeds is not None or backtest is not None:
             raise typer.BadParameter("--resume takes the sweep as it was saved; give no other grid options", ctx)
+        if resume is not None:
+            saved = sw.load_sweep(resume, home)
+            if all(c["status"] == "done" for c in saved.cells):
+                # Nothing to run: the record stays as it is (its backend and nodes too).
+                n = len(saved.cells)
+                _console(stderr=True).print(f"sweep {saved.sweep_id}: every cell is done ({n} of {n}); "
+                                            "nothing left to run", soft_wrap=True)
+                if as_json:
+                    _json_out(_strict(sw, saved))
+                else:
+                    _print_leaderboard(saved)
+                return
         try:
             result = _run(sw, spec, resume, home, backend, address, workers, quiet=as_json)
         except sw.SweepInterrupted as stop:
