@@ -126,3 +126,32 @@ def test_resuming_a_finished_sweep_runs_nothing_and_changes_nothing(workspace):
     assert path.read_bytes() == before
     record = sw.run_sweep(resume=sid, backend="ray")  # the library too: nothing runs, nothing is written
     assert record.data["backend"] == "local" and path.read_bytes() == before
+
+
+@pytest.mark.usefixtures("fetched")
+def test_sweeps_rm_deletes_the_record_and_its_files_not_its_runs(workspace):
+    from seqcast import api
+
+    payload = _sweep()
+    sid = payload["sweep_id"]
+    folder = workspace / "sweeps"
+    for ext in ("html", "md", "png"):
+        (folder / f"{sid}.{ext}").write_text("x")
+    (folder / f"{sid}_files").mkdir()
+    (folder / f"{sid}_files" / "chart.png").write_text("x")
+    other = folder / "20990101-000000.000-sweep-abcdef.html"  # another sweep's file stays
+    other.write_text("x")
+
+    refused = runner.invoke(app, ["sweeps", "rm", sid], input="n\n")
+    assert refused.exit_code == 1 and "nothing was deleted" in refused.output
+    assert (folder / f"{sid}.json").exists()
+
+    result = runner.invoke(app, ["sweeps", "rm", sid[:22], "--yes"])
+    assert result.exit_code == 0, result.output
+    assert f"{sid}.html" in result.output and f"{sid}_files" in result.output
+    assert "deleted 1 sweep record; its 4 runs and backtests are kept" in result.output
+    assert sorted(p.name for p in folder.iterdir()) == [other.name]
+    assert len(api.list_runs()) == 4  # the sweep's runs are kept
+    assert runner.invoke(app, ["sweeps", "show", sid]).exit_code == 1
+    missing = runner.invoke(app, ["sweeps", "rm", "nope", "--yes"])
+    assert missing.exit_code == 1 and "no sweep 'nope'" in missing.output

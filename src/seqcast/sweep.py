@@ -362,6 +362,33 @@ def load_sweep(sweep_id: str | None = None, home: Path | str | None = None) -> S
     return _read(root / f"{matches[0]}.json")
 
 
+_BESIDE = ("html", "md", "png", "svg", "pdf")
+"""What seqcast writes beside a sweep's JSON: its report (html, md) and chart (png, svg, pdf)."""
+
+
+def sweep_files(sweep: Sweep) -> list[Path]:
+    """Every file of a sweep in sweeps/: its report and charts, the md report's <id>_files/, then the
+    JSON itself (last: a sweep stays listed until everything else is gone). Its runs are not here."""
+    folder, ident = sweep.path.parent, sweep.sweep_id
+    extra = [folder / f"{ident}.{ext}" for ext in _BESIDE] + [folder / f"{ident}_files"]
+    return [p for p in extra if p.is_symlink() or p.exists()] + [sweep.path]
+
+
+def remove_sweep(sweep: Sweep) -> None:
+    """Delete a sweep's record and the report and charts written beside it; its runs and backtests
+    stay (they are ordinary runs: `seqcast runs rm`). Refused while a process is running the sweep."""
+    import shutil
+
+    lock = sweep.path.parent / f".{sweep.sweep_id}.lock"
+    with _locked(lock):
+        for path in sweep_files(sweep):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+    lock.unlink(missing_ok=True)
+
+
 def _read(path: Path) -> Sweep:
     from seqcast.errors import RunCorruptError
 
@@ -709,4 +736,4 @@ def _finite(x: Any) -> bool:
 
 
 __all__ = ["Sweep", "SweepInterrupted", "SweepSpec", "grid_options", "leaderboard", "list_sweeps", "load_sweep",
-           "parse_grid_args", "read_config_file", "run_sweep"]
+           "parse_grid_args", "read_config_file", "remove_sweep", "run_sweep", "sweep_files"]

@@ -251,6 +251,8 @@ def sweeps(ctx: typer.Context, as_json: JsonOption = False, home: HomeOption = N
       seqcast sweeps
 
       seqcast sweeps show 20261130-1402 --json
+
+      seqcast sweeps rm 20261130-1402 --yes
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -303,3 +305,38 @@ def sweeps_show(
             _json_out(sw._strict(found.to_dict()))
             return
         _print_leaderboard(found)
+
+
+@sweeps_app.command("rm")
+def sweeps_remove(
+    sweep_ids: Annotated[list[str], typer.Argument(help="Sweep ids (or unique prefixes).", metavar="ID",
+                                                   show_default=False)],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    home: HomeOption = None,
+) -> None:
+    """Delete sweep records with their report and chart files (asks first unless --yes).
+
+    The sweep's runs and backtests are kept: they are ordinary runs (remove them with seqcast runs rm).
+
+    Example: seqcast sweeps rm 20261130-1402 --yes
+    """
+    from seqcast import sweep as sw
+    from seqcast.cli_runs import _confirm
+
+    with _user_errors():
+        found = {s.sweep_id: s for s in (sw.load_sweep(i, home) for i in sweep_ids)}  # all checked first
+        out = _console()
+        for s in found.values():
+            for path in sw.sweep_files(s):
+                out.print(f"  {path}", soft_wrap=True)
+        kept = sum(1 for s in found.values() for c in s.cells if c.get("run_id"))
+        kept += sum(len(s.data.get("backtests") or []) for s in found.values())
+        many = len(found) > 1
+        if not yes and not _confirm(f"delete {len(found)} sweep record{'s' if many else ''}?"):
+            out.print("nothing was deleted")
+            raise typer.Exit(1)
+        for s in found.values():
+            sw.remove_sweep(s)
+        out.print(f"deleted {len(found)} sweep record{'s' if many else ''}; "
+                  + (f"{'their' if many else 'its'} {kept} runs and backtests are kept (seqcast runs rm ID to "
+                     "delete one)" if kept else "no runs were deleted"), soft_wrap=True)
