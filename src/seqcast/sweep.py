@@ -145,7 +145,7 @@ def parse_grid_args(args: list[str]) -> dict[str, list[Any]]:
         if negated or (base is bool and not eq and (i + 1 >= len(args) or args[i + 1].startswith("--"))):
             if base is not bool or eq:
                 raise ConfigError(f"--no-{flag} is not an option; give values: --{flag} A,B")
-            grid[key] = [not negated]
+            grid[key] = [*grid.get(key, []), not negated]
             i += 1
             continue
         if not eq:
@@ -159,9 +159,12 @@ def parse_grid_args(args: list[str]) -> dict[str, list[Any]]:
             parts = [p.strip() for p in text.split(",")] if key in COMMA_LISTS else [text]
             grid[key] = [(*previous, *(p for p in parts if p))]
         else:
-            grid[key] = [parse_value(flag, part, tp) for part in text.split(",") if part.strip() != ""]
-            if not grid[key]:
-                raise ConfigError(f"--{flag} needs a value")
+            parts = text.split(",")
+            if any(part.strip() == "" for part in parts):
+                raise ConfigError(f"--{flag} has an empty value in {text!r}; give values separated by single "
+                                  f"commas: --{flag} A,B")
+            # A repeated option adds its values: --model lstm --model gru is --model lstm,gru.
+            grid[key] = [*grid.get(key, []), *(parse_value(flag, part, tp) for part in parts)]
     return grid
 
 
@@ -231,9 +234,13 @@ class SweepSpec:
             self.symbols = [None]
         if len(set(self.symbols)) != len(self.symbols):
             raise ConfigError("a --symbol is given twice")
+        flags = {key: flag for flag, (key, _tp) in grid_options().items()}
         for key, values in self.grid.items():
+            if not values:
+                raise ConfigError(f"--{flags.get(key, key)} has no values (an empty list): give at least one, "
+                                  "or leave the option out")
             if len(values) != len(set(map(repr, values))):
-                raise ConfigError(f"the values of {key!r} repeat: {values}")
+                raise ConfigError(f"--{flags.get(key, key)} is given a value twice: {values}; give each value once")
         if self.n_cells > MAX_CELLS:
             raise ConfigError(f"the grid has {self.n_cells} cells (at most {MAX_CELLS}); give fewer values")
         for config in self.configs():
@@ -355,6 +362,33 @@ def load_sweep(sweep_id: str | None = None, home: Path | str | None = None) -> S
     return _read(root / f"{matches[0]}.json")
 
 
+_BESIDE = ("html", "md", "png", "svg", "pdf")
+"""What seqcast writes beside a sweep's JSON: its report (html, md) and chart (png, svg, pdf)."""
+
+
+def sweep_files(sweep: Sweep) -> list[Path]:
+    """Every file of a sweep in sweeps/: its report and charts, the md report's <id>_files/, then the
+    JSON itself (last: a sweep stays listed until everything else is gone). Its runs are not here."""
+    folder, ident = sweep.path.parent, sweep.sweep_id
+    extra = [folder / f"{ident}.{ext}" for ext in _BESIDE] + [folder / f"{ident}_files"]
+    return [p for p in extra if p.is_symlink() or p.exists()] + [sweep.path]
+
+
+def remove_sweep(sweep: Sweep) -> None:
+    """Delete a sweep's record and the report and charts written beside it; its runs and backtests
+    stay (they are ordinary runs: `seqcast runs rm`). Refused while a process is running the sweep."""
+    import shutil
+
+    lock = sweep.path.parent / f".{sweep.sweep_id}.lock"
+    with _locked(lock):
+        for path in sweep_files(sweep):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+    lock.unlink(missing_ok=True)
+
+
 def _read(path: Path) -> Sweep:
     from seqcast.errors import RunCorruptError
 
@@ -442,6 +476,8 @@ def run_sweep(
         assert spec is not None
         sweep_id = new_sweep_id()
         sweep = Sweep(sweep_id, sweeps_dir(ws.root) / f"{sweep_id}.json", {})
+    if backend == "local":
+        check_devices(spec)
     with _locked(sweep.path.parent / f".{sweep.sweep_id}.lock"):
         if resume is not None:
             sweep = _read(sweep.path)  # as the previous process left it, now that we hold the lock
@@ -451,11 +487,14 @@ def run_sweep(
         from seqcast.executors import make_executor
 
         todo = [c for c in sweep.cells if c["status"] != "done"]
+        if resume is not None and not todo:
+            return sweep  # every cell is done: nothing runs, so the record stays as it was (its backend too)
         # Started before anything is saved: a backend that cannot start changes nothing.
         executor = make_executor(backend, workers=workers, address=address) if todo else None
         try:
             for cell in todo:
                 cell.update(status="pending", error=None)
+                cell.pop("lasting", None)
             sweep.data.update(status="running", backend=backend, address=address)
             _save(sweep)
             if on_start is not None:
@@ -476,6 +515,18 @@ def run_sweep(
         sweep.data["status"] = "finished" if not failed else "finished with failed cells"
         _finish(sweep, spec)
     return sweep
+
+
+def check_devices(spec: SweepSpec) -> None:
+    """Every --device the grid names exists on this machine (ConfigError otherwise), checked once
+    before any cell starts. Local workers only: a Ray cluster's nodes may have devices the driver lacks."""
+    devices = {str(d) for d in spec.grid.get("device", [])} - {"auto", "cpu"}
+    if not devices:
+        return
+    from seqcast.training import pick_device
+
+    for device in sorted(devices):
+        pick_device(device)
 
 
 def _load_inputs(spec: SweepSpec, home: Path, sweep: Sweep) -> dict[tuple, SeriesInput]:
@@ -573,7 +624,9 @@ def _drive(sweep: Sweep, spec: SweepSpec, inputs: dict[tuple, SeriesInput], todo
         cell = sweep.cells[outcome.key]
         cell.update(node=outcome.node, attempts=outcome.attempts, worker_deaths=outcome.worker_deaths)
         if not outcome.ok:
-            cell.update(status="failed", error=outcome.error)
+            # lasting: the options themselves cannot work (a seqcast error such as too little data);
+            # running the cell again (--resume) would fail the same way.
+            cell.update(status="failed", error=outcome.error, lasting=isinstance(outcome.exception, SeqcastError))
         elif cell["fold"] is None:
             record: RunRecord = outcome.value
             record.meta["sweep"] = {"sweep_id": sweep.sweep_id, "cell": cell["cell"]}
@@ -683,4 +736,4 @@ def _finite(x: Any) -> bool:
 
 
 __all__ = ["Sweep", "SweepInterrupted", "SweepSpec", "grid_options", "leaderboard", "list_sweeps", "load_sweep",
-           "parse_grid_args", "read_config_file", "run_sweep"]
+           "parse_grid_args", "read_config_file", "remove_sweep", "run_sweep", "sweep_files"]

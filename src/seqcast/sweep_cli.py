@@ -13,7 +13,7 @@ import typer
 from seqcast.cli import HomeOption, JsonOption, _console, _json_out, _num, _ratio_colour, _user_errors, app
 
 BackendOption = Annotated[Literal["local", "ray"], typer.Option(
-    help="Where cells run: local worker processes, or Ray (pip install 'seqcast[ray]').")]
+    help="Where cells run: local worker processes, or Ray (pip install 'seqcast\\[ray]').")]
 AddressOption = Annotated[str | None, typer.Option(
     help="An existing Ray cluster, HOST:PORT (with --backend ray) \\[default: a private Ray on 127.0.0.1].")]
 
@@ -42,7 +42,12 @@ def sweep(
 ) -> None:
     """Train a grid of configs × symbols × seeds (or × backtest folds) on all cores or on Ray.
 
-    Every train option takes a comma-separated list: --model lstm,gru --lookback 20,60 --no-shrink ...
+    Any `seqcast train` option takes a comma-separated list of values: --model, --split, --lookback,
+    --target, --epochs, --batch-size, --hidden, --layers, --dropout, --activation, --heads, --lr,
+    --clip, --patience, --val-fraction, --shrink/--no-shrink, --coverage, --from, --to, --source,
+    --device, --threads, --features, --max-stale-days, and --covariate (repeat it: one value)
+    (what each one means: seqcast train --help).
+    Example: --model lstm,gru --lookback 20,60 --no-shrink. A repeated option adds its values.
 
     The grid is their product. Each cell is exactly `seqcast train` with its options, saved as a run.
 
@@ -79,6 +84,18 @@ def sweep(
             )
         elif ctx.args or config or symbol or seeds is not None or backtest is not None:
             raise typer.BadParameter("--resume takes the sweep as it was saved; give no other grid options", ctx)
+        if resume is not None:
+            saved = sw.load_sweep(resume, home)
+            if all(c["status"] == "done" for c in saved.cells):
+                # Nothing to run: the record stays as it is (its backend and nodes too).
+                n = len(saved.cells)
+                _console(stderr=True).print(f"sweep {saved.sweep_id}: every cell is done ({n} of {n}); "
+                                            "nothing left to run", soft_wrap=True)
+                if as_json:
+                    _json_out(_strict(sw, saved))
+                else:
+                    _print_leaderboard(saved)
+                return
         try:
             result = _run(sw, spec, resume, home, backend, address, workers, quiet=as_json)
         except sw.SweepInterrupted as stop:
@@ -184,20 +201,41 @@ def _print_leaderboard(sweep: Any) -> None:
         table.add_row(str(rank), escape(row["label"]), str(row["units"]), ratio, _num(row["dm_pvalue_median"], 2),
                       str(row["better_than_naive"]), str(row["worse_than_naive"]),
                       "–" if cov is None else f"{100 * cov:.1f} %", _num(row["fit_seconds_mean"], 2))
-    out.print(table)
+    _print_table(out, table)
     out.print(f"RMSE/naive: mean ± sd over the {unit}; DM p: their median Diebold–Mariano p against naive; "
               f"better / worse: {unit} whose test says so at p < 0.05 (the rest cannot be told apart from naive)")
     for cell in sweep.cells:
         if cell["status"] == "failed":
             out.print(f"[red]failed[/] cell {cell['cell'] + 1} ({escape(cell['symbol'] or '')} seed {cell['seed']}): "
                       f"{escape(str(cell.get('error')))}")
-    if counts["failed"] or counts["pending"]:
-        out.print(f"finish it with: seqcast sweep --resume {sweep.sweep_id}")
+    lasting = [c for c in sweep.cells if c["status"] == "failed" and c.get("lasting")]
+    if lasting:
+        many = len(lasting) > 1
+        out.print(f"{len(lasting)} failed cell{'s' if many else ''} cannot work with {'their' if many else 'its'} "
+                  "options (a retry fails the same way): change the options and start a new sweep")
+    if counts["pending"] or counts["failed"] > len(lasting):
+        out.print(f"finish it with: seqcast sweep --resume {sweep.sweep_id}"
+                  + (" (runs the other unfinished cells; the ones above fail again)" if lasting else ""))
     nodes = sweep.data.get("nodes") or {}
     if sweep.data.get("backend") == "ray" and nodes:
         out.print(f"cells ran on {len(nodes)} Ray node(s): "
                   + ", ".join(f"{node[:8]}… {n}" for node, n in nodes.items()))
     out.print(f"saved: {sweep.path}", soft_wrap=True)
+
+
+def _print_table(out: Any, table: Any) -> None:
+    """A table whose every cell is printed whole: never an ellipsis in a number or an id.
+
+    The console is widened to the table's natural width (its no_wrap columns' full content),
+    however narrow the terminal or when piped (rich then assumes 80 columns); a terminal
+    narrower than that wraps the long lines instead of rich cutting the cells.
+    """
+    from rich.measure import Measurement
+
+    needed = Measurement.get(out, out.options.update(width=10_000), table).maximum
+    if needed > out.width:
+        out.width = needed
+    out.print(table)
 
 
 sweeps_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
@@ -213,6 +251,8 @@ def sweeps(ctx: typer.Context, as_json: JsonOption = False, home: HomeOption = N
       seqcast sweeps
 
       seqcast sweeps show 20261130-1402 --json
+
+      seqcast sweeps rm 20261130-1402 --yes
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -244,7 +284,7 @@ def sweeps(ctx: typer.Context, as_json: JsonOption = False, home: HomeOption = N
         for r in rows:
             table.add_row(r["sweep_id"], r["status"], str(r["cells"]), str(r["done"]), str(r["failed"]),
                           escape(r["best"] or "–"), _num(r["best_rmse_ratio"], 4))
-        _console().print(table)
+        _print_table(_console(), table)
 
 
 @sweeps_app.command("show")
@@ -265,3 +305,38 @@ def sweeps_show(
             _json_out(sw._strict(found.to_dict()))
             return
         _print_leaderboard(found)
+
+
+@sweeps_app.command("rm")
+def sweeps_remove(
+    sweep_ids: Annotated[list[str], typer.Argument(help="Sweep ids (or unique prefixes).", metavar="ID",
+                                                   show_default=False)],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    home: HomeOption = None,
+) -> None:
+    """Delete sweep records with their report and chart files (asks first unless --yes).
+
+    The sweep's runs and backtests are kept: they are ordinary runs (remove them with seqcast runs rm).
+
+    Example: seqcast sweeps rm 20261130-1402 --yes
+    """
+    from seqcast import sweep as sw
+    from seqcast.cli_runs import _confirm
+
+    with _user_errors():
+        found = {s.sweep_id: s for s in (sw.load_sweep(i, home) for i in sweep_ids)}  # all checked first
+        out = _console()
+        for s in found.values():
+            for path in sw.sweep_files(s):
+                out.print(f"  {path}", soft_wrap=True)
+        kept = sum(1 for s in found.values() for c in s.cells if c.get("run_id"))
+        kept += sum(len(s.data.get("backtests") or []) for s in found.values())
+        many = len(found) > 1
+        if not yes and not _confirm(f"delete {len(found)} sweep record{'s' if many else ''}?"):
+            out.print("nothing was deleted")
+            raise typer.Exit(1)
+        for s in found.values():
+            sw.remove_sweep(s)
+        out.print(f"deleted {len(found)} sweep record{'s' if many else ''}; "
+                  + (f"{'their' if many else 'its'} {kept} runs and backtests are kept (seqcast runs rm ID to "
+                     "delete one)" if kept else "no runs were deleted"), soft_wrap=True)
