@@ -291,3 +291,23 @@ def test_the_fetch_hint_names_a_source_that_has_the_symbol(workspace) -> None:
     assert result.output.strip().endswith("seqcast fetch eurpln --source sample")
     result = runner.invoke(app, ["fetch", "eurpln", "--source", "sample", "--from", "2026-10-01"])
     assert result.exit_code == 0  # the hint, run as shown, works
+
+
+def test_a_ctrl_c_inside_a_c_extension_import_is_an_interrupt(monkeypatch) -> None:
+    # What CPython raises when SIGINT lands in a Cython module's init (seen importing pandas).
+    def interrupted_import(*args, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise SystemError("<class 'x'> returned a result with an exception set") from exc
+
+    monkeypatch.setattr(api, "stored_series", interrupted_import)
+    result = runner.invoke(app, ["data"])
+    assert result.exit_code == 130
+    assert "interrupted; nothing was changed" in result.output and "Traceback" not in result.output
+
+    def other_system_error(*args, **kwargs):
+        raise SystemError("a real bug")
+
+    monkeypatch.setattr(api, "stored_series", other_system_error)
+    assert isinstance(runner.invoke(app, ["data"]).exception, SystemError)  # bugs keep their traceback

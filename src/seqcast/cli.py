@@ -147,6 +147,13 @@ def _user_errors() -> Iterator[None]:
         else:
             _console(stderr=True).print("[yellow]interrupted[/]; nothing was changed")
         raise typer.Exit(130) from None
+    except SystemError as exc:
+        # A Ctrl-C that lands while a C extension (pandas, torch) is being imported surfaces as
+        # SystemError("... returned a result with an exception set") caused by the interrupt.
+        if not isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+            raise
+        _console(stderr=True).print("[yellow]interrupted[/]; nothing was changed")
+        raise typer.Exit(130) from None
 
 
 def _json_out(obj: Any) -> None:
@@ -848,8 +855,11 @@ def main() -> None:
     _tolerant_streams()
     try:
         app()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemError) as exc:
         # Ctrl-C while typer builds the command, before any command ran (a Ctrl-C inside
-        # a command is handled there): nothing was done.
+        # a command is handled there): nothing was done. A SystemError caused by the interrupt
+        # is a Ctrl-C that landed while a C extension was being imported.
+        if isinstance(exc, SystemError) and not isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+            raise
         sys.stderr.write("interrupted; nothing was changed\n")
         sys.exit(130)
