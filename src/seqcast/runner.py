@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from seqcast.config import RunConfig, RunOptions, make_config
+from seqcast.config import MAX_SEED, RunConfig, RunOptions, make_config
 from seqcast.errors import ConfigError, SeqcastError
 from seqcast.run_inputs import SeriesInput, fingerprint, load_input
 from seqcast.runs import CSV_FLOAT_FORMAT, Run, RunStore
@@ -228,8 +228,6 @@ def train_seeds(
     if not isinstance(seeds, int) or isinstance(seeds, bool) or not 1 <= seeds <= 100:
         raise ConfigError(f"--seeds must be a whole number between 1 and 100, got {seeds!r}")
     cfg = make_config(config, **overrides)
-    from seqcast.config import MAX_SEED
-
     if cfg.train.seed + seeds - 1 > MAX_SEED:
         raise ConfigError(f"--seed {cfg.train.seed} with --seeds {seeds} goes past the largest seed, "
                           f"{MAX_SEED}; choose a smaller --seed")
@@ -245,6 +243,14 @@ def train_seeds(
     if n_workers > 1:
         at_once = train_parallel(cfg, seeds, n_workers, home, on_seed_end=on_seed_end, series=series)
         return SeedsResult(at_once, _seed_summary(at_once))
+    results = _seeds_in_turn(cfg, seeds, home, on_epoch_end, on_seed_start, on_seed_end)
+    return SeedsResult(results, _seed_summary(results))
+
+
+def _seeds_in_turn(cfg: RunConfig, seeds: int, home: Path | str | None, on_epoch_end: EpochCallback | None,
+                   on_seed_start: Callable[[int, int], None] | None,
+                   on_seed_end: Callable[[int, int], None] | None) -> list[TrainResult]:
+    """train_seeds in this process, one seed after another; Ctrl-C and errors name the runs saved."""
     results: list[TrainResult] = []
     try:
         for i in range(seeds):
@@ -268,7 +274,7 @@ def train_seeds(
         ids = ", ".join(r.run.run_id for r in results)
         raise type(exc)(f"{exc} (seed {cfg.train.seed + len(results)}); the runs of the seeds "
                         f"before it were saved: {ids}") from exc
-    return SeedsResult(results, _seed_summary(results))
+    return results
 
 
 def _seed_summary(results: list[TrainResult]) -> dict[str, dict[str, float]]:
