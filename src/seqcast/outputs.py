@@ -42,16 +42,19 @@ def chart_format(fmt: str | None, out: Path | str | None) -> str:
     return fmt or "png"
 
 
-def plot(ident: str | None = None, *, home: Path | str | None = None, fmt: str | None = None,
+def plot(run_id: str | None = None, *, home: Path | str | None = None, fmt: str | None = None,
          out: Path | str | None = None) -> Path:
-    """Draw a run's charts, a backtest's folds or a sweep's leaderboard; returns the file written."""
+    """Draw a run's charts, a backtest's folds or a sweep's leaderboard; returns the file written.
+
+    run_id: the id (or unique prefix) of a run, a backtest or a sweep; the latest run when None.
+    """
     from seqcast.plotting import save_backtest_figure, save_run_figure, save_sweep_figure
 
     fmt = chart_format(fmt, out)
-    sweep = sweep_or_none(ident, home)
+    sweep = sweep_or_none(run_id, home)
     if sweep is not None:  # a sweep: its leaderboard
         return save_sweep_figure(sweep.data, Path(out) if out else sweep.path.with_suffix(f".{fmt}"), fmt)
-    found = find(ident, home)
+    found = find(run_id, home)
     if not isinstance(found, Run):  # a backtest: its folds' test blocks, model vs naive
         return save_backtest_figure(found.data, Path(out) if out else found.path.with_suffix(f".{fmt}"), fmt)
     return save_run_figure(found, Path(out) if out else found.path / f"plot.{fmt}", fmt)
