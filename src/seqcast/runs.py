@@ -2,8 +2,10 @@
 
 A run is first written to a hidden temporary folder and renamed into place
 when complete, so `seqcast runs` never shows a half-written run. Files from a
-run folder are treated as data: JSON is validated, weights load with
-torch.load(weights_only=True) only.
+run folder are treated as data: JSON is validated, weight files are read only
+as plain files and checked against their recorded checksums. The registry stores
+and reads; rebuilding and running the network is seqcast.modelio's (torch.load
+with weights_only=True only).
 """
 
 from __future__ import annotations
