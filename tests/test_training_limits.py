@@ -113,7 +113,7 @@ def test_option_ranges_are_checked_before_any_work(workspace, monkeypatch, args,
     def no_work(*_args, **_kwargs):
         raise AssertionError("started working with an option out of range")
 
-    monkeypatch.setattr(api, "load_series", no_work)
+    monkeypatch.setattr("seqcast.run_inputs.load_stored", no_work)
     for command in (["train"], ["backtest"]):
         if "--seeds" in args and command == ["backtest"]:
             continue
@@ -198,7 +198,9 @@ def test_ctrl_c_during_a_seed_ends_the_command_and_names_the_saved_runs(stock, w
 
 def test_ctrl_c_between_seeds_says_which_runs_were_saved(stock, workspace, monkeypatch) -> None:
     calls = {"n": 0}
-    original = api.load_series
+    import seqcast.run_inputs
+
+    original = seqcast.run_inputs.load_stored
 
     def interrupt_second_load(*args, **kwargs):
         calls["n"] += 1
@@ -206,7 +208,7 @@ def test_ctrl_c_between_seeds_says_which_runs_were_saved(stock, workspace, monke
             raise KeyboardInterrupt
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(api, "load_series", interrupt_second_load)
+    monkeypatch.setattr(seqcast.run_inputs, "load_stored", interrupt_second_load)
     result = runner.invoke(app, ["train", *TINY, "--seeds", "3", "--json"])
     message = one_line_error(result, 130)
     saved = run_folders(workspace)

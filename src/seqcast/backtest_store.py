@@ -1,6 +1,7 @@
-"""Saved backtests (<workspace>/backtests/<id>.json): list, find by id or prefix, read, remove.
+"""Saved backtests (<workspace>/backtests/<id>.json): save, list, find by id or prefix, read, remove.
 
-Also resolves an id that may name either a run or a backtest, for `plot` and `report`.
+Also resolves an id that may name either a run or a backtest, for `plot` and `report`, and
+removes or exports either.
 A backtest file is data: it is read as JSON and checked for the fields seqcast uses.
 """
 
@@ -8,13 +9,18 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from seqcast.errors import RunCorruptError, RunNotFoundError
-from seqcast.runs import Run, RunStore
+from seqcast.errors import RunCorruptError, RunNotFoundError, WorkspaceError
+from seqcast.runs import CSV_FLOAT_FORMAT, Run, RunStore, remove_run
 from seqcast.workspace import Workspace
+
+if TYPE_CHECKING:
+    from seqcast.backtest import BacktestResult
+    from seqcast.run_inputs import SeriesInput
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._^=-]{0,120}$")
 
@@ -117,6 +123,63 @@ def remove_backtest(record: BacktestRecord) -> None:
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
+
+
+def remove(found: Run | BacktestRecord) -> None:
+    """Delete a run folder, or a backtest with its report and charts (it disappears from listings at once)."""
+    if isinstance(found, Run):
+        remove_run(found)
+        return
+    try:
+        remove_backtest(found)  # its JSON and the report and charts beside it
+    except OSError as exc:
+        raise WorkspaceError(f"cannot delete {found.path}: {exc.strerror or exc}") from exc
+
+
+def save_backtest(result: BacktestResult, series: SeriesInput, home: Path | str | None = None) -> BacktestResult:
+    """Give a finished backtest an id and write it to <home>/backtests/<id>.json (atomically)."""
+    from seqcast import atomic
+    from seqcast.run_inputs import fingerprint
+
+    ws = Workspace.resolve(home)
+    cfg, values, dates = series.cfg, series.values, series.dates
+    result.config = cfg
+    result.backtest_id = RunStore(ws).new_id(cfg.model.kind, str(cfg.data.symbol))
+    result.meta = {
+        **result.meta,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "symbol": cfg.data.symbol,
+        "source": cfg.data.source,
+        "data": {"first": str(dates[0].date()), "last": str(dates[-1].date()), "rows": len(values),
+                 "fingerprint": fingerprint(dates, values),
+                 "store_sha256": series.store_sha256},
+        **series.sampling,
+    }
+    result.path = backtests_dir(ws) / f"{result.backtest_id}.json"
+    atomic.write_json(result.path, result.to_dict(predictions=True))
+    return result
+
+
+def predictions_csv(found: Run | BacktestRecord) -> str:
+    """A run's predictions.csv as text; for a backtest, every fold's test forecasts."""
+    if isinstance(found, Run):
+        return found.predictions().to_csv(index=False, lineterminator="\n", date_format="%Y-%m-%d",
+                                          float_format=CSV_FLOAT_FORMAT)
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["fold", "date", "actual", "predicted", "naive"])
+    for fold in found.data["folds"]:
+        for row in fold.get("predictions") or []:
+            writer.writerow([fold.get("fold"), row.get("date"),
+                             *(_csv_number(row.get(k)) for k in ("actual", "predicted", "naive"))])
+    return buffer.getvalue()
+
+
+def _csv_number(value: Any) -> Any:
+    return CSV_FLOAT_FORMAT % value if isinstance(value, float) else value
 
 
 def get_run(ws: Workspace, ident: str | None, command: str) -> Run:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal
+from datetime import date
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 from seqcast.errors import ConfigError
 
@@ -88,11 +93,7 @@ class DataConfig:
         _check_int(self.lookback, flag="--lookback", minimum=1, maximum=MAX_LOOKBACK)
         if self.target not in TARGETS:
             raise ConfigError(f"--target must be one of {', '.join(TARGETS)}, got {self.target!r}")
-        for flag, value in (("--from", self.start), ("--to", self.end)):
-            if value is not None:
-                _parse_date(value, flag)
-        if self.start and self.end and _parse_date(self.start, "--from") > _parse_date(self.end, "--to"):
-            raise ConfigError(f"--from {self.start} is after --to {self.end}")
+        check_date_range(parse_date(self.start, "--from"), parse_date(self.end, "--to"))
 
     @property
     def n_inputs(self) -> int:
@@ -204,10 +205,72 @@ class RunConfig:
         return cls(**parts)
 
 
-def _parse_date(value: str, flag: str):
-    from datetime import date
-
+def parse_date(value: date | str | None, flag: str) -> date | None:
+    """A user-given date (YYYY-MM-DD, or a date) for the option `flag`; None stays None."""
+    if value is None or isinstance(value, date):
+        return value
     try:
         return date.fromisoformat(str(value))
     except ValueError:
         raise ConfigError(f"{flag} must be a date as YYYY-MM-DD, got {value!r}") from None
+
+
+def check_date_range(start: date | None, end: date | None) -> None:
+    """--from must not come after --to: the one place this rule is checked."""
+    if start and end and start > end:
+        raise ConfigError(f"--from {start} is after --to {end}")
+
+
+class RunOptions(TypedDict, total=False):
+    """Every flat training option make_config, train, train_seeds and backtest take by keyword.
+
+    The names are DataConfig's, ModelConfig's and TrainConfig's fields, except `model`
+    (ModelConfig.kind).
+    """
+
+    symbol: str | None
+    source: str | None
+    start: str | None
+    end: str | None
+    split: float
+    val_fraction: float
+    lookback: int
+    target: Target
+    covariates: list[str]
+    features: list[str]
+    max_stale_days: int
+    model: ModelKind
+    hidden: int
+    layers: int
+    dropout: float
+    nonlinearity: Literal["relu", "tanh"]
+    heads: int
+    epochs: int
+    batch_size: int
+    lr: float
+    clip: float
+    patience: int
+    seed: int
+    shrink: bool
+    coverage: float
+    device: str
+    threads: int | None
+
+
+_OPTION_ALIASES = {"model": ("model", "kind")}
+"""Flat option -> (section, field) where the option is not the field's own name."""
+
+
+def make_config(config: RunConfig | None = None, **overrides: Unpack[RunOptions]) -> RunConfig:
+    """A RunConfig from defaults (or `config`) with flat overrides such as model="gru", lr=1e-3."""
+    config = config or RunConfig()
+    parts: dict[str, Any] = {"data": config.data, "model": config.model, "train": config.train}
+    for key, value in overrides.items():
+        section, name = _OPTION_ALIASES.get(key, (None, key))
+        if section is None:
+            section = next((s for s, part in parts.items()
+                            if name in {f.name for f in fields(part)}), None)
+        if section is None:
+            raise ConfigError(f"unknown training option {key!r}")
+        parts[section] = dataclasses.replace(parts[section], **{name: value})
+    return RunConfig(**parts)

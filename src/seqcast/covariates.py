@@ -278,7 +278,7 @@ def input_descriptors(prepared: PreparedInputs, dates: Any, max_stale_days: int)
     """Every extra input as meta.json will record it, less its scaler: name, source, transform, and
     a fingerprint of the covariate data the run uses. Needs the store, so the driver computes it
     when it loads the data; plain dicts, so a worker process or a Ray task can carry them."""
-    from seqcast.api import fingerprint
+    from seqcast.run_inputs import fingerprint
 
     first, last = np.datetime64(dates[0].date(), "D"), np.datetime64(dates[-1].date(), "D")
     out = []
@@ -379,7 +379,7 @@ def predict_one_day(store: Any, run: Any, dates: np.ndarray, values: np.ndarray,
 
 def revised_covariates(meta: dict[str, Any], loaded: list, max_stale_days: int) -> list[str]:
     """Notes for covariates whose stored rows over the training dates differ from what was trained on."""
-    from seqcast.api import fingerprint
+    from seqcast.run_inputs import fingerprint
 
     data = meta.get("data", {})
     try:

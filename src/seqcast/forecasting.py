@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import overload
 
 import numpy as np
 
@@ -35,7 +36,8 @@ def fit_shrink(previous: np.ndarray, actual: np.ndarray, predicted: np.ndarray, 
 
 
 def apply_shrink(previous: np.ndarray, predicted: np.ndarray, alpha: float) -> np.ndarray:
-    return previous + alpha * (predicted - previous)
+    shrunk: np.ndarray = previous + alpha * (predicted - previous)
+    return shrunk
 
 
 def recursive_forecast(
@@ -96,12 +98,26 @@ def local_scale(values: np.ndarray, positions: np.ndarray, relative: bool, windo
 
 def interval_residuals(actual: np.ndarray, predicted: np.ndarray, relative: bool) -> np.ndarray:
     """|log(actual / predicted)| for positive prices (widths scale with the price), else |actual - predicted|."""
-    if relative:
-        return np.abs(np.log(actual / predicted))
-    return np.abs(actual - predicted)
+    residuals: np.ndarray = np.abs(np.log(actual / predicted)) if relative else np.abs(actual - predicted)
+    return residuals
 
 
-def interval_bounds(predicted: np.ndarray | float, width: np.ndarray | float, relative: bool):
+@overload
+def interval_bounds(predicted: float, width: float, relative: bool) -> tuple[float, float]: ...
+
+
+@overload
+def interval_bounds(predicted: np.ndarray, width: np.ndarray | float,
+                    relative: bool) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@overload
+def interval_bounds(predicted: np.ndarray | float, width: np.ndarray,
+                    relative: bool) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def interval_bounds(predicted: np.ndarray | float, width: np.ndarray | float,
+                    relative: bool) -> tuple[np.ndarray | float, np.ndarray | float]:
     """(lower, upper) around predicted for a half-width from interval_residuals."""
     if relative:
         return predicted * np.exp(-width), predicted * np.exp(width)

@@ -28,8 +28,8 @@ from seqcast.errors import ConfigError
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from seqcast.api import Forecast
     from seqcast.backtest_store import BacktestRecord
+    from seqcast.nextday import Forecast
     from seqcast.runs import Run
 
 Format = Literal["html", "md"]

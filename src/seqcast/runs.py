@@ -2,8 +2,10 @@
 
 A run is first written to a hidden temporary folder and renamed into place
 when complete, so `seqcast runs` never shows a half-written run. Files from a
-run folder are treated as data: JSON is validated, weights load with
-torch.load(weights_only=True) only.
+run folder are treated as data: JSON is validated, weight files are read only
+as plain files and checked against their recorded checksums. The registry stores
+and reads; rebuilding and running the network is seqcast.modelio's (torch.load
+with weights_only=True only).
 """
 
 from __future__ import annotations
@@ -27,11 +29,11 @@ from seqcast.errors import ConfigError, RunCorruptError, RunNotFoundError
 from seqcast.workspace import Workspace
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    import numpy as np
     import pandas as pd
     from torch import nn
+
+    from seqcast.modelio import Predictor
+    from seqcast.windowing import Scaler
 
 REQUIRED_FILES = ("config.json", "meta.json", "metrics.json", "scaler.json", "model.pt")
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._^=-]{0,120}$")
@@ -48,7 +50,11 @@ LEFTOVER_AGE_S = 24 * 3600.0
 """A hidden .tmp-* folder of a process that is gone, or older than this, is a leftover."""
 
 
-def _read_bytes(path: Path, max_bytes: int) -> bytes:
+CSV_FLOAT_FORMAT = "%.10g"
+"""Every number in predictions.csv and `runs export`: ten significant digits, the same for each column."""
+
+
+def read_run_file(path: Path, max_bytes: int) -> bytes:
     """A file of a run folder: a regular file, never through a link, at most max_bytes."""
     try:
         return safeio.read_bytes(path, max_bytes=max_bytes)
@@ -64,7 +70,7 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
 
 
 def _read_json(path: Path) -> Any:
-    raw = _read_bytes(path, safeio.MAX_JSON_BYTES)
+    raw = read_run_file(path, safeio.MAX_JSON_BYTES)
     try:
         return safeio.loads(raw.decode("utf-8"))
     except ValueError as exc:  # UnicodeDecodeError included
@@ -138,12 +144,6 @@ def _check_metrics(metrics: dict[str, Any], path: Path) -> None:
         raise RunCorruptError(f"{path} is invalid: 'verdict' must be a string; train again")
 
 
-def _first_line(exc: BaseException) -> str:
-    # str(EOFError()) is "" (an empty model.pt): fall back to the exception's name.
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 @dataclass
 class Run:
     """A completed training run on disk."""
@@ -177,7 +177,7 @@ class Run:
         return metrics
 
     @cached_property
-    def scaler(self):
+    def scaler(self) -> Scaler:
         from seqcast.windowing import Scaler
 
         raw = _read_json(self.path / "scaler.json")
@@ -213,7 +213,7 @@ class Run:
         import pandas as pd
 
         path = self.path / "predictions.csv"
-        raw = _read_bytes(path, MAX_PREDICTIONS_BYTES)
+        raw = read_run_file(path, MAX_PREDICTIONS_BYTES)
         try:
             preds = pd.read_csv(io.BytesIO(raw), parse_dates=["date"])
         except (OSError, ValueError, KeyError) as exc:
@@ -228,30 +228,7 @@ class Run:
             )
         return preds
 
-    def predictor(self) -> Callable[[np.ndarray], np.ndarray]:
-        """The network as a function of scaled windows, on the CPU.
-
-        Recurrent runs evaluate weights.npz in numpy (no torch import, a faster
-        start); transformer runs and runs saved without weights.npz use torch.
-        """
-        from seqcast.npmodel import KINDS, NumpyRegressor, load_npz
-
-        recorded = self.meta.get("weights_sha256")
-        # The weight files must be the ones the run saved, for every kind of network: a
-        # changed model.pt (even beside an intact weights.npz) is a damaged or tampered run.
-        model_pt = self._verified("model.pt") if isinstance(recorded, dict) else None
-        if isinstance(recorded, dict) and self.config.model.kind in KINDS:
-            return NumpyRegressor(self.config.model,
-                                  load_npz(self._verified("weights.npz"), str(self.path / "weights.npz")),
-                                  n_features=self.config.data.n_inputs)
-        import torch
-
-        from seqcast.training import predict_numpy
-
-        model = self.load_model(model_pt)
-        return lambda x: predict_numpy(model, x, torch.device("cpu"))
-
-    def _verified(self, name: str) -> bytes:
+    def weights_bytes(self, name: str) -> bytes:
         """A weights file's bytes, checked against the checksum meta.json recorded for it.
 
         Runs saved before checksums were recorded have none to check.
@@ -259,7 +236,7 @@ class Run:
         path = self.path / name
         if not (path.exists() or path.is_symlink()):
             raise RunCorruptError(f"run {self.run_id} has no readable {name}; train again")
-        data = _read_bytes(path, MAX_WEIGHTS_BYTES)
+        data = read_run_file(path, MAX_WEIGHTS_BYTES)
         recorded = self.meta.get("weights_sha256")
         if isinstance(recorded, dict) and hashlib.sha256(data).hexdigest() != recorded.get(name):
             raise RunCorruptError(
@@ -268,45 +245,18 @@ class Run:
             )
         return data
 
+    # The network itself is seqcast.modelio's: these two stay for callers that ask the run.
+    def predictor(self) -> Predictor:
+        """The network as a function of scaled windows, on the CPU (seqcast.modelio.predictor)."""
+        from seqcast.modelio import predictor
+
+        return predictor(self)
+
     def load_model(self, data: bytes | None = None) -> nn.Module:
-        """Rebuild the network from config.json and load model.pt safely on the CPU.
+        """The network rebuilt with model.pt's weights, on the CPU (seqcast.modelio.load_model)."""
+        from seqcast.modelio import load_model
 
-        data: model.pt's bytes when the caller has read (and verified) them already.
-        """
-        import pickle
-
-        import torch
-
-        from seqcast.models import build_model
-
-        path = self.path / "model.pt"
-        if data is None:
-            if not (path.exists() or path.is_symlink()):
-                raise RunCorruptError(f"run {self.run_id} has no model.pt; train again")
-            data = _read_bytes(path, MAX_WEIGHTS_BYTES)
-        model = build_model(self.config.model, self.config.data.n_inputs)
-        buffer = io.BytesIO(data)
-        try:
-            state = torch.load(buffer, map_location="cpu", weights_only=True)
-        except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
-            # torch's own text for a refused pickle advises turning weights_only off: never show it.
-            reason = ("it holds Python objects other than tensors, which could run code"
-                      if isinstance(exc, pickle.UnpicklingError) else _first_line(exc)[:200])
-            raise RunCorruptError(
-                f"{path} is not a plain weights file and was not loaded (only tensors are "
-                f"accepted, never code): {reason}; train again, or ask for a run saved by seqcast"
-            ) from None
-        if not isinstance(state, dict):
-            raise RunCorruptError(f"{path} does not hold a state dict; train again")
-        try:
-            model.load_state_dict(state)
-        except (RuntimeError, KeyError, TypeError) as exc:
-            raise RunCorruptError(
-                f"{path} holds weights of another architecture than config.json describes "
-                f"({_first_line(exc)[:160]}); train again"
-            ) from None
-        model.eval()
-        return model
+        return load_model(self, data)
 
 
 class RunStore:
@@ -401,6 +351,19 @@ class RunStore:
         saving right now in another process keeps its folder.
         """
         _clean_leftovers(self.root)
+
+
+def remove_run(run: Run) -> None:
+    """Delete a run folder; it disappears from listings at once."""
+    from seqcast.errors import WorkspaceError
+
+    try:
+        # Renamed out of sight first: a half-deleted run is never listed as a run.
+        hidden = run.path.with_name(f".tmp-rm-{run.run_id}-{os.getpid()}")
+        os.rename(run.path, hidden)
+        shutil.rmtree(hidden)
+    except OSError as exc:
+        raise WorkspaceError(f"cannot delete {run.path}: {exc.strerror or exc}") from exc
 
 
 def _clean_leftovers(root: Path) -> list[str]:

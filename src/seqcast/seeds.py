@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 from seqcast.errors import ConfigError, SeqcastError, TrainingError, TrainingInterrupted
 
 if TYPE_CHECKING:
-    from seqcast.api import RunRecord, SeriesInput, TrainResult
     from seqcast.config import RunConfig
+    from seqcast.run_inputs import SeriesInput
+    from seqcast.runner import RunRecord, TrainResult
     from seqcast.training import FitResult
 
 SeedCallback = Callable[[int, int], None]
@@ -82,7 +83,7 @@ def _on_cpu(device: str) -> bool:
 
 def fit_seed(series: SeriesInput) -> tuple[RunRecord, FitResult]:
     """One seed in a worker: api.fit_run on the arrays it was sent (no workspace needed)."""
-    from seqcast.api import fit_run
+    from seqcast.runner import fit_run
 
     return fit_run(series)
 
@@ -97,8 +98,10 @@ def train_parallel(cfg: RunConfig, seeds: int, workers: int, home: Path | str | 
     dropped). Ctrl-C stops the workers at once and raises TrainingInterrupted with the runs
     of the seeds that had finished (saved), naming those that had not.
     """
-    from seqcast.api import TrainResult, load_input, make_config, save_run
+    from seqcast.config import make_config
     from seqcast.executors import LocalExecutor, Task
+    from seqcast.run_inputs import load_input
+    from seqcast.runner import TrainResult, save_run
     from seqcast.runs import RunStore
     from seqcast.workspace import Workspace
 

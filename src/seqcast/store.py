@@ -19,12 +19,12 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from seqcast import atomic
-from seqcast.errors import ConfigError, DataError, SeriesNotFoundError, WorkspaceError
+from seqcast.errors import ConfigError, DataError, SeriesNotFoundError, UnknownSourceError, WorkspaceError
 from seqcast.symbols import normalise_symbol
 from seqcast.workspace import Workspace
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from seqcast.sources import FetchRequest, Source
+    from seqcast.sources import FetchRequest, Interval, Source
 
 REFETCH_DAYS = 7
 """Days re-requested before the last stored date: sources revise their latest rows."""
@@ -49,11 +49,11 @@ class StoredSeries:
 
     @property
     def symbol(self) -> str:
-        return self.meta["symbol"]
+        return str(self.meta["symbol"])
 
     @property
     def source(self) -> str:
-        return self.meta["source"]
+        return str(self.meta["source"])
 
     def load(self) -> pd.DataFrame:
         """Read the CSV back and check it against the recorded checksum."""
@@ -298,7 +298,7 @@ class Store:
         """
         from seqcast import safeio
 
-        out = []
+        out: list[StoredSeries] = []
         if not self.root.is_dir():
             return out
         for meta_path in sorted(self.root.glob("*/*.json")):
@@ -402,3 +402,72 @@ def check_writable(workspace: Workspace) -> None:
         raise WorkspaceError(
             f"cannot write the workspace {workspace.root}: {exc.strerror or exc}; {atomic.WRITE_HINT}"
         ) from exc
+
+
+INTERVALS = ("d", "w", "m")
+DOMAINS = ("pl", "com")
+
+
+def check_source_name(source: str | None) -> None:
+    """A source given by name must be a registered one (None: any)."""
+    from seqcast.sources import source_names
+
+    if source is not None and source not in source_names():
+        raise UnknownSourceError(f"unknown source {source!r}; choose one of: {', '.join(source_names())}")
+
+
+def load_stored(
+    workspace: Workspace, symbol: str | None = None, source: str | None = None
+) -> tuple[StoredSeries, pd.DataFrame]:
+    """A stored series (the most recently fetched when symbol is None) and its frame."""
+    check_source_name(source)
+    store = Store(workspace)
+    stored = store.get(symbol, source) if symbol else store.latest(source)
+    return stored, stored.load()
+
+
+def fetch_series(
+    workspace: Workspace,
+    symbol: str,
+    *,
+    source: str = "stooq",
+    start: date | str | None = None,
+    end: date | str | None = None,
+    interval: str = "d",
+    csv: Path | str | None = None,
+    apikey: str | None = None,
+    domain: str | None = None,
+    full: bool = False,
+    date_format: str | None = None,
+    options: dict[str, Any] | None = None,
+) -> StoredSeries:
+    """Check a fetch's options, fetch the series and merge it into the store (seqcast.api.fetch)."""
+    from seqcast.config import check_date_range, parse_date
+    from seqcast.sources import FetchRequest, get_source
+
+    symbol = normalise_symbol(symbol)
+    if csv is not None:
+        source = "csv"
+    start_d, end_d = parse_date(start, "--from"), parse_date(end, "--to")
+    check_date_range(start_d, end_d)
+    if interval not in INTERVALS:
+        raise ConfigError(f"--interval must be d, w or m, got {interval!r}")
+    if domain is not None and domain not in DOMAINS:
+        raise ConfigError(f"--domain must be pl or com, got {domain!r}")
+    src = get_source(source)
+    check_writable(workspace)
+    options = dict(options or {})
+    # A generated series is replaced, never merged with an earlier generation.
+    full = full or bool(getattr(src, "replaces_stored", False))
+    if csv is not None:
+        options["path"] = str(csv)
+    if date_format is not None:
+        if csv is None:
+            raise ConfigError("--date-format applies to a --csv file only")
+        options["date_format"] = date_format
+    if apikey:
+        options["apikey"] = apikey
+    if domain:
+        options["domain"] = domain
+    request = FetchRequest(symbol, start_d, end_d, cast("Interval", interval), options)
+    return Store(workspace).fetch(src, request, full=full, name=source)

@@ -31,7 +31,8 @@ from seqcast.errors import ConfigError, SeqcastError
 from seqcast.workspace import Workspace
 
 if TYPE_CHECKING:
-    from seqcast.api import RunRecord, SeriesInput
+    from seqcast.run_inputs import SeriesInput
+    from seqcast.runner import RunRecord
 
 FLAG_KEYS = {"model": "model", "activation": "nonlinearity", "from": "start", "to": "end",
              "covariate": "covariates"}
@@ -244,7 +245,7 @@ class SweepSpec:
         if self.n_cells > MAX_CELLS:
             raise ConfigError(f"the grid has {self.n_cells} cells (at most {MAX_CELLS}); give fewer values")
         for config in self.configs():
-            from seqcast.api import make_config
+            from seqcast.config import make_config
 
             make_config(**config)  # every combination is a valid config, or fail before any training
 
@@ -279,7 +280,7 @@ def config_label(config: dict[str, Any], varying: set[str] | None = None) -> str
 
 def train_cell(series: SeriesInput) -> RunRecord:
     """One training cell: api.fit_run on the arrays it was sent (no workspace needed)."""
-    from seqcast.api import fit_run
+    from seqcast.runner import fit_run
 
     return fit_run(series)[0]
 
@@ -531,7 +532,8 @@ def check_devices(spec: SweepSpec) -> None:
 
 def _load_inputs(spec: SweepSpec, home: Path, sweep: Sweep) -> dict[tuple, SeriesInput]:
     """Each distinct data selection (symbol, source, --from, --to) loaded once, by the driver."""
-    from seqcast.api import load_input, make_config
+    from seqcast.config import make_config
+    from seqcast.run_inputs import load_input
 
     inputs: dict[tuple, SeriesInput] = {}
     for config in spec.configs():
@@ -550,8 +552,8 @@ def _data_key(cfg: RunConfig, symbol: str | None) -> tuple:
 
 def _new_record(sweep_id: str, spec: SweepSpec, inputs: dict[tuple, SeriesInput], backend: str,
                 address: str | None) -> dict[str, Any]:
-    from seqcast.api import make_config
     from seqcast.backtest import check_folds
+    from seqcast.config import make_config
 
     configs = spec.configs()
     cells: list[dict[str, Any]] = []
@@ -584,7 +586,7 @@ def _cell_config(spec: SweepSpec, sweep: Sweep, cell: dict[str, Any], inputs: di
                  ) -> tuple[RunConfig, SeriesInput]:
     import dataclasses
 
-    from seqcast.api import make_config
+    from seqcast.config import make_config
 
     options = spec.configs()[cell["config"]]
     series = inputs[_data_key(make_config(**options, symbol=cell["requested_symbol"]), cell["requested_symbol"])]
@@ -597,9 +599,9 @@ def _cell_config(spec: SweepSpec, sweep: Sweep, cell: dict[str, Any], inputs: di
 
 def _drive(sweep: Sweep, spec: SweepSpec, inputs: dict[tuple, SeriesInput], todo: list[dict[str, Any]],
            executor: Any, home: Path, on_cell_end: CellCallback | None, on_retry: RetryCallback | None) -> None:
-    from seqcast.api import save_run
     from seqcast.backtest import check_folds, run_fold
     from seqcast.executors import Task
+    from seqcast.runner import save_run
 
     tasks = []
     for cell in todo:
@@ -654,8 +656,8 @@ def _save_backtest_if_complete(sweep: Sweep, spec: SweepSpec, inputs: dict[tuple
     """The last fold of a config × symbol × seed done: save its backtest as `seqcast backtest` would."""
     import numpy as np
 
-    from seqcast.api import save_backtest
     from seqcast.backtest import fold_result, pool_folds
+    from seqcast.backtest_store import save_backtest
 
     group = [c for c in sweep.cells if (c["config"], c["requested_symbol"], c["seed"])
              == (cell["config"], cell["requested_symbol"], cell["seed"])]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from seqcast.config import check_date_range
 from seqcast.errors import ConfigError, NoDataError, UnexpectedResponseError
 from seqcast.series import between
 from seqcast.sources import FetchRequest, FetchResult
@@ -63,8 +64,7 @@ class ECBSource(HTTPSource):
                 f"the ECB publishes daily rates only (interval d, not {request.interval!r}); "
                 "for weekly or monthly bars use --source stooq"
             )
-        if request.start and request.end and request.start > request.end:
-            raise ConfigError(f"start {request.start} is after end {request.end}")
+        check_date_range(request.start, request.end)
 
         needed = sorted({base, quote} - {"EUR"})
         url = f"{self.base_url}/service/data/EXR/D.{'+'.join(needed)}.EUR.SP00.A"

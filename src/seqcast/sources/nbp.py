@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from seqcast.config import check_date_range
 from seqcast.errors import ConfigError, DownloadError, NoDataError, UnexpectedResponseError
 from seqcast.series import between
 from seqcast.sources import FetchRequest, FetchResult
@@ -71,8 +72,7 @@ class NBPSource(HTTPSource):
         today = warsaw_today()
         start = max(request.start or FIRST_DAY, FIRST_DAY)
         end = min(request.end or today, today)
-        if request.start and request.end and request.start > request.end:
-            raise ConfigError(f"start {request.start} is after end {request.end}")
+        check_date_range(request.start, request.end)
         if start > end:
             raise NoDataError(
                 f"NBP table A has no rates for {code}{range_text(request.start, request.end)}; "

@@ -14,6 +14,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from seqcast.config import check_date_range
 from seqcast.errors import (
     AccessDeniedError,
     ApiKeyRequiredError,
@@ -73,8 +74,7 @@ class StooqSource(HTTPSource):
             raise ConfigError(
                 f"unknown interval {request.interval!r} for stooq; use d (daily), w or m"
             )
-        if request.start and request.end and request.start > request.end:
-            raise ConfigError(f"start {request.start} is after end {request.end}")
+        check_date_range(request.start, request.end)
         apikey = str(options.get("apikey") or os.environ.get(APIKEY_ENV) or "").strip()
         secrets = (apikey,) if apikey else ()
 

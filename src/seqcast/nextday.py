@@ -1,0 +1,186 @@
+"""predict-next: a saved run's forecast of the next day(s) from the latest stored data.
+
+Checks that the stored series still holds what the run was trained on, forecasts
+(seqcast.forecasting), dates the forecast days on the series' own calendar
+(seqcast.calendars), and widens intervals by the run's calibrated multipliers.
+Needs no pandas: the stored series is read with numpy (a faster start).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from seqcast.errors import ConfigError, DataError, RunCorruptError
+from seqcast.store import Store, StoredSeries, fetch_command
+from seqcast.workspace import Workspace
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from seqcast.calendars import Calendar
+    from seqcast.runs import Run
+
+MAX_DAYS = 250
+"""predict-next forecasts at most this many days ahead."""
+
+
+@dataclass
+class Forecast:
+    """predict-next's answer: the last known close and the forecast days."""
+
+    run_id: str
+    symbol: str
+    source: str
+    last_date: str
+    last_close: float
+    coverage: float
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    calendar: dict[str, Any] = field(default_factory=dict)
+    """The series' calendar the dates follow (seqcast.calendars.Calendar.to_dict())."""
+    stale: dict[str, Any] | None = None
+    """When the latest data day is long past: last_date, today, periods, unit, message."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def predict_next(run_id: str | None = None, *, days: int = 1, home: Path | str | None = None) -> Forecast:
+    """Forecast the next trading day(s) from the latest stored data of the run's symbol."""
+
+    from seqcast.backtest_store import get_run
+    from seqcast.calendars import recorded_calendar, staleness
+    from seqcast.forecasting import interval_bounds
+
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_DAYS:
+        raise ConfigError(f"--days must be between 1 and {MAX_DAYS}, got {days!r}")
+    ws = Workspace.resolve(home)
+    run = get_run(ws, run_id, "predict-next")
+    meta = run.meta
+    try:
+        symbol, source = meta["symbol"], meta["source"]
+    except KeyError:
+        raise RunCorruptError(f"{run.path / 'meta.json'} lacks the symbol; train again") from None
+    stored = Store(ws).get(symbol, source)
+    dates, values = stored.load_close()
+    notes: list[str] = []
+    trained_first = _check_stored_data(run, stored, dates, values, notes)
+    path = _forecast_path(ws, run, dates, values, days, notes)
+    # The series' own next dates: its business days, weeks or months (seqcast.calendars).
+    calendar = recorded_calendar(meta.get("calendar"), dates, source=source, symbol=symbol,
+                                 interval=stored.meta.get("interval"))
+    next_days = calendar.next_dates(dates[-1], days)
+    stale = staleness(calendar, dates[-1], date.today())
+    if stale is not None:
+        again = (f"seqcast fetch {symbol} --source ecb (the bundled sample does not change)" if source == "sample"
+                 else fetch_command(symbol, source) + (" (a newer file)" if source == "csv" else ""))
+        notes.append(f"{stale['message']}: {again}")
+    relative = meta.get("interval_scale", "price") == "log" and bool((path > 0).all())
+    half_widths = _half_widths(run, calendar, dates, values, trained_first, days, relative, notes)
+    lower, upper = interval_bounds(path, half_widths, relative)
+    rows = [
+        {"date": str(day), "predicted": float(p), "lower": float(lo), "upper": float(hi),
+         "change_pct": float((p / values[-1] - 1) * 100)}
+        for day, p, lo, hi in zip(next_days, path, lower, upper, strict=True)
+    ]
+    return Forecast(run.run_id, symbol, source, str(dates[-1]), float(values[-1]),
+                    float(meta.get("coverage", run.config.train.coverage)), rows, notes,
+                    calendar=calendar.to_dict(), stale=stale)
+
+
+def _check_stored_data(run: Run, stored: StoredSeries, dates: np.ndarray, values: np.ndarray,
+                       notes: list[str]) -> np.datetime64:
+    """Refuse stored data the run cannot forecast from; note a revision. Returns the first trained day."""
+    import numpy as np
+
+    from seqcast.run_inputs import fingerprint
+    from seqcast.windowing import first_position
+
+    cfg, symbol, source = run.config, stored.symbol, stored.source
+    need = first_position(cfg.data.lookback, cfg.data.target)
+    if len(values) < need:
+        raise DataError(
+            f"the stored {symbol} series has {len(values)} rows; run {run.run_id} needs the last "
+            f"{need}; fetch more data: {fetch_command(symbol, source)}"
+        )
+    trained = run.meta.get("data", {})
+    try:
+        trained_first = np.datetime64(trained.get("first", str(dates[0])), "D")
+        trained_last = np.datetime64(trained.get("last", str(dates[-1])), "D")
+    except (ValueError, TypeError, AttributeError):
+        raise RunCorruptError(f"{run.path / 'meta.json'} holds invalid data dates; train again") from None
+    if dates[-1] < trained_last:
+        raise DataError(
+            f"the stored {symbol} data ends {dates[-1]}, before the data run "
+            f"{run.run_id} was trained on (to {trained_last}); fetch it again: "
+            f"{fetch_command(symbol, source)}"
+        )
+    mask = (dates >= trained_first) & (dates <= trained_last)
+    if fingerprint(dates[mask], values[mask]) != trained.get("fingerprint"):
+        notes.append("the stored data was revised since this run was trained")
+    if cfg.data.target == "logret" and (values[-need:] <= 0).any():
+        raise DataError(f"the latest {symbol} prices include zero or negative values; "
+                        "this run models log-returns and cannot use them")
+    return trained_first
+
+
+def _forecast_path(ws: Workspace, run: Run, dates: np.ndarray, values: np.ndarray, days: int,
+                   notes: list[str]) -> np.ndarray:
+    """The forecast prices of the next `days` days, (days,); refuses a forecast that is not finite."""
+    import numpy as np
+
+    from seqcast.forecasting import recursive_forecast
+    from seqcast.modelio import predictor
+    from seqcast.windowing import first_position
+
+    cfg = run.config
+    if cfg.data.n_inputs > 1:  # covariates or extra columns: one day, from every input's latest data
+        from seqcast.covariates import predict_one_day
+
+        path = predict_one_day(Store(ws), run, dates, values, days, notes)
+    else:
+        need = first_position(cfg.data.lookback, cfg.data.target)
+        path = recursive_forecast(
+            predictor(run), values[None, -need:], days, target=cfg.data.target, scaler=run.scaler,
+            lookback=cfg.data.lookback, alpha=float(run.meta.get("shrink", 1.0)),
+        )[0]
+    if not np.isfinite(path).all():
+        raise RunCorruptError(f"run {run.run_id} forecasts a value that is not a finite number: its "
+                              "weights or scaling are damaged; train again")
+    return path
+
+
+def _half_widths(run: Run, calendar: Calendar, dates: np.ndarray, values: np.ndarray,
+                 trained_first: np.datetime64, days: int, relative: bool, notes: list[str]) -> np.ndarray:
+    """Interval half-widths of the forecast days (nan where none is calibrated); notes why none."""
+    import numpy as np
+
+    from seqcast.forecasting import forecast_half_widths, local_scale
+    from seqcast.volatility import models_from_meta
+
+    meta = run.meta
+    widths = [float(w) for w in meta.get("interval_widths", [])]
+    if not widths:
+        from seqcast.pipeline import no_intervals_reason
+
+        val_windows = meta.get("split", {}).get("windows", {}).get("val")
+        notes.append(f"this run has no calibrated intervals ({no_intervals_reason(val_windows)})")
+    elif days > len(widths):
+        notes.append(f"intervals are calibrated up to {len(widths)} {calendar.unit} ahead; "
+                     "later ones show none")
+    if meta.get("volatility") is not None:
+        vol = models_from_meta(meta["volatility"], str(run.path / "meta.json"))
+        # The volatility recursion starts where training started, as it did then.
+        since = values[dates >= trained_first]
+        if meta.get("interval_scale") == "log" and not (since > 0).all():
+            return np.full(days, np.nan)  # log-return volatility needs positive prices
+        return forecast_half_widths(widths, since, vol, meta.get("interval_scale") == "log", days)
+    # A run saved before the GARCH scale: widths are multiples of the recent RMS move.
+    half = np.array(widths[:days] + [np.nan] * max(0, days - len(widths)))
+    window = meta.get("interval_vol_window")
+    if isinstance(window, int) and window > 0:
+        half = half * local_scale(values, np.array([len(values)]), relative, window)[0]
+    return half
