@@ -7,6 +7,7 @@ has to beat; a low RMSE on its own says little for a random walk.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -231,7 +232,7 @@ def verdict(rmse_ratio: float, dm_pvalue: float | None = None, *, rmse: float | 
     return f"no significant difference ({percent:.1f} % {direction} RMSE, p = {p_text(pvalue)})"
 
 
-def naive_is_exact(test: dict) -> bool:
+def naive_is_exact(test: dict[str, Any]) -> bool:
     """True when naive's RMSE is 0 and the model's is not: the model is worse, no test needed."""
     naive, model = test.get("naive_rmse"), test.get("rmse")
     return naive == 0 and isinstance(model, (int, float)) and model > 0
