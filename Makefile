@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # and pip does not pull a multi-GB CUDA build. Override with TORCH= to skip it.
 TORCH ?= torch==2.13.0
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint typecheck bench clean
 
 setup: $(VENV)/.installed
 
@@ -25,11 +25,15 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check src tests examples benchmarks scripts
 
-test: lint
+# mypy --strict over src/ (settings in pyproject.toml's [tool.mypy]).
+typecheck: setup
+	$(BIN)/mypy
+
+test: lint typecheck
 	$(BIN)/python -m pytest
 
 bench: setup
 	$(BIN)/python benchmarks/bench.py
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .mypy_cache
