@@ -35,8 +35,6 @@ COVARIATE_TRANSFORMS: tuple[str, ...] = ("logret", "gap")
 FEATURE_TRANSFORMS: dict[str, tuple[str, ...]] = {"ohlc": ("range", "body"), "volume": ("volume",)}
 """--features name -> the inputs made from the target's own columns."""
 FEATURE_COLUMNS: dict[str, tuple[str, ...]] = {"ohlc": ("Open", "High", "Low"), "volume": ("Volume",)}
-MAX_STALE_DAYS = 7
-"""Default bound on a covariate value's age (calendar days) on a target date."""
 
 _SPEC_RE = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9._^=-]{0,40}(:[a-z]{2,20})?$")
 

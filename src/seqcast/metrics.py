@@ -15,6 +15,7 @@ from seqcast.stats import (
     as_float_arrays,
     binomial_test,
     diebold_mariano,
+    interval_coverage,
     interval_scores,
     lag_diagnosis,
     pesaran_timmermann,
@@ -182,7 +183,7 @@ def compare_intervals(
         _, pvalue = diebold_mariano(mine, ref, h=1, power=1)  # scores are >= 0: |score| is the score
     return {
         "garch_interval_score": float(np.mean(ref)),
-        "garch_interval_coverage": float(np.mean((act >= rlo) & (act <= rhi))),
+        "garch_interval_coverage": interval_coverage(act, rlo, rhi),
         "interval_score_ratio": _ratio(float(np.mean(mine)), float(np.mean(ref))),
         "interval_score_dm_pvalue": pvalue,
     }
