@@ -45,7 +45,8 @@ def transform_series(values: np.ndarray, target: str) -> np.ndarray:
     """The modelled quantity along the last axis: level, change or log-return (nan first)."""
     values = np.asarray(values, dtype=np.float64)
     if target == "level":
-        return values.copy()
+        level: np.ndarray = values.copy()
+        return level
     out = np.full_like(values, np.nan)
     if target == "change":
         out[..., 1:] = np.diff(values, axis=-1)
