@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # and pip does not pull a multi-GB CUDA build. Override with TORCH= to skip it.
 TORCH ?= torch==2.13.0
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint typecheck bench clean
 
 setup: $(VENV)/.installed
 
@@ -25,11 +25,18 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check src tests examples benchmarks scripts
 
-test: lint
+# mypy --strict over src/ (settings in pyproject.toml's [tool.mypy]). Only on Python 3.11+:
+# the newest numpy for 3.10 (2.2) has stubs where a bare np.ndarray lacks type arguments.
+typecheck: setup
+	@if $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then \
+		echo "$(BIN)/mypy"; $(BIN)/mypy; \
+	else echo "typecheck: skipped on Python < 3.11 (numpy 2.2's stubs); CI checks types on 3.11 and 3.12"; fi
+
+test: lint typecheck
 	$(BIN)/python -m pytest
 
 bench: setup
 	$(BIN)/python benchmarks/bench.py
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .mypy_cache

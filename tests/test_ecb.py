@@ -48,6 +48,18 @@ def test_eur_pair_csvdata():
     assert "derived" not in result.meta
 
 
+def test_missing_values_are_the_csv_files_ones():
+    """The ECB's CSV reads every token seqcast's CSV reader takes as "no value" as a day without a rate."""
+    from seqcast.formats import MISSING
+
+    body = HEADER + row("PLN", "2020-01-02", "4.2571") + "".join(
+        row("PLN", f"2020-01-{3 + i:02d}", token.upper() if i % 2 else token) for i, token in enumerate(sorted(MISSING))
+    ) + row("PLN", "2020-01-31", "4.2400")
+    with Server(Reply(body=body)) as server:
+        frame = make(server).fetch(FetchRequest("eurpln")).frame
+    assert [d.isoformat() for d in frame.index.date] == ["2020-01-02", "2020-01-31"]
+
+
 def test_periods_are_omitted_when_absent():
     with Server(Reply(body=HEADER + PLN)) as server:
         make(server).fetch(FetchRequest("eurpln"))

@@ -11,10 +11,10 @@ so the result does not depend on how many workers ran it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from seqcast.config import RunConfig
 from seqcast.errors import ConfigError, DataError, NotEnoughDataError, SeqcastError
 from seqcast.executors import Executor, LocalExecutor, Task, available_cpus
 from seqcast.windowing import MIN_TEST_WINDOWS, MIN_TRAIN_WINDOWS, first_position
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MAX_FOLDS = 20
 MIN_FOLD_TEST_DAYS = MIN_TEST_WINDOWS
@@ -106,7 +109,7 @@ def fold_bounds(n: int, split: float, folds: int) -> list[tuple[int, int]]:
 
 def walk_forward(
     values: np.ndarray,
-    dates: Sequence[Any],
+    dates: pd.DatetimeIndex | np.ndarray,
     cfg: RunConfig,
     folds: int,
     *,

@@ -123,7 +123,7 @@ class Calendar:
 
     def closed_days(self, years: Iterable[int]) -> list[date]:
         """Closing days (holidays and learned closures) falling in these years, sorted."""
-        from dateutil.easter import easter  # type: ignore[import-untyped]
+        from dateutil.easter import easter
 
         years = list(years)
         days: set[date] = set()
@@ -384,7 +384,8 @@ def _recent(days: np.ndarray) -> np.ndarray:
     """The latest LEARN_YEARS years of days."""
     if len(days) == 0:
         return days
-    return days[days > days[-1] - np.timedelta64(365 * LEARN_YEARS, "D")]
+    recent: np.ndarray = days[days > days[-1] - np.timedelta64(365 * LEARN_YEARS, "D")]
+    return recent
 
 
 def _open_weekdays(days: np.ndarray) -> tuple[int, ...]:
@@ -438,7 +439,7 @@ def _learned_closures(days: np.ndarray, weekdays: tuple[int, ...]) -> tuple[tupl
 
     A closure needs at least three open-weekday occurrences in the data's span, all missing.
     """
-    from dateutil.easter import easter  # type: ignore[import-untyped]
+    from dateutil.easter import easter
 
     if len(days) < 2:
         return (), ()
@@ -666,7 +667,8 @@ def _as_date(value: date | np.datetime64 | str) -> date:
         return value.date()  # a datetime or Timestamp counts by its day
     if isinstance(value, date):
         return value
-    return np.asarray(value, dtype="datetime64[D]").item()
+    day: date = np.asarray(value, dtype="datetime64[D]").item()
+    return day
 
 
 def _unique_days(dates: Any) -> np.ndarray:

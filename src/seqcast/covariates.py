@@ -35,8 +35,6 @@ COVARIATE_TRANSFORMS: tuple[str, ...] = ("logret", "gap")
 FEATURE_TRANSFORMS: dict[str, tuple[str, ...]] = {"ohlc": ("range", "body"), "volume": ("volume",)}
 """--features name -> the inputs made from the target's own columns."""
 FEATURE_COLUMNS: dict[str, tuple[str, ...]] = {"ohlc": ("Open", "High", "Low"), "volume": ("Volume",)}
-MAX_STALE_DAYS = 7
-"""Default bound on a covariate value's age (calendar days) on a target date."""
 
 _SPEC_RE = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9._^=-]{0,40}(:[a-z]{2,20})?$")
 
@@ -226,8 +224,12 @@ class PreparedInputs:
         return input_matrix(self.columns)
 
 
+LoadedCovariate = tuple[str, str, Any, np.ndarray, np.ndarray]
+"""(symbol, source, stored series, dates, close) of one covariate, as _load_covariates returns it."""
+
+
 def _load_covariates(store: Any, covariates: list[str], target_symbol: str, target_source: str,
-                     lookback: int) -> list[tuple[str, str, Any, np.ndarray, np.ndarray]]:
+                     lookback: int) -> list[LoadedCovariate]:
     """(symbol, source, stored, dates, close) for every covariate, checked."""
     out = []
     for spec in covariates:
@@ -252,7 +254,7 @@ def target_columns(frame: Any) -> dict[str, np.ndarray]:
     return {str(c): frame[c].to_numpy(dtype=np.float64) for c in frame.columns}
 
 
-def build_columns(data: Any, loaded: list, target_symbol: str, target_source: str,
+def build_columns(data: Any, loaded: list[LoadedCovariate], target_symbol: str, target_source: str,
                   dates: np.ndarray, columns: dict[str, np.ndarray]) -> list[InputColumn]:
     """Every extra input of a DataConfig on the target's rows (dates, its columns)."""
     out: list[InputColumn] = []
@@ -311,7 +313,7 @@ def input_records(descriptors: list[dict[str, Any]], ds: Any, dates: Any,
     return records
 
 
-def input_scalers(meta: dict[str, Any], expected: int, where: Any) -> list:
+def input_scalers(meta: dict[str, Any], expected: int, where: Any) -> list[Any]:
     """The extra inputs' scalers recorded in a run's meta.json, checked."""
     from seqcast.errors import RunCorruptError
     from seqcast.windowing import Scaler
@@ -377,7 +379,7 @@ def predict_one_day(store: Any, run: Any, dates: np.ndarray, values: np.ndarray,
     return apply_shrink(previous, to_price(raw, previous, data.target), float(meta.get("shrink", 1.0)))
 
 
-def revised_covariates(meta: dict[str, Any], loaded: list, max_stale_days: int) -> list[str]:
+def revised_covariates(meta: dict[str, Any], loaded: list[LoadedCovariate], max_stale_days: int) -> list[str]:
     """Notes for covariates whose stored rows over the training dates differ from what was trained on."""
     from seqcast.run_inputs import fingerprint
 

@@ -6,6 +6,8 @@ else escaping the library is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class SeqcastError(Exception):
     """Base for errors the user can fix."""
@@ -90,7 +92,7 @@ class TrainingInterrupted(KeyboardInterrupt):
     saved before it (each complete), `note` says what became of the one in progress.
     """
 
-    def __init__(self, saved: list, note: str = "") -> None:
+    def __init__(self, saved: list[Any], note: str = "") -> None:
         super().__init__(note)
         self.saved = saved
         self.note = note

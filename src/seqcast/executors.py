@@ -237,7 +237,8 @@ class LocalExecutor(Executor):
             self.close(force=True)
             raise
 
-    def _collect(self, worker: _Worker, queue: deque, on_retry: RetryCallback | None) -> Outcome | None:
+    def _collect(self, worker: _Worker, queue: deque[tuple[Task, int, list[str]]],
+                 on_retry: RetryCallback | None) -> Outcome | None:
         task, attempt, deaths = worker.task, worker.attempt, worker.deaths
         assert task is not None
         reply = None

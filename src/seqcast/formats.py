@@ -213,6 +213,8 @@ _SPACES = "[ \u00a0\u202f\u2009]"  # space, no-break space, narrow no-break spac
 _THOUSANDS = {",": ",", ".": r"\.", " ": _SPACES, "'": "['\u2019]"}
 _NAMES = {",": "comma", ".": "point", " ": "space", "'": "apostrophe"}
 MISSING = frozenset({"", "n/a", "na", "nan", "null", "none", "-", "#n/a", "–", "—"})
+"""The cells that mean "no value" (compared stripped and lowercased), in every CSV seqcast reads:
+files, stooq's answers (parse_numbers) and the ECB's (sources.ecb)."""
 _SUFFIXES = {"k": "e3", "m": "e6", "b": "e9"}  # investing.com volumes: 171.09M
 
 

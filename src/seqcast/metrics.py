@@ -7,6 +7,7 @@ has to beat; a low RMSE on its own says little for a random walk.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -14,6 +15,7 @@ from seqcast.stats import (
     as_float_arrays,
     binomial_test,
     diebold_mariano,
+    interval_coverage,
     interval_scores,
     lag_diagnosis,
     pesaran_timmermann,
@@ -181,7 +183,7 @@ def compare_intervals(
         _, pvalue = diebold_mariano(mine, ref, h=1, power=1)  # scores are >= 0: |score| is the score
     return {
         "garch_interval_score": float(np.mean(ref)),
-        "garch_interval_coverage": float(np.mean((act >= rlo) & (act <= rhi))),
+        "garch_interval_coverage": interval_coverage(act, rlo, rhi),
         "interval_score_ratio": _ratio(float(np.mean(mine)), float(np.mean(ref))),
         "interval_score_dm_pvalue": pvalue,
     }
@@ -231,7 +233,7 @@ def verdict(rmse_ratio: float, dm_pvalue: float | None = None, *, rmse: float | 
     return f"no significant difference ({percent:.1f} % {direction} RMSE, p = {p_text(pvalue)})"
 
 
-def naive_is_exact(test: dict) -> bool:
+def naive_is_exact(test: dict[str, Any]) -> bool:
     """True when naive's RMSE is 0 and the model's is not: the model is worse, no test needed."""
     naive, model = test.get("naive_rmse"), test.get("rmse")
     return naive == 0 and isinstance(model, (int, float)) and model > 0

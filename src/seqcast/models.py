@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -35,7 +36,8 @@ class RNNRegressor(nn.Module):
         else:
             out, _ = rnn(x)  # (batch, lookback, hidden)
             last = out[:, -1]
-        return self.head(self.dropout(last)).squeeze(-1)  # (batch,)
+        y: torch.Tensor = self.head(self.dropout(last)).squeeze(-1)  # (batch,)
+        return y
 
     def _layer_by_layer(self, x: torch.Tensor) -> torch.Tensor:
         """The stack one layer at a time with our own dropout between layers (CPU training).
@@ -58,7 +60,9 @@ class RNNRegressor(nn.Module):
 
 
 # The functions nn.LSTM/GRU/RNN call for their forward pass, by nn.RNNBase.mode.
-_LAYER_FNS = {"LSTM": torch.lstm, "GRU": torch.gru, "RNN_TANH": torch.rnn_tanh, "RNN_RELU": torch.rnn_relu}
+_LAYER_FNS: dict[str, Callable[..., tuple[torch.Tensor, ...]]] = {
+    "LSTM": torch.lstm, "GRU": torch.gru, "RNN_TANH": torch.rnn_tanh, "RNN_RELU": torch.rnn_relu,
+}
 
 
 def _keep_mask(h: torch.Tensor, p: float) -> torch.Tensor:
@@ -80,6 +84,8 @@ def _keep_mask(h: torch.Tensor, p: float) -> torch.Tensor:
 class TransformerRegressor(nn.Module):
     """A small causal transformer encoder over the window, read out at the last token."""
 
+    pos: torch.Tensor  # a buffer: (max_len, hidden) sinusoidal positions
+
     def __init__(self, cfg: ModelConfig, n_features: int = 1, max_len: int = 4096) -> None:
         super().__init__()
         self.embed = nn.Linear(n_features, cfg.hidden)
@@ -97,7 +103,8 @@ class TransformerRegressor(nn.Module):
         h = self.embed(x) + self.pos[:t]  # (batch, lookback, hidden)
         mask = nn.Transformer.generate_square_subsequent_mask(t, device=x.device, dtype=h.dtype)
         h = self.encoder(h, mask=mask, is_causal=True)
-        return self.head(self.norm(h[:, -1])).squeeze(-1)  # (batch,)
+        y: torch.Tensor = self.head(self.norm(h[:, -1])).squeeze(-1)  # (batch,)
+        return y
 
 
 def _sinusoidal(length: int, dim: int) -> torch.Tensor:

@@ -48,9 +48,11 @@ class NumpyRegressor:
         h_seq = np.asarray(x, dtype=np.float32)  # (batch, lookback, features)
         for w_ih, w_hh, b_ih, b_hh in self.layers:
             h_seq = self._layer(h_seq, w_ih, w_hh, b_ih, b_hh)  # (batch, lookback, hidden)
-        return (h_seq[:, -1] @ self.head_w.T + self.head_b)[:, 0]  # (batch,)
+        out: np.ndarray = (h_seq[:, -1] @ self.head_w.T + self.head_b)[:, 0]  # (batch,)
+        return out
 
-    def _layer(self, xs, w_ih, w_hh, b_ih, b_hh) -> np.ndarray:
+    def _layer(self, xs: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray, b_ih: np.ndarray,
+               b_hh: np.ndarray) -> np.ndarray:
         batch, steps, _ = xs.shape
         hidden = self.cfg.hidden
         pre = xs @ w_ih.T + b_ih  # input contributions of every step at once: (batch, steps, gates*hidden)
@@ -93,7 +95,8 @@ def _take(weights: Mapping[str, np.ndarray], name: str, shape: tuple[int, ...]) 
 def save_npz(state: Mapping[str, np.ndarray]) -> bytes:
     """A state dict (as numpy arrays) serialised as an .npz file."""
     buffer = io.BytesIO()
-    np.savez(buffer, **{k: np.asarray(v) for k, v in state.items()})
+    # numpy's stub lets mypy match **kwds against allow_pickle: bool
+    np.savez(buffer, **{k: np.asarray(v) for k, v in state.items()})  # type: ignore[arg-type]
     return buffer.getvalue()
 
 

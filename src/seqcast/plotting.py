@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from seqcast import atomic
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from seqcast.runs import Run
@@ -31,7 +32,7 @@ def unit_label(symbol: str | None) -> str:
     return "price"
 
 
-def _date_axis(ax) -> None:
+def _date_axis(ax: Axes) -> None:
     """The same concise date ticks on every panel with dates."""
     import matplotlib.dates as mdates
 
@@ -40,7 +41,7 @@ def _date_axis(ax) -> None:
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
 
-def _loss_axis(ax, values: list[float]) -> None:
+def _loss_axis(ax: Axes, values: list[float]) -> None:
     """Linear with plain labels over a small range; log (major ticks only) when it spans a decade."""
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
@@ -80,26 +81,28 @@ def _import_matplotlib() -> None:
             pass  # not a backend matplotlib knows: pyplot falls back to its default
 
 
-def _finite_positive(xs: list, ys: list) -> tuple[list, list]:
+def _finite_positive(xs: list[float], ys: list[Any]) -> tuple[list[float], list[float]]:
     """The points a log-scaled loss curve can show: finite, positive losses only."""
     keep = [(x, y) for x, y in zip(xs, ys, strict=True)
             if isinstance(y, (int, float)) and math.isfinite(y) and y > 0]
     return [x for x, _ in keep], [y for _, y in keep]
 
 
-def _clamp_dates(ax) -> None:
+def _clamp_dates(ax: Axes) -> None:
     """Keep a date axis inside the years matplotlib can draw (1..9999): its margins may not."""
+    from datetime import datetime
+
     import matplotlib.dates as mdates
 
     ax.autoscale_view()
     low, high = ax.get_xlim()
-    first = mdates.date2num(mdates.datetime.datetime(1, 1, 2))
-    last = mdates.date2num(mdates.datetime.datetime(9999, 12, 30))
+    first = mdates.date2num(datetime(1, 1, 2))
+    last = mdates.date2num(datetime(9999, 12, 30))
     if low < first or high > last:
         ax.set_xlim(max(low, first), min(high, last))
 
 
-def _interval_label(test: dict, level: float) -> str:
+def _interval_label(test: dict[str, Any], level: float) -> str:
     """The band's legend entry: coverage overall and per volatility third."""
     label = f"{level:.0%} interval (test coverage {_fmt(test.get('interval_coverage', math.nan), 3)}"
     if "interval_coverage_calm" in test:
@@ -108,7 +111,7 @@ def _interval_label(test: dict, level: float) -> str:
     return label + ")"
 
 
-def _test_note(metrics: dict, meta: dict) -> str:
+def _test_note(metrics: dict[str, Any], meta: dict[str, Any]) -> str:
     """The verdict box: the test's words, shrinkage, direction vs its null, interval score vs GARCH."""
     test = metrics.get("test", {})
     lines = [f"test vs naive (Diebold–Mariano): {metrics.get('verdict', '')}"]
@@ -232,7 +235,7 @@ def save_run_figure(run: Run, path: Path, fmt: str = "png") -> Path:
     return save_figure(run_figure(run), path, fmt)
 
 
-def backtest_figure(record: dict) -> Figure:
+def backtest_figure(record: dict[str, Any]) -> Figure:
     """A saved backtest (its JSON record, with predictions): every fold's test block, then
     model vs naive RMSE per fold; nothing is shown or saved."""
     import numpy as np
@@ -295,12 +298,12 @@ def backtest_figure(record: dict) -> Figure:
     return fig
 
 
-def save_backtest_figure(record: dict, path: Path, fmt: str = "png") -> Path:
+def save_backtest_figure(record: dict[str, Any], path: Path, fmt: str = "png") -> Path:
     """Render backtest_figure to path atomically."""
     return save_figure(backtest_figure(record), path, fmt)
 
 
-def sweep_figure(record: dict) -> Figure:
+def sweep_figure(record: dict[str, Any]) -> Figure:
     """A sweep's leaderboard as a chart: RMSE / naive per configuration (mean ± sd over its
     symbols and seeds), with the naive line at 1; nothing is shown or saved."""
     import numpy as np
@@ -334,6 +337,6 @@ def sweep_figure(record: dict) -> Figure:
     return fig
 
 
-def save_sweep_figure(record: dict, path: Path, fmt: str = "png") -> Path:
+def save_sweep_figure(record: dict[str, Any], path: Path, fmt: str = "png") -> Path:
     """Render sweep_figure to path atomically."""
     return save_figure(sweep_figure(record), path, fmt)

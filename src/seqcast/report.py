@@ -562,7 +562,8 @@ def sweep_document(record: dict[str, Any], *, cell_reports: dict[str, str] | Non
     table = Section("Cells")
     cell_rows = []
     for c in cells:
-        test = c.get("test") if isinstance(c.get("test"), dict) else {}
+        test = c.get("test")
+        test = test if isinstance(test, dict) else {}
         ident = c.get("run_id") or c.get("backtest_id")
         href = links.get(str(ident)) if ident else None
         cell_rows.append([str(c.get("cell", "")), str(c.get("config", "")), str(c.get("symbol", "")),

@@ -152,7 +152,7 @@ def train_parallel(cfg: RunConfig, seeds: int, workers: int, home: Path | str | 
 
 def _seed_error(outcome: Any, seed: int, results: list[TrainResult]) -> BaseException:
     """The failed seed's own error, with the runs saved before it named (as one after another)."""
-    exc = outcome.exception
+    exc: BaseException | None = outcome.exception
     if exc is not None and not isinstance(exc, SeqcastError):
         return exc  # a bug, not a user's problem: as it was raised
     if exc is None:  # its worker died twice, or the error could not be sent back

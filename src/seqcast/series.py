@@ -18,6 +18,7 @@ import io
 import re
 from datetime import date
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -333,6 +334,6 @@ def between(frame: pd.DataFrame, start: date | None, end: date | None) -> pd.Dat
 def to_csv_text(frame: pd.DataFrame) -> str:
     """Serialise a series as Date,<columns> CSV with LF line ends."""
     out = frame.copy()
-    out.index = out.index.strftime("%Y-%m-%d")
+    out.index = cast(pd.DatetimeIndex, out.index).strftime("%Y-%m-%d")
     out.index.name = "Date"
     return out.to_csv(lineterminator="\n")

@@ -308,7 +308,8 @@ def interval_scores(actual: object, lower: object, upper: object, coverage: floa
     if lo.size != act.size:
         raise DataError(f"arrays differ in length: actual={act.size}, bounds={lo.size}")
     a = 1.0 - coverage
-    return (hi - lo) + (2.0 / a) * (np.maximum(lo - act, 0.0) + np.maximum(act - hi, 0.0))
+    scores: np.ndarray = (hi - lo) + (2.0 / a) * (np.maximum(lo - act, 0.0) + np.maximum(act - hi, 0.0))
+    return scores
 
 
 def pesaran_timmermann(forecast_up: object, actual_up: object) -> tuple[float, float]:

@@ -171,9 +171,11 @@ def parse_grid_args(args: list[str]) -> dict[str, list[Any]]:
 
 def read_config_file(path: Path | str) -> dict[str, Any]:
     """A sweep written down (TOML): option = value or [values], plus symbol, seed, seeds, backtest."""
-    try:
+    import sys
+
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ImportError:  # Python 3.10
+    else:  # Python 3.10
         try:
             import tomli as tomllib
         except ImportError:
@@ -298,15 +300,18 @@ class Sweep:
 
     @property
     def cells(self) -> list[dict[str, Any]]:
-        return self.data["cells"]
+        cells: list[dict[str, Any]] = self.data["cells"]
+        return cells
 
     @property
     def leaderboard(self) -> list[dict[str, Any]]:
-        return self.data.get("leaderboard", [])
+        board: list[dict[str, Any]] = self.data.get("leaderboard", [])
+        return board
 
     @property
     def status(self) -> str:
-        return self.data.get("status", "?")
+        status: str = self.data.get("status", "?")
+        return status
 
     def counts(self) -> dict[str, int]:
         out = {"done": 0, "failed": 0, "pending": 0}
@@ -530,12 +535,16 @@ def check_devices(spec: SweepSpec) -> None:
         pick_device(device)
 
 
-def _load_inputs(spec: SweepSpec, home: Path, sweep: Sweep) -> dict[tuple, SeriesInput]:
+_DataKey = tuple[str | None, ...]
+"""What _data_key returns: the symbol asked for, then the repr of each data option."""
+
+
+def _load_inputs(spec: SweepSpec, home: Path, sweep: Sweep) -> dict[_DataKey, SeriesInput]:
     """Each distinct data selection (symbol, source, --from, --to) loaded once, by the driver."""
     from seqcast.config import make_config
     from seqcast.run_inputs import load_input
 
-    inputs: dict[tuple, SeriesInput] = {}
+    inputs: dict[_DataKey, SeriesInput] = {}
     for config in spec.configs():
         for symbol in spec.symbols:
             cfg = make_config(**config, symbol=symbol)
@@ -545,12 +554,12 @@ def _load_inputs(spec: SweepSpec, home: Path, sweep: Sweep) -> dict[tuple, Serie
     return inputs
 
 
-def _data_key(cfg: RunConfig, symbol: str | None) -> tuple:
+def _data_key(cfg: RunConfig, symbol: str | None) -> _DataKey:
     """One key per distinct load_input: the symbol asked for and every data option it reads."""
     return (symbol, *(repr(getattr(cfg.data, k)) for k in DATA_KEYS))
 
 
-def _new_record(sweep_id: str, spec: SweepSpec, inputs: dict[tuple, SeriesInput], backend: str,
+def _new_record(sweep_id: str, spec: SweepSpec, inputs: dict[_DataKey, SeriesInput], backend: str,
                 address: str | None) -> dict[str, Any]:
     from seqcast.backtest import check_folds
     from seqcast.config import make_config
@@ -582,7 +591,7 @@ def _new_record(sweep_id: str, spec: SweepSpec, inputs: dict[tuple, SeriesInput]
     }
 
 
-def _cell_config(spec: SweepSpec, sweep: Sweep, cell: dict[str, Any], inputs: dict[tuple, SeriesInput]
+def _cell_config(spec: SweepSpec, sweep: Sweep, cell: dict[str, Any], inputs: dict[_DataKey, SeriesInput]
                  ) -> tuple[RunConfig, SeriesInput]:
     import dataclasses
 
@@ -597,7 +606,7 @@ def _cell_config(spec: SweepSpec, sweep: Sweep, cell: dict[str, Any], inputs: di
     return cfg, dataclasses.replace(series, cfg=cfg)
 
 
-def _drive(sweep: Sweep, spec: SweepSpec, inputs: dict[tuple, SeriesInput], todo: list[dict[str, Any]],
+def _drive(sweep: Sweep, spec: SweepSpec, inputs: dict[_DataKey, SeriesInput], todo: list[dict[str, Any]],
            executor: Any, home: Path, on_cell_end: CellCallback | None, on_retry: RetryCallback | None) -> None:
     from seqcast.backtest import check_folds, run_fold
     from seqcast.executors import Task
@@ -651,7 +660,7 @@ def _drive(sweep: Sweep, spec: SweepSpec, inputs: dict[tuple, SeriesInput], todo
             last_save = time.monotonic()
 
 
-def _save_backtest_if_complete(sweep: Sweep, spec: SweepSpec, inputs: dict[tuple, SeriesInput],
+def _save_backtest_if_complete(sweep: Sweep, spec: SweepSpec, inputs: dict[_DataKey, SeriesInput],
                                cell: dict[str, Any], home: Path) -> None:
     """The last fold of a config × symbol × seed done: save its backtest as `seqcast backtest` would."""
     import numpy as np

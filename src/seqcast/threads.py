@@ -37,7 +37,8 @@ MAX_DEFAULT_THREADS = 4
 
 def cgroup_cpu_limit(root: Path = Path("/sys/fs/cgroup")) -> float | None:
     """The CPU quota of this process's cgroup in CPUs (1.5 = 150 % of a core), None when unlimited."""
-    candidates = [(root / "cpu.max", None)]  # cgroup v2: "max 100000" or "150000 100000"
+    # cgroup v2: "max 100000" or "150000 100000"
+    candidates: list[tuple[Path, Path | None]] = [(root / "cpu.max", None)]
     candidates.append((root / "cpu" / "cpu.cfs_quota_us", root / "cpu" / "cpu.cfs_period_us"))  # v1
     for quota_path, period_path in candidates:
         try:

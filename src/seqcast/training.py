@@ -114,7 +114,8 @@ def _fit(
     params = list(model.parameters())
     optimizer = Adam(params, cfg.lr)
     loss_fn = nn.MSELoss()
-    has_val = x_val is not None and len(x_val) > 0
+    val = (x_val, y_val) if x_val is not None and y_val is not None and len(x_val) > 0 else None
+    has_val = val is not None
     early_stopping = cfg.patience > 0 and has_val
     result = FitResult()
     best_loss, best_state, bad_epochs = math.inf, None, 0
@@ -139,7 +140,7 @@ def _fit(
                 optimizer.step()
                 total += loss.detach() * len(x)
             train_loss = float(total) / n
-            val_loss = evaluate_loss(model, x_val, y_val) if has_val else math.nan
+            val_loss = evaluate_loss(model, *val) if val is not None else math.nan
             _check_diverged(epoch, train_loss, val_loss if has_val else 0.0, zero_loss, cfg)
             result.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
             if on_epoch_end is not None:
@@ -212,9 +213,10 @@ class Adam:
         live = [i for i, p in enumerate(self.params) if p.grad is not None]
         if not live:
             return
-        params = [self.params[i] for i in live]
+        params: list[torch.Tensor] = [self.params[i] for i in live]
+        grads = [p.grad for p in params if p.grad is not None]  # all of them: live ones have one
         adam(
-            params, [p.grad for p in params], [self.exp_avg[i] for i in live],
+            params, grads, [self.exp_avg[i] for i in live],
             [self.exp_avg_sq[i] for i in live], [], [self.steps[i] for i in live],
             foreach=True, amsgrad=False, beta1=self.beta1, beta2=self.beta2, lr=self.lr,
             weight_decay=0.0, eps=self.eps, maximize=False,
@@ -232,7 +234,8 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = PREDICT_BATCH) 
     """Model outputs for every window, in large batches, eval mode."""
     model.eval()
     if len(x) <= batch_size:
-        return model(x)
+        out: torch.Tensor = model(x)
+        return out
     return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
 
 

@@ -203,7 +203,8 @@ def _nelder_mead(f: Callable[[np.ndarray], float], x0: np.ndarray, *, step: floa
                 simplex[1:] = simplex[0] + 0.5 * (simplex[1:] - simplex[0])
                 values[1:] = [f(x) for x in simplex[1:]]
                 evals += n
-    return simplex[int(np.argmin(values))]
+    best: np.ndarray = simplex[int(np.argmin(values))]
+    return best
 
 
 def fit_volatility(eps: np.ndarray) -> list[GarchParams]:

@@ -10,6 +10,7 @@ rest is the test part. Scaling statistics come from the training part only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +37,7 @@ class Scaler:
         return {"center": self.center, "scale": self.scale}
 
     @classmethod
-    def from_dict(cls, raw: dict) -> Scaler:
+    def from_dict(cls, raw: dict[str, Any]) -> Scaler:
         return cls(float(raw["center"]), float(raw["scale"]))
 
 
@@ -44,7 +45,8 @@ def transform_series(values: np.ndarray, target: str) -> np.ndarray:
     """The modelled quantity along the last axis: level, change or log-return (nan first)."""
     values = np.asarray(values, dtype=np.float64)
     if target == "level":
-        return values.copy()
+        level: np.ndarray = values.copy()
+        return level
     out = np.full_like(values, np.nan)
     if target == "change":
         out[..., 1:] = np.diff(values, axis=-1)
@@ -64,9 +66,8 @@ def to_price(pred_target: np.ndarray, previous: np.ndarray, target: str) -> np.n
     """Turn predictions of the modelled quantity back into prices."""
     if target == "level":
         return np.asarray(pred_target, dtype=np.float64)
-    if target == "change":
-        return previous + pred_target
-    return previous * np.exp(pred_target)
+    price: np.ndarray = previous + pred_target if target == "change" else previous * np.exp(pred_target)
+    return price
 
 
 def fit_scaler(series: np.ndarray, target: str) -> Scaler:

@@ -84,4 +84,5 @@ def get_source(name: str, **kwargs: Any) -> Source:
         ) from None
     module_name, _, class_name = target.partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
-    return cls(**kwargs)
+    source: Source = cls(**kwargs)
+    return source

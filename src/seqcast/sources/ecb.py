@@ -11,13 +11,13 @@ from __future__ import annotations
 import io
 import re
 from datetime import date
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from seqcast.config import check_date_range
 from seqcast.errors import ConfigError, NoDataError, UnexpectedResponseError
+from seqcast.formats import MISSING
 from seqcast.series import between
 from seqcast.sources import FetchRequest, FetchResult
 from seqcast.sources._http import (
@@ -30,14 +30,10 @@ from seqcast.sources._http import (
 )
 from seqcast.sources.checks import check_series
 
-if TYPE_CHECKING:
-    pass
-
 DEFAULT_URL = "https://data-api.ecb.europa.eu"
 URL_ENV = "SEQCAST_ECB_URL"
 CURRENCY_EXAMPLES = "usd, pln, gbp, chf, jpy, czk, huf, sek"
 _REQUIRED_COLUMNS = ("CURRENCY", "TIME_PERIOD", "OBS_VALUE")
-_MISSING = {"", "nan", "na", "n/a", "null"}
 
 
 class ECBSource(HTTPSource):
@@ -135,7 +131,7 @@ def parse_csvdata(body: bytes | str, *, framed: bool = False) -> pd.DataFrame:
             f"({snippet(text)!r}); try again later"
         )
     values = raw["OBS_VALUE"].str.strip()
-    absent = values.str.lower().isin(_MISSING)
+    absent = values.str.lower().isin(MISSING)
     numbers = pd.to_numeric(values.where(~absent), errors="coerce")
     bad = numbers.isna() & ~absent
     if bad.any():

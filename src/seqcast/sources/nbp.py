@@ -8,6 +8,7 @@ a currency not yet quoted) answers 404 and is skipped.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -114,7 +115,7 @@ class NBPSource(HTTPSource):
         return FetchResult(frame, meta)
 
 
-def date_chunks(start: date, end: date, max_days: int = MAX_DAYS):
+def date_chunks(start: date, end: date, max_days: int = MAX_DAYS) -> Iterator[tuple[date, date]]:
     """Consecutive inclusive (first, last) ranges of at most max_days covering start..end."""
     step = timedelta(days=max_days - 1)
     first = start
