@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from seqcast.config import MAX_SEED, RunConfig, RunOptions, make_config
 from seqcast.errors import ConfigError, SeqcastError
@@ -314,7 +314,7 @@ def backtest(
     ws = Workspace.resolve(home)
     series = load_input(cfg, ws.root)
     check_writable(ws)
-    dates = cast("Sequence[Any]", series.dates)  # a DatetimeIndex: indexed like a sequence of Timestamps
+    dates = series.dates
     with memory_hint(series.cfg):
         if backend == "local" and address is None:
             result = walk_forward(series.values, dates, series.cfg, folds, workers=workers,
