@@ -1,6 +1,6 @@
 """`seqcast sweep` and `seqcast sweeps`: the grid command and its records, rendered with rich.
 
-Registered on the app by seqcast.cli; imports nothing heavy until a command runs.
+Registered on the app by seqcast.cli (register(app)); imports nothing heavy until a command runs.
 """
 
 from __future__ import annotations
@@ -10,15 +10,22 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from seqcast.cli import HomeOption, JsonOption, _console, _json_out, _num, _ratio_colour, _user_errors, app
+from seqcast.cli_common import HomeOption, JsonOption, _console, _json_out, _num, _ratio_colour, _user_errors
 
 BackendOption = Annotated[Literal["local", "ray"], typer.Option(
     help="Where cells run: local worker processes, or Ray (pip install 'seqcast\\[ray]').")]
 AddressOption = Annotated[str | None, typer.Option(
     help="An existing Ray cluster, HOST:PORT (with --backend ray) \\[default: a private Ray on 127.0.0.1].")]
 
+sweeps_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+
+def register(app: typer.Typer) -> None:
+    """Add `sweep` and the `sweeps` group to the main app."""
+    app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(sweep)
+    app.add_typer(sweeps_app, name="sweeps")
+
+
 def sweep(
     ctx: typer.Context,
     symbol: Annotated[list[str] | None, typer.Option(
@@ -236,10 +243,6 @@ def _print_table(out: Any, table: Any) -> None:
     if needed > out.width:
         out.width = needed
     out.print(table)
-
-
-sweeps_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
-app.add_typer(sweeps_app, name="sweeps")
 
 
 @sweeps_app.callback()
