@@ -10,6 +10,7 @@ another order, a comma list), its typer type. Defaults come from the config data
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import typing
 from collections.abc import Callable, Mapping
@@ -25,6 +26,11 @@ from seqcast.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 
 COMMANDS = ("train", "backtest")
 SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+
+
+@functools.cache
+def _field_types(section: str) -> dict[str, Any]:
+    return typing.get_type_hints(SECTIONS[section])
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,7 @@ class RunOption:
     def annotation(self) -> Any:
         if self.type is not None:
             return self.type
-        return typing.get_type_hints(SECTIONS[self.section])[self.field_name]
+        return _field_types(self.section)[self.field_name]
 
     def default(self) -> Any:
         f = self.config_field()
