@@ -5,6 +5,9 @@ its flag, help text and, where the command line differs from the config (a choic
 another order, a comma list), its typer type. Defaults come from the config dataclasses.
 `@run_options("train")` puts the options into a command's signature (typer reads
 `inspect.signature`); `build_run_config` turns the parsed values into a RunConfig.
+`seqcast sweep` takes the same flags, each with a list of values (seqcast.sweep.grid_options
+derives them from the same config fields; tests/test_cli_options.py checks the two agree), and
+configfile.to_cli_args writes a saved config back as these flags.
 """
 
 from __future__ import annotations
