@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -23,13 +23,12 @@ from seqcast.cli_common import (
     _console,
     _given,
     _json_out,
-    _num,
     _tolerant_streams,
     _user_errors,
     flag_option,
 )
 
-__all__ = ["_num", "app", "main"]  # _num: kept importable from here for older code
+__all__ = ["app", "main"]
 
 app = typer.Typer(
     name="seqcast",
@@ -136,6 +135,16 @@ def predict_next(
 
 cli_runs.register(app)  # runs, report
 sweep_cli.register(app)  # sweep, sweeps
+
+
+def __getattr__(name: str) -> Any:
+    """Names that lived here before the split (seqcast.cli._num, _print_report, ...) still import."""
+    from seqcast import cli_common, cli_options, cli_render
+
+    for module in (cli_common, cli_render, cli_options, cli_train, cli_data):
+        if name in vars(module):
+            return vars(module)[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
