@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import re
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -42,9 +43,8 @@ OTHER = {
 }
 
 
-def _command(name: str) -> typer.core.TyperCommand:
-    group = typer.main.get_command(app)
-    return group.commands[name]  # type: ignore[attr-defined, no-any-return]
+def _command(name: str) -> Any:
+    return typer.main.get_group(app).commands[name]
 
 
 def _parse(command: str, args: list[str]) -> RunConfig:
@@ -103,7 +103,7 @@ def test_train_and_backtest_share_each_declaration():
         assert a.help == option.help_for("train") and b.help == option.help_for("backtest")
     # The command functions declare none of them: they come from the one table.
     for command in ("train", "backtest"):
-        source = inspect.getsource(inspect.getmodule(_command(command).callback))  # type: ignore[arg-type]
+        source = inspect.getsource(inspect.getmodule(_command(command).callback))
         for option in RUN_OPTIONS:
             assert not re.search(rf"^\s+{option.name}:", source, re.MULTILINE), option.name
 
