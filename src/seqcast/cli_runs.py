@@ -13,17 +13,17 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from seqcast.cli import (
+from seqcast.cli_common import (
     HomeOption,
     JsonOption,
     _console,
     _json_out,
     _num,
-    _print_backtest,
-    _print_report,
+    _ratio_colour,
     _user_errors,
     flag_option,
 )
+from seqcast.cli_render import _print_backtest, _print_report
 from seqcast.errors import SeqcastError
 
 runs_app = typer.Typer(
@@ -101,8 +101,6 @@ def backtest_rows(home: Path | None) -> list[dict[str, Any]]:
 
 def _verdict_cell(verdict: str | None, ratio: Any) -> str:
     from rich.markup import escape
-
-    from seqcast.cli import _ratio_colour
 
     if not verdict:
         return ""

@@ -187,29 +187,27 @@ def save_config(path: Path, ctx: typer.Context) -> Path:
     return Path(path)
 
 
-# RunConfig field -> train option, where the names differ.
-_FIELD_OPTIONS = {"start": "from", "end": "to", "kind": "model", "nonlinearity": "activation",
-                  "covariates": "covariate"}
-
-
 def to_cli_args(config: dict[str, Any], skip: tuple[str, ...] = ()) -> list[str]:
-    """Command-line options that repeat a saved RunConfig dict (config.json)."""
+    """Command-line options that repeat a saved RunConfig dict (config.json); skip: field names."""
+    from seqcast.cli_options import BY_FIELD
+
     args: list[str] = []
-    for section in config.values():
+    for section_name, section in config.items():
         if not isinstance(section, dict):
             continue
         for name, value in section.items():
-            option = str(_FIELD_OPTIONS.get(name, name)).replace("_", "-")
+            option = BY_FIELD.get(f"{section_name}.{name}")
+            flag = option.long if option is not None else str(name).replace("_", "-")
             if value is None or name in skip:
                 continue
             if isinstance(value, bool):
-                args.append(f"--{option}" if value else f"--no-{option}")
-            elif isinstance(value, (list, tuple)) and name == "features":
+                args.append(f"--{flag}" if value else f"--no-{flag}")
+            elif isinstance(value, (list, tuple)) and option is not None and option.comma_list:
                 if value:  # --features takes one comma-separated list
-                    args += [f"--{option}", ",".join(map(str, value))]
+                    args += [f"--{flag}", ",".join(map(str, value))]
             elif isinstance(value, (list, tuple)):
                 for item in value:  # repeatable options such as --covariate
-                    args += [f"--{option}", str(item)]
+                    args += [f"--{flag}", str(item)]
             else:
-                args += [f"--{option}", f"{value:g}" if isinstance(value, float) else str(value)]
+                args += [f"--{flag}", f"{value:g}" if isinstance(value, float) else str(value)]
     return args

@@ -1,6 +1,6 @@
 """`seqcast sweep` and `seqcast sweeps`: the grid command and its records, rendered with rich.
 
-Registered on the app by seqcast.cli; imports nothing heavy until a command runs.
+Registered on the app by seqcast.cli (register(app)); imports nothing heavy until a command runs.
 """
 
 from __future__ import annotations
@@ -10,15 +10,23 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from seqcast.cli import HomeOption, JsonOption, _console, _json_out, _num, _ratio_colour, _user_errors, app
+from seqcast.cli_common import HomeOption, JsonOption, _console, _json_out, _num, _user_errors
+from seqcast.cli_render import _cell_line, _print_leaderboard, _print_table
 
 BackendOption = Annotated[Literal["local", "ray"], typer.Option(
     help="Where cells run: local worker processes, or Ray (pip install 'seqcast\\[ray]').")]
 AddressOption = Annotated[str | None, typer.Option(
     help="An existing Ray cluster, HOST:PORT (with --backend ray) \\[default: a private Ray on 127.0.0.1].")]
 
+sweeps_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+
+def register(app: typer.Typer) -> None:
+    """Add `sweep` and the `sweeps` group to the main app."""
+    app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(sweep)
+    app.add_typer(sweeps_app, name="sweeps")
+
+
 def sweep(
     ctx: typer.Context,
     symbol: Annotated[list[str] | None, typer.Option(
@@ -160,86 +168,6 @@ def _run(sw: Any, spec: Any, resume: str | None, home: Path | None, backend: str
     finally:
         if state.get("started"):
             progress.stop()
-
-
-def _cell_line(sweep: Any, cell: dict[str, Any], done: int, total: int) -> str:
-    from rich.markup import escape
-
-    label = sweep.data["configs"][cell["config"]]["label"]
-    what = f"{label} {cell['symbol']} seed {cell['seed']}" + (f" fold {cell['fold']}" if cell["fold"] else "")
-    if cell["status"] != "done":
-        return f"[red]failed[/] {escape(what)}: {escape(str(cell.get('error')))}"
-    test = cell["test"]
-    ratio = test.get("rmse_ratio")
-    colour = _ratio_colour(ratio if ratio is not None else float("nan"))
-    where = f" on {cell['node'][:16]}" if cell.get("node") else ""
-    ident = cell.get("run_id") or ""
-    return (f"{escape(what)}: RMSE/naive [{colour}]{_num(ratio, 4)}[/] (DM p {_num(test.get('dm_pvalue'), 2)}), "
-            f"{cell.get('seconds', 0):.1f} s{where} {ident}").rstrip()
-
-
-def _print_leaderboard(sweep: Any) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    out = _console()
-    counts = sweep.counts()
-    unit = "backtests" if sweep.data["spec"].get("backtest") else "runs"
-    out.print(f"sweep {sweep.sweep_id}: {sweep.status}; {counts['done']} of {len(sweep.cells)} cells done"
-              + (f", [red]{counts['failed']} failed[/]" if counts["failed"] else "")
-              + f" ({sweep.data.get('backend')}, {sweep.data.get('workers', '?')} workers)")
-    table = Table(box=None, pad_edge=False)
-    for name in ("#", "config", unit, "RMSE/naive", "DM p", "better", "worse", "coverage", "fit s"):
-        table.add_column(name, justify="left" if name == "config" else "right", no_wrap=True,
-                         min_width=max((len(r["label"]) for r in sweep.leaderboard), default=6) if name == "config"
-                         else None)
-    for rank, row in enumerate(sweep.leaderboard, start=1):
-        mean, sd = row["rmse_ratio_mean"], row["rmse_ratio_sd"]
-        ratio = "–" if mean is None else f"[{_ratio_colour(mean)}]{_num(mean, 4)}[/]" + (
-            f" ± {_num(sd, 2)}" if sd is not None else "")
-        cov = row["interval_coverage_mean"]
-        table.add_row(str(rank), escape(row["label"]), str(row["units"]), ratio, _num(row["dm_pvalue_median"], 2),
-                      str(row["better_than_naive"]), str(row["worse_than_naive"]),
-                      "–" if cov is None else f"{100 * cov:.1f} %", _num(row["fit_seconds_mean"], 2))
-    _print_table(out, table)
-    out.print(f"RMSE/naive: mean ± sd over the {unit}; DM p: their median Diebold–Mariano p against naive; "
-              f"better / worse: {unit} whose test says so at p < 0.05 (the rest cannot be told apart from naive)")
-    for cell in sweep.cells:
-        if cell["status"] == "failed":
-            out.print(f"[red]failed[/] cell {cell['cell'] + 1} ({escape(cell['symbol'] or '')} seed {cell['seed']}): "
-                      f"{escape(str(cell.get('error')))}")
-    lasting = [c for c in sweep.cells if c["status"] == "failed" and c.get("lasting")]
-    if lasting:
-        many = len(lasting) > 1
-        out.print(f"{len(lasting)} failed cell{'s' if many else ''} cannot work with {'their' if many else 'its'} "
-                  "options (a retry fails the same way): change the options and start a new sweep")
-    if counts["pending"] or counts["failed"] > len(lasting):
-        out.print(f"finish it with: seqcast sweep --resume {sweep.sweep_id}"
-                  + (" (runs the other unfinished cells; the ones above fail again)" if lasting else ""))
-    nodes = sweep.data.get("nodes") or {}
-    if sweep.data.get("backend") == "ray" and nodes:
-        out.print(f"cells ran on {len(nodes)} Ray node(s): "
-                  + ", ".join(f"{node[:8]}… {n}" for node, n in nodes.items()))
-    out.print(f"saved: {sweep.path}", soft_wrap=True)
-
-
-def _print_table(out: Any, table: Any) -> None:
-    """A table whose every cell is printed whole: never an ellipsis in a number or an id.
-
-    The console is widened to the table's natural width (its no_wrap columns' full content),
-    however narrow the terminal or when piped (rich then assumes 80 columns); a terminal
-    narrower than that wraps the long lines instead of rich cutting the cells.
-    """
-    from rich.measure import Measurement
-
-    needed = Measurement.get(out, out.options.update(width=10_000), table).maximum
-    if needed > out.width:
-        out.width = needed
-    out.print(table)
-
-
-sweeps_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
-app.add_typer(sweeps_app, name="sweeps")
 
 
 @sweeps_app.callback()
