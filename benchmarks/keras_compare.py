@@ -83,7 +83,7 @@ def keras_worker(args: argparse.Namespace) -> dict[str, Any]:
     actual, previous = values[n_train:], values[n_train - 1: n - 1]
     rmse = float(np.sqrt(np.mean((pred - actual) ** 2)))
     naive = float(np.sqrt(np.mean((previous - actual) ** 2)))
-    return {"fit_s": fit_seconds, "windows": {"train": int(n_fit), "test": int(len(x_test))},
+    return {"fit_s": fit_seconds, "windows": {"train": int(n_fit), "test": len(x_test)},
             "test": {"rmse": rmse, "naive_rmse": naive, "rmse_ratio": rmse / naive},
             "threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
                         "inter_op": tf.config.threading.get_inter_op_parallelism_threads()},
@@ -165,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
 
     first = next(iter(rows.values()))
     s0, k0 = first["seqcast"][0], first["keras"][0]
-    same = (s0["windows"]["train"] == k0["windows"]["train"] and s0["windows"]["test"] == k0["windows"]["test"] and abs(s0["test"]["naive_rmse"] - k0["test"]["naive_rmse"]) < 1e-9)
+    same = (all(s0["windows"][k] == k0["windows"][k] for k in ("train", "test"))
+            and abs(s0["test"]["naive_rmse"] - k0["test"]["naive_rmse"]) < 1e-9)
     print(f"classic job: LSTM(50)x2, window 60, batch 32, {args.epochs} epochs, EUR/PLN sample from "
           f"{data['first']} ({s0['windows']['train']} train / {s0['windows']['test']} test windows"
           f"{'' if same else '; WARNING: seqcast and Keras used different windows'}); {args.repeats} repeats, "
