@@ -44,8 +44,10 @@ def _node_ports() -> list[str]:
 
 
 def _session_pids(sids: set[int]) -> list[int]:
-    out = subprocess.run(["ps", "-eo", "pid=,sid="], capture_output=True, text=True, check=True).stdout
-    return [int(pid) for pid, sid in (line.split() for line in out.splitlines()) if int(sid) in sids]
+    """The live processes of these sessions (a zombie has ended; only its parent's reaping is left)."""
+    out = subprocess.run(["ps", "-eo", "pid=,sid=,stat="], capture_output=True, text=True, check=True).stdout
+    return [int(pid) for pid, sid, stat in (line.split()[:3] for line in out.splitlines())
+            if int(sid) in sids and not stat.startswith("Z")]
 
 
 @pytest.fixture
