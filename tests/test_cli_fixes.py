@@ -81,7 +81,8 @@ def test_config_file_values_of_the_wrong_type_are_refused(tmp_path, body, messag
     path = tmp_path / "run.toml"
     path.write_text(body)
     for command in ("train", "backtest"):
-        result = invoke(command, "--config", str(path))
+        # Wide enough that the error box never wraps the (long, under pytest-xdist) path.
+        result = invoke(command, "--config", str(path), env={"COLUMNS": "400"})
         output = " ".join(result.output.replace("│", " ").split())
         assert result.exit_code == 2 and message in output, output
         assert "'--epochs'" not in output and "Traceback" not in output

@@ -44,8 +44,10 @@ def _node_ports() -> list[str]:
 
 
 def _session_pids(sids: set[int]) -> list[int]:
-    out = subprocess.run(["ps", "-eo", "pid=,sid="], capture_output=True, text=True, check=True).stdout
-    return [int(pid) for pid, sid in (line.split() for line in out.splitlines()) if int(sid) in sids]
+    """The live processes of these sessions (a zombie has ended; only its parent's reaping is left)."""
+    out = subprocess.run(["ps", "-eo", "pid=,sid=,stat="], capture_output=True, text=True, check=True).stdout
+    return [int(pid) for pid, sid, stat in (line.split()[:3] for line in out.splitlines())
+            if int(sid) in sids and not stat.startswith("Z")]
 
 
 @pytest.fixture
@@ -85,15 +87,17 @@ def cluster(ray_env):
         start(["--address", f"127.0.0.1:{port}", "--temp-dir", str(tmp_path / "node")], dict(os.environ))
         yield f"127.0.0.1:{port}"
     finally:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            for pid in _session_pids(sessions):
+        # A throwaway cluster: SIGKILL at once (its daemons took 2 s and more to end on SIGTERM),
+        # then its temp dir goes too. Killed in rounds, in case a daemon was starting a worker.
+        deadline = time.monotonic() + 10
+        while (pids := _session_pids(sessions)) and time.monotonic() < deadline:
+            for pid in pids:
                 try:
-                    os.kill(pid, sig)
+                    os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-            deadline = time.monotonic() + (2 if sig == signal.SIGTERM else 5)
-            while _session_pids(sessions) and time.monotonic() < deadline:
-                time.sleep(0.2)
+            time.sleep(0.05)
+        assert not _session_pids(sessions), "the test cluster's processes did not end"
         shutil.rmtree(tmp_path, ignore_errors=True)
 
 

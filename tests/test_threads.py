@@ -88,7 +88,7 @@ def test_a_library_training_leaves_the_process_as_it_found_it(monkeypatch, sine_
     torch.set_num_threads(1)
     torch.manual_seed(123)
     rng_before = torch.get_rng_state()
-    run = api.train(epochs=2, hidden=8, lookback=10, threads=2).run
+    run = api.train(epochs=1, hidden=8, lookback=10, threads=2).run
     assert torch.get_num_threads() == 1
     assert torch.equal(torch.get_rng_state(), rng_before)
     assert run.meta["training"]["threads"] == 2

@@ -274,6 +274,14 @@ def running(pid: int) -> str:
     return "" if state in ("Z", "X") else cmdline
 
 
+def torch_loaded(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/maps") as fh:
+            return "libtorch_cpu" in fh.read()
+    except OSError:
+        return False
+
+
 @pytest.fixture
 def sample_home(workspace):
     api.fetch("eurpln", source="sample", start="2015-01-01", home=workspace)
@@ -301,15 +309,16 @@ def test_sigint_during_backtest_stops_the_workers_at_once(sample_home) -> None:
     proc = start(["backtest", "--folds", "4", "--workers", "2", "--epochs", "300", "--hidden", "32",
                   "--patience", "0"], sample_home)
     try:
-        wait_for(proc, rb"backtest folds", timeout=60)
+        # The bar draws when the first fold ends (minutes away at 300 epochs): wait for the workers
+        # instead, until both have torch loaded, i.e. are (about to start) training their folds.
         deadline = time.monotonic() + 60
         children: list[int] = []
-        while time.monotonic() < deadline and len(children) < 2:
+        while time.monotonic() < deadline and len([c for c in children if torch_loaded(c)]) < 2:
             found = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout
-            children = [int(pid) for pid in found.split()]
+            children = [int(pid) for pid in found.split() if "spawn_main" in running(int(pid))]
             time.sleep(0.1)
-        assert len(children) >= 2, children
-        time.sleep(3.0)  # the workers have imported torch and are training their folds
+        assert len([c for c in children if torch_loaded(c)]) >= 2, children
+        time.sleep(0.5)
         sent = time.monotonic()
         proc.send_signal(signal.SIGINT)
         _out, err = proc.communicate(timeout=60)
