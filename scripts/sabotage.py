@@ -72,7 +72,9 @@ class Sabotage:
     """The fast subset of test files that should catch it."""
 
 
-FORWARD_TESTS = ("tests/test_forward_paths.py", "tests/test_training.py", "tests/test_cli.py")
+FORWARD_TESTS = ("tests/test_forward_paths.py", "tests/test_training.py", "tests/test_cli.py",
+                 "tests/test_seeds.py::test_one_seed_has_zero_sd_and_equals_train",
+                 "tests/test_seeds.py::test_cli_train_seeds_json")
 
 def torch_forward(cls: str, name: str, body: str) -> Patch:
     """Replace cls.forward by `body` (an expression of orig, self and x)."""
@@ -114,7 +116,7 @@ SABOTAGES = [
             torch_forward("TransformerRegressor", "zero-network", "orig(self, x) * 0.0"),
             numpy_call("zero-network", "orig(self, x) * 0.0"),
         ),
-        (*FORWARD_TESTS, "tests/test_seeds.py"),
+        FORWARD_TESTS,
     ),
     Sabotage(
         "ignore-input",
@@ -124,7 +126,7 @@ SABOTAGES = [
             torch_forward("TransformerRegressor", "ignore-input", "orig(self, x * 0.0)"),
             numpy_call("ignore-input", "orig(self, x * 0.0)"),
         ),
-        (*FORWARD_TESTS, "tests/test_seeds.py"),
+        FORWARD_TESTS,
     ),
     Sabotage(
         "shrink-one",

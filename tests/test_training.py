@@ -135,10 +135,24 @@ def test_seeded_api_runs_are_reproducible_and_the_seed_matters():
     assert a.metrics["test"]["rmse"] != c.metrics["test"]["rmse"]
 
 
+def test_shrinkage_falls_back_to_naive_on_a_random_walk():
+    """No pattern: the validation tail does not support the network's moves, so the forecasts are naive."""
+    api.fetch("randomwalk", source="synthetic", options={"length": 400})
+    run = api.train(**SIGNAL_KW).run
+    preds = run.predictions()
+    assert run.meta["shrink"] == 0.0
+    np.testing.assert_array_equal(preds["predicted"].to_numpy(), preds["naive"].to_numpy())
+    assert run.metrics["test"]["rmse_ratio"] == 1.0 and run.metrics["verdict"] == "same as naive"
+    # ...although the network itself did forecast moves: its own direction is scored.
+    assert 0.0 < run.metrics["test"]["directional_accuracy"] < 1.0
+
+
 def test_a_trained_run_beats_naive_on_the_synthetic_sine():
     """The report's numbers on a series with a pattern: far below naive, significantly, and consistent."""
     api.fetch("sine", source="synthetic", options={"length": 400})
     run = api.train(**SIGNAL_KW).run
+    # Trusted, but not blindly: the shrinkage weight is fitted (slope less two standard errors).
+    assert 0.2 < run.meta["shrink"] < 0.95
     test = run.metrics["test"]
     preds = run.predictions()
     part = preds[preds["part"] == "test"]
