@@ -300,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tests", nargs="+", help="test files or ids to run instead of each sabotage's subset")
     parser.add_argument("--no-baseline", action="store_true", help="skip the run without sabotage")
     parser.add_argument("-x", "--exitfirst", action="store_true", help="stop each run at the first red test")
+    parser.add_argument("--show", type=int, default=6, metavar="N", help="red tests named per sabotage (6)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print pytest's output tail of every run")
     args = parser.parse_args(argv)
     if args.list:
@@ -337,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| sabotage | applied | caught | red tests | seconds |")
     print("|---|---|---|---|---|")
     for o in outcomes:
-        shown = ", ".join(o.red[:6]) + (f", ... ({len(o.red)} in all)" if len(o.red) > 6 else "")
+        red = [t.removeprefix("tests/") for t in o.red]
+        shown = ", ".join(red[:args.show]) + (f", ... ({len(red)} in all)" if len(red) > args.show else "")
         print(f"| {o.name} | {'yes' if o.applied else 'NO'} | {'yes' if o.red else 'no'} | {shown or '-'} | "
               f"{o.seconds:.1f} |")
     baseline_ok = args.no_baseline or outcomes[0].returncode == 0
