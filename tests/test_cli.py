@@ -1,18 +1,28 @@
-"""The CLI end to end on a slice of the bundled sample, plus its error paths."""
+"""The CLI end to end on a series with signal (the synthetic sine) and on the bundled sample,
+plus its error paths."""
 
 from __future__ import annotations
 
 import json
+import math
+import re
+import shlex
 import subprocess
 import sys
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from seqcast.cli import app
 
 runner = CliRunner()
 TINY = ["--epochs", "2", "--hidden", "8", "--lookback", "10", "--batch-size", "64", "--patience", "0"]
+# Enough for a small network to learn the synthetic sine in well under a second, so the forecast
+# is the network's (shrunk part of the way), not the naive one: the values below can be wrong.
+SIGNAL = ["--epochs", "8", "--hidden", "16", "--lookback", "20", "--lr", "0.01", "--batch-size", "32",
+          "--patience", "0", "--threads", "1"]
+SINE_LENGTH = 400  # the next day is t = 400: the noise-free sine is 10 + sin(2π·400/20) = 10 there
 
 
 def invoke(*args: str):
@@ -20,11 +30,11 @@ def invoke(*args: str):
 
 
 def test_fetch_train_plot_predict_runs(workspace):
-    result = invoke("fetch", "eurpln", "--source", "sample", "--from", "2023-01-01")
+    result = invoke("fetch", "sine", "--source", "synthetic", "--length", str(SINE_LENGTH))
     assert result.exit_code == 0, result.output
-    assert "eurpln" in result.output and "from sample" in result.output
+    assert "sine" in result.output and "from synthetic" in result.output
 
-    result = invoke("train", *TINY)
+    result = invoke("train", *SIGNAL)
     assert result.exit_code == 0, result.output
     assert "run id:" in result.output
     assert "naive" in result.output
@@ -33,7 +43,13 @@ def test_fetch_train_plot_predict_runs(workspace):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     for key in ("rmse", "mae", "mape", "directional_accuracy", "naive_rmse", "naive_mae", "rmse_ratio"):
         assert key in metrics["test"] and key in metrics["train"]
-    assert metrics["test"]["naive_rmse"] > 0
+    # The network learned the sine: well below naive, significantly, and the report says so.
+    assert 0 < metrics["test"]["rmse_ratio"] < 0.85, metrics["test"]
+    assert metrics["test"]["rmse"] == pytest.approx(metrics["test"]["rmse_ratio"] * metrics["test"]["naive_rmse"])
+    assert metrics["test"]["dm_pvalue"] < 0.01
+    assert "beats naive by" in result.output
+    shrink = json.loads((run_dir / "meta.json").read_text())["shrink"]
+    assert 0.2 < shrink <= 1.0  # the validation tail trusted the network's moves
 
     result = invoke("plot", run_id)
     assert result.exit_code == 0, result.output
@@ -47,8 +63,16 @@ def test_fetch_train_plot_predict_runs(workspace):
     assert forecast["run_id"] == run_id
     assert forecast["last_date"] == "2026-10-30"  # a Friday
     assert forecast["rows"][0]["date"] == "2026-11-02"  # the next weekday
-    row = forecast["rows"][0]
-    assert row["lower"] <= row["predicted"] <= row["upper"]
+    row, last = forecast["rows"][0], forecast["last_close"]
+    # The forecast is the network's: it moves from the last close toward the sine's next value.
+    clean_next = 10 + math.sin(2 * math.pi * SINE_LENGTH / 20)
+    assert abs(row["predicted"] - last) > 0.02
+    assert abs(row["predicted"] - clean_next) < abs(last - clean_next) - 0.02, (row, last)
+    assert row["change_pct"] == pytest.approx((row["predicted"] / last - 1) * 100)
+    # A real interval around that forecast: about ±1.645 daily noise sd (0.1), neither empty nor huge.
+    assert row["lower"] < row["predicted"] < row["upper"]
+    assert 0.15 < row["upper"] - row["lower"] < 1.5, row
+    assert row["lower"] < row["predicted"] - 0.05 and row["upper"] > row["predicted"] + 0.05
 
     result = invoke("runs", "--json")
     assert result.exit_code == 0, result.output
@@ -60,7 +84,7 @@ def test_fetch_train_plot_predict_runs(workspace):
     assert run_id in result.output
 
     result = invoke("data")
-    assert "eurpln" in result.output and "2026-10-30" in result.output
+    assert "sine" in result.output and "2026-10-30" in result.output
 
 
 def test_train_json_and_predict_days(workspace):
@@ -146,12 +170,40 @@ def test_python_dash_m_and_fast_help():
     assert out.stdout.strip() == "[]"
 
 
+def parse_example(line: str) -> list[str]:
+    """Parse `seqcast ...` as the CLI would, without running it; the command path it names."""
+    args = shlex.split(line)[1:]
+    command = typer.main.get_command(app)  # (typer's own copy of click: duck-typed below)
+    ctx = command.make_context("seqcast", args)
+    path = []
+    while hasattr(command, "resolve_command"):  # a group
+        rest = [*getattr(ctx, "_protected_args", []), *ctx.args]
+        if not rest:
+            break
+        name, command, rest = command.resolve_command(ctx, rest)
+        path.append(name)
+        ctx = command.make_context(name, rest, parent=ctx)  # unknown options or bad values raise here
+    return path
+
+
 @pytest.mark.parametrize("command", ["fetch", "data", "train", "backtest", "runs", "plot", "predict-next"])
-def test_every_command_has_help_with_example(command):
-    result = invoke(command, "--help")
+def test_every_command_has_help_with_example(command, tmp_path, monkeypatch):
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "300"})
     assert result.exit_code == 0
-    assert "Example" in result.output
-    assert f"seqcast {command}" in result.output
+    # The examples: after "Example(s):", before the option boxes (not the usage line).
+    section = result.output.split("Example", 1)[1].split("╭", 1)[0]
+    examples = [m.group(0).strip() for m in re.finditer(rf"seqcast {re.escape(command)}\b[^\n#]*", section)]
+    assert [e for e in examples if e != f"seqcast {command}"], section  # one with arguments or options
+    monkeypatch.chdir(tmp_path)  # the --config examples read their file
+    for name in ("run.toml", "bt.toml"):
+        (tmp_path / name).write_text('model = "gru"\n')
+    for example in examples:
+        try:
+            path = parse_example(example)
+        except Exception as exc:  # click's usage errors
+            message = exc.format_message() if hasattr(exc, "format_message") else repr(exc)
+            pytest.fail(f"the help's example {example!r} does not parse: {message}")
+        assert path[0] == command, example
 
 
 def test_data_lists_and_data_rm_removes(workspace, tmp_path):

@@ -220,3 +220,35 @@ def test_fit_survives_a_long_flat_stretch():
     values = np.r_[np.full(400, 5.0), 5 + np.cumsum(rng.normal(0, 0.01, 200))]
     p = fit_garch(moves(values[:420], True))
     assert p.nu > 2 and np.isfinite(conditional_variance(moves(values, True), p)).all()
+
+
+def test_a_test_days_interval_and_forecast_use_only_the_days_before_it(tmp_path):
+    """Rolling split conformal: later test days cannot reach an earlier day's forecast or band.
+
+    Two series share everything up to day 340 of 400 (the training part ends at 280); after it one
+    turns ten times noisier. Every test day before 340 must get the same forecast and interval from both.
+    """
+    rng = np.random.default_rng(0)
+    n, change = 400, 340
+    values = 10 + np.sin(2 * np.pi * np.arange(n) / 20) + 0.1 * rng.normal(size=n)
+    wild = values.copy()
+    wild[change:] += rng.normal(0, 1.0, n - change)
+    dates = pd.bdate_range("2020-01-01", periods=n, name="Date")
+    options = {"epochs": 8, "hidden": 16, "lookback": 20, "lr": 1e-2, "batch_size": 32, "patience": 0,
+               "threads": 1}
+    preds = []
+    for name, series in (("calm", values), ("wild", wild)):
+        api.fetch(name, csv=write_csv(tmp_path / f"{name}.csv", pd.DataFrame({"Close": series}, index=dates)))
+        run = api.train(symbol=name, **options).run
+        assert run.meta["shrink"] > 0  # the network's own forecasts, not naive's
+        preds.append(run.predictions().set_index("date"))
+    calm, wild_preds = preds
+    test = calm["part"] == "test"
+    before = test & (calm.index < dates[change])
+    after = test & (calm.index > dates[change + 5])
+    assert before.sum() > 40 and after.sum() > 40
+    for column in ("predicted", "lower", "upper"):
+        np.testing.assert_array_equal(calm.loc[before, column], wild_preds.loc[before, column], err_msg=column)
+    # The comparison can fail: once the wild days are known, the bands widen.
+    width = (calm["upper"] - calm["lower"])[after].mean()
+    assert (wild_preds["upper"] - wild_preds["lower"])[after].mean() > 1.5 * width

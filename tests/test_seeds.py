@@ -45,10 +45,14 @@ def test_train_seeds_saves_one_run_per_seed_and_summarises(fetched):
 
 
 def test_one_seed_has_zero_sd_and_equals_train(fetched):
-    result = api.train_seeds(seeds=1, **TINY_KW)
+    # No shrinkage: a tiny net is shrunk all the way to naive here, and every seed would "equal" any other.
+    result = api.train_seeds(seeds=1, seed=4, shrink=False, **TINY_KW)
     assert all(s["sd"] == 0.0 for s in result.summary.values())
-    single = api.train(**TINY_KW).run
-    assert result.summary["rmse"]["mean"] == pytest.approx(single.metrics["test"]["rmse"])
+    single = api.train(seed=4, shrink=False, **TINY_KW).run
+    assert result.summary["rmse"]["mean"] == pytest.approx(single.metrics["test"]["rmse"], rel=1e-12)
+    assert single.metrics["test"]["rmse"] != pytest.approx(single.metrics["test"]["naive_rmse"], rel=1e-3)
+    other = api.train(seed=5, shrink=False, **TINY_KW).run  # the comparison can fail: seeds matter
+    assert result.summary["rmse"]["mean"] != pytest.approx(other.metrics["test"]["rmse"], rel=1e-6)
 
 
 @pytest.mark.parametrize("seeds", [0, 101, True, 2.5])
@@ -70,13 +74,18 @@ def test_cli_train_seeds_prints_mean_and_sd(fetched):
 
 
 def test_cli_train_seeds_json(fetched):
-    result = runner.invoke(app, ["train", *TINY, "--seeds", "2", "--seed", "3", "--json"])
+    result = runner.invoke(app, ["train", *TINY, "--seeds", "2", "--seed", "3", "--no-shrink", "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
     assert set(payload) == {"runs", "summary"}
     assert [r["seed"] for r in payload["runs"]] == [3, 4]
     assert payload["summary"]["rmse_ratio"].keys() == {"mean", "sd"}
     assert payload["runs"][0]["test"]["naive_rmse"] == pytest.approx(payload["summary"]["naive_rmse"]["mean"])
+    # Two seeds, two networks: the summary is their mean and sample sd.
+    rmses = [r["test"]["rmse"] for r in payload["runs"]]
+    assert rmses[0] != rmses[1]
+    assert payload["summary"]["rmse"]["mean"] == pytest.approx(np.mean(rmses))
+    assert payload["summary"]["rmse"]["sd"] == pytest.approx(np.std(rmses, ddof=1)) and np.std(rmses) > 0
 
 
 def test_cli_seeds_errors_and_help(fetched):
