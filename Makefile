@@ -32,8 +32,10 @@ typecheck: setup
 		echo "$(BIN)/mypy"; $(BIN)/mypy; \
 	else echo "typecheck: skipped on Python < 3.11 (numpy 2.2's stubs); CI checks types on 3.11 and 3.12"; fi
 
+# Two worker processes (pytest-xdist), one test file each at a time: the Ray cluster and other
+# module-scoped fixtures start once; each test still bounds its own torch threads.
 test: lint typecheck
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: setup
 	$(BIN)/python benchmarks/bench.py
