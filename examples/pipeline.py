@@ -32,7 +32,7 @@ def main() -> None:
                  else "  [lag: repeats yesterday]" if test["lag_detected"] else ""))
 
     print("chart:", api.plot(course.run_id, home=home))
-    forecast = seqcast.predict_next(default.run_id, days=3, home=home)
+    forecast = seqcast.predict_next(default.run_id, horizon=3, home=home)
     for row in forecast.rows:
         print(f"{row['date']}: {row['predicted']:.4f} ({forecast.coverage:.0%} interval "
               f"{row['lower']:.4f} .. {row['upper']:.4f})")

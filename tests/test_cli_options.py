@@ -24,7 +24,7 @@ from seqcast.sources import FetchResult
 runner = CliRunner()
 FIELDS = [f"{section}.{f.name}" for section, cls in (("data", DataConfig), ("model", ModelConfig),
                                                        ("train", TrainConfig)) for f in dataclasses.fields(cls)]
-TRAIN_ONLY = {"train.coverage"}  # backtest has no --coverage (its folds report no intervals)
+TRAIN_ONLY = {"train.level"}  # backtest has no --level (its folds report no intervals)
 
 # A value other than the default for every field, as typed on the command line.
 OTHER = {
@@ -38,7 +38,7 @@ OTHER = {
     "model.dropout": ["--dropout", "0.25"], "model.nonlinearity": ["--activation", "tanh"],
     "model.heads": ["--heads", "3"], "train.epochs": ["--epochs", "7"], "train.batch_size": ["--batch-size", "9"],
     "train.lr": ["--lr", "0.02"], "train.clip": ["--clip", "0.5"], "train.patience": ["--patience", "0"],
-    "train.seed": ["--seed", "11"], "train.shrink": ["--no-shrink"], "train.coverage": ["--coverage", "0.8"],
+    "train.seed": ["--seed", "11"], "train.shrink": ["--no-shrink"], "train.level": ["--level", "0.8"],
     "train.device": ["--device", "cpu"], "train.threads": ["--threads", "2"],
 }
 
@@ -122,7 +122,7 @@ def test_sweep_takes_every_run_option_by_the_same_flag():
 def test_a_config_written_back_as_options_is_the_same_config():
     cfg = _parse("train", [a for given in OTHER.values() for a in given])
     assert _parse("train", to_cli_args(cfg.to_dict())) == cfg
-    assert "--coverage" not in to_cli_args(cfg.to_dict(), skip=("coverage",))
+    assert "--level" not in to_cli_args(cfg.to_dict(), skip=("level",))
 
 
 def test_a_wrong_value_names_its_flag():

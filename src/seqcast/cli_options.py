@@ -53,6 +53,8 @@ class RunOption:
     commands: tuple[str, ...] = COMMANDS
     comma_list: bool = False
     """One value that is a comma-separated list (--features ohlc,volume)."""
+    aliases: tuple[str, ...] = ()
+    """Old flag names still accepted (without dashes)."""
 
     @property
     def name(self) -> str:
@@ -87,7 +89,9 @@ class RunOption:
 
     def parameter(self, command: str) -> inspect.Parameter:
         """The typer parameter of this option in a command's signature."""
-        decls = () if self.long == self.name.replace("_", "-") else (f"--{self.long}",)
+        decls: tuple[str, ...] = ()
+        if self.long != self.name.replace("_", "-") or self.aliases:
+            decls = (f"--{self.long}", *(f"--{a}" for a in self.aliases))
         if self.annotation() is bool:
             info = flag_option(*decls, help=self.help_for(command))
         else:
@@ -126,7 +130,8 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption("data.val_fraction", {"train": "Validation tail of the training part.",
                                     "backtest": "Validation tail of each fold's training part."}),
     RunOption("train.shrink", "Shrink moves toward naive (fitted on validation)."),
-    RunOption("train.coverage", "Prediction-interval coverage.", commands=("train",)),
+    RunOption("train.level", "Nominal level of the prediction intervals (--coverage: the old name).",
+              commands=("train",), aliases=("coverage",)),
     RunOption("data.start", "Use data from this date.", flag="from"),
     RunOption("data.end", "Use data up to this date.", flag="to"),
     RunOption("data.covariates", "A stored series read as a past covariate, SYMBOL[:SOURCE] (repeatable): the "

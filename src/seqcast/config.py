@@ -145,9 +145,10 @@ class TrainConfig:
     """Epochs without validation improvement before stopping; 0 turns early stopping off."""
     seed: int = 0
     shrink: bool = True
-    """Scale predicted moves by a factor in [0, 1] fitted on the validation tail."""
-    coverage: float = 0.9
-    """Nominal coverage of prediction intervals (split conformal on validation residuals)."""
+    """Scale predicted moves by a shrinkage weight in [0, 1] fitted on the validation tail."""
+    level: float = 0.9
+    """Nominal level of the prediction intervals (conformal on out-of-sample residuals); the
+    coverage they reach is measured on the test part and reported."""
     device: str = "auto"
     threads: int | None = None
 
@@ -159,7 +160,7 @@ class TrainConfig:
         _check_range("clip", self.clip, 0.0, 1e6, flag="--clip")
         _check_int(self.patience, flag="--patience", minimum=0, maximum=MAX_EPOCHS)
         _check_int(self.seed, flag="--seed", minimum=0, maximum=MAX_SEED)
-        _check_range("coverage", self.coverage, 0.5, 0.999, flag="--coverage")
+        _check_range("level", self.level, 0.5, 0.999, flag="--level")
         if self.device not in ("auto", "cpu", "cuda", "mps"):
             raise ConfigError(f"--device must be auto, cpu, cuda or mps, got {self.device!r}")
         if self.threads is not None:
@@ -194,6 +195,8 @@ class RunConfig:
             values = raw.get(name, {})
             if not isinstance(values, dict):
                 raise ConfigError(f"config section {name!r} must be an object")
+            values = {OLD_NAMES.get(name, {}).get(k, k): v for k, v in values.items()
+                      if not (k in OLD_NAMES.get(name, {}) and OLD_NAMES[name][k] in values)}
             known = {f.name for f in fields(part_cls)}
             unknown = set(values) - known
             if unknown:
@@ -252,13 +255,16 @@ class RunOptions(TypedDict, total=False):
     patience: int
     seed: int
     shrink: bool
-    coverage: float
+    level: float
     device: str
     threads: int | None
 
 
-_OPTION_ALIASES = {"model": ("model", "kind")}
-"""Flat option -> (section, field) where the option is not the field's own name."""
+_OPTION_ALIASES = {"model": ("model", "kind"), "coverage": ("train", "level")}
+"""Flat option -> (section, field) where the option is not the field's own name (or is an old name)."""
+
+OLD_NAMES = {"train": {"coverage": "level"}}
+"""Config keys of each section written by earlier seqcast versions -> their names now (still read)."""
 
 
 def make_config(config: RunConfig | None = None, **overrides: Unpack[RunOptions]) -> RunConfig:

@@ -133,12 +133,12 @@ def _run_meta(series: SeriesInput, fitted: Fitted) -> dict[str, Any]:
             "seconds": round(result.seconds, 3), "device": str(fitted.device),
             "threads": fitted.threads, "torch": fitted.torch_version,
         },
-        "shrink": fitted.alpha,
+        "shrinkage_weight": fitted.shrinkage_weight,
         "interval_widths": fitted.widths,  # multipliers of the h-day GARCH scale, h = 1..
         "interval_scale": "log" if fitted.relative else "price",
         # GJR-GARCH(1,1)-t and GARCH(1,1)-normal fitted on the training part; variances averaged
         "volatility": [p.to_dict() for p in fitted.vol] if fitted.vol else None,
-        "coverage": cfg.train.coverage,
+        "level": cfg.train.level,  # the intervals' nominal level
         **series.sampling,
     }
     meta["split"]["dropped_windows"] = ds.dropped

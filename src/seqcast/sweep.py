@@ -265,7 +265,10 @@ class SweepSpec:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> SweepSpec:
-        grid = {k: [tuple(v) if isinstance(v, list) else v for v in vs] for k, vs in raw["grid"].items()}
+        from seqcast.config import OLD_NAMES
+
+        old = {k: v for section in OLD_NAMES.values() for k, v in section.items()}  # a sweep saved before a rename
+        grid = {old.get(k, k): [tuple(v) if isinstance(v, list) else v for v in vs] for k, vs in raw["grid"].items()}
         return cls(grid, list(raw["symbols"]), raw["seeds"], raw["seed"], raw["backtest"])
 
 

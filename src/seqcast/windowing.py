@@ -87,7 +87,7 @@ def first_position(lookback: int, target: str) -> int:
 
 
 @dataclass
-class Dataset:
+class WindowedData:
     """All windows of one series, built once, plus where each part starts and ends."""
 
     x: np.ndarray  # (n_windows, lookback, n_features) float32, scaled; feature 0 = the target's move
@@ -140,7 +140,7 @@ def _check_options(*, lookback: int, split: float | None, val_fraction: float, t
 def build_dataset(
     values: np.ndarray, *, lookback: int, split: float, val_fraction: float, target: str,
     n_train: int | None = None, inputs: np.ndarray | None = None,
-) -> Dataset:
+) -> WindowedData:
     """Split chronologically, fit the scaler on the training part, build every window.
 
     n_train, when given, is the exact length of the training part (split is then ignored).
@@ -228,7 +228,7 @@ def build_dataset(
             f"only {train_end} windows left for fitting after the validation tail; "
             "lower --val-fraction or --lookback, or use more data"
         )
-    return Dataset(
+    return WindowedData(
         x=np.ascontiguousarray(x),
         y=np.ascontiguousarray(y),
         positions=positions,
