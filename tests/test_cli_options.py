@@ -156,3 +156,19 @@ def test_fetch_takes_a_registered_plugin_source(workspace, monkeypatch):
 def test_run_options_reach_only_the_named_command():
     assert [o.name for o in cli_options.options_of("backtest")] == [
         o.name for o in RUN_OPTIONS if o.field not in TRAIN_ONLY]
+
+
+def test_flags_are_declared_once_with_the_config_fields():
+    from seqcast.config import option_specs
+
+    specs = {s.field: s for s in option_specs()}
+    assert sorted(specs) == sorted(FIELDS)
+    assert {f.name for f in dataclasses.fields(cli_options.RunOption)}.isdisjoint({"flag", "comma_list", "aliases"})
+    assert not hasattr(sw, "FLAG_KEYS") and not hasattr(sw, "COMMA_LISTS")
+    train = {p.name: p for p in _command("train").params}
+    for option in RUN_OPTIONS:
+        spec = specs[option.field]
+        assert option.long == spec.flag and option.comma_list == spec.comma_list
+        assert train[option.name].opts == [f"--{spec.flag}", *(f"--{old}" for old in spec.old_flags)]
+    assert [s.flag for s in option_specs() if s.comma_list] == ["features"]
+    assert {old: s.flag for s in option_specs() for old in s.old_flags} == {"coverage": "level"}

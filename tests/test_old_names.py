@@ -127,7 +127,7 @@ def test_an_old_config_dict_reads_coverage_as_level() -> None:
     raw["train"].pop("level")
     raw["train"]["coverage"] = 0.8
     assert RunConfig.from_dict(raw).train.level == 0.8
-    with pytest.raises(ConfigError, match="--level must be between 0.5 and 0.999"):
+    with pytest.raises(ConfigError, match=r"--level must be between 0\.5 and 0\.999"):
         RunConfig.from_dict({"train": {"coverage": 0.2}})
     assert make_config(coverage=0.7).train.level == 0.7  # type: ignore[call-arg]
 

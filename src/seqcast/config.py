@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date
@@ -33,6 +34,12 @@ MAX_BATCH_SIZE = 65_536
 MAX_THREADS = 1024
 
 
+def _cli(flag: str | None = None, *, option: str | None = None, comma_list: bool = False,
+         old_flags: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A config field's command-line spelling, kept with the field (read by option_specs)."""
+    return {"flag": flag, "option": option, "comma_list": comma_list, "old_flags": old_flags}
+
+
 def _check_range(name: str, value: float, low: float, high: float, *, flag: str) -> None:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
         raise ConfigError(f"{flag} must be a number, got {value!r}")
@@ -58,9 +65,9 @@ class DataConfig:
     """Stored symbol; None = the most recently fetched one."""
     source: str | None = None
     """Stored source of that symbol; None = the one fetched last."""
-    start: str | None = None
+    start: str | None = field(default=None, metadata=_cli("from"))
     """First date used (YYYY-MM-DD); None = all stored data."""
-    end: str | None = None
+    end: str | None = field(default=None, metadata=_cli("to"))
     """Last date used; None = up to the latest stored day."""
     split: float = 0.7
     """Chronological train fraction; the rest is the test part."""
@@ -70,10 +77,11 @@ class DataConfig:
     """Days of history the model sees for each forecast."""
     target: Target = "logret"
     """What the network predicts: the next log-return (default), change, or level."""
-    covariates: list[str] = field(default_factory=list)
-    """Past covariates as SYMBOL[:SOURCE]: stored series read up to each window's last day."""
-    features: list[str] = field(default_factory=list)
-    """The target's own other columns to read: ohlc, volume."""
+    covariates: list[str] = field(default_factory=list, metadata=_cli("covariate"))
+    """Past covariates as SYMBOL[:SOURCE]: stored series read up to each window's last day (--covariate,
+    repeatable)."""
+    features: list[str] = field(default_factory=list, metadata=_cli(comma_list=True))
+    """The target's own other columns to read: ohlc, volume (--features ohlc,volume: one comma list)."""
     max_stale_days: int = 7
     """A covariate value older than this (calendar days) on a target date counts as missing."""
 
@@ -107,12 +115,12 @@ class DataConfig:
 class ModelConfig:
     """The network: a recurrent (or transformer) encoder and a linear head."""
 
-    kind: ModelKind = "lstm"
+    kind: ModelKind = field(default="lstm", metadata=_cli("model", option="model"))
     hidden: int = 32
     layers: int = 1
     dropout: float = 0.0
     """Dropout between stacked layers and before the head."""
-    nonlinearity: Literal["relu", "tanh"] = "relu"
+    nonlinearity: Literal["relu", "tanh"] = field(default="relu", metadata=_cli("activation"))
     """Activation of the plain RNN (the course's RNN uses ReLU)."""
     heads: int = 4
     """Attention heads (transformer only)."""
@@ -146,7 +154,7 @@ class TrainConfig:
     seed: int = 0
     shrink: bool = True
     """Scale predicted moves by a shrinkage weight in [0, 1] fitted on the validation tail."""
-    level: float = 0.9
+    level: float = field(default=0.9, metadata=_cli(old_flags=("coverage",)))
     """Nominal level of the prediction intervals (conformal on out-of-sample residuals); the
     coverage they reach is measured on the test part and reported."""
     device: str = "auto"
@@ -260,8 +268,48 @@ class RunOptions(TypedDict, total=False):
     threads: int | None
 
 
-_OPTION_ALIASES = {"model": ("model", "kind"), "coverage": ("train", "level")}
-"""Flat option -> (section, field) where the option is not the field's own name (or is an old name)."""
+SECTIONS: tuple[tuple[str, type[Any]], ...] = (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig))
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """How one RunConfig field is spelled outside the config: its flag, flat keyword, old names."""
+
+    section: str
+    name: str
+    """The field's name in its section."""
+    option: str
+    """The flat keyword of make_config, api.train and a sweep's grid (the field's name but model.kind's)."""
+    flag: str
+    """The long command-line option without dashes, for train, backtest, sweep and config files."""
+    comma_list: bool
+    """A list field given as one comma-separated value (--features ohlc,volume); other lists repeat."""
+    old_flags: tuple[str, ...]
+    """Flags (and config-file keys) of earlier seqcast versions, still accepted."""
+
+    @property
+    def field(self) -> str:
+        """section.name, as "data.lookback"."""
+        return f"{self.section}.{self.name}"
+
+
+@functools.cache
+def option_specs() -> tuple[OptionSpec, ...]:
+    """Every RunConfig field's command-line spelling, read from the fields' metadata."""
+    specs = []
+    for section, cls in SECTIONS:
+        for f in fields(cls):
+            cli = f.metadata or _cli()
+            option = cli["option"] or f.name
+            specs.append(OptionSpec(section, f.name, option, cli["flag"] or option.replace("_", "-"),
+                                    cli["comma_list"], cli["old_flags"]))
+    return tuple(specs)
+
+
+def spec_of(field_path: str) -> OptionSpec:
+    """The OptionSpec of "section.name"."""
+    return next(s for s in option_specs() if s.field == field_path)
+
 
 OLD_NAMES = {"train": {"coverage": "level"}}
 """Config keys of each section written by earlier seqcast versions -> their names now (still read)."""
@@ -271,12 +319,12 @@ def make_config(config: RunConfig | None = None, **overrides: Unpack[RunOptions]
     """A RunConfig from defaults (or `config`) with flat overrides such as model="gru", lr=1e-3."""
     config = config or RunConfig()
     parts: dict[str, Any] = {"data": config.data, "model": config.model, "train": config.train}
+    by_option = {s.option: s for s in option_specs()}
+    for section_name, renames in OLD_NAMES.items():  # flat keywords of earlier versions
+        by_option.update({old: spec_of(f"{section_name}.{new}") for old, new in renames.items()})
     for key, value in overrides.items():
-        section, name = _OPTION_ALIASES.get(key, (None, key))
-        if section is None:
-            section = next((s for s, part in parts.items()
-                            if name in {f.name for f in fields(part)}), None)
-        if section is None:
+        spec = by_option.get(key)
+        if spec is None:
             raise ConfigError(f"unknown training option {key!r}")
-        parts[section] = dataclasses.replace(parts[section], **{name: value})
+        parts[spec.section] = dataclasses.replace(parts[spec.section], **{spec.name: value})
     return RunConfig(**parts)

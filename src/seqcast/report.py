@@ -504,7 +504,7 @@ def backtest_document(record: BacktestRecord, *, report_path: Path | None = None
 def to_backtest_args(config: dict[str, Any]) -> list[str]:
     from seqcast.configfile import to_cli_args
 
-    return [a for a in to_cli_args(config, skip=("level", "coverage"))]
+    return [a for a in to_cli_args(config, skip=("level",))]
 
 
 # --------------------------------------------------------------------------- sweep report (hook)
