@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from seqcast import metrics
-from seqcast.config import RunConfig
+from seqcast.config import RunConfig, check_workers
 from seqcast.errors import ConfigError, DataError, NotEnoughDataError, SeqcastError
 from seqcast.executors import Executor, LocalExecutor, Task, available_cpus
 from seqcast.windowing import MIN_TEST_WINDOWS, MIN_TRAIN_WINDOWS, first_position
@@ -219,9 +219,8 @@ def check_folds(n: int, cfg: RunConfig, folds: int) -> list[tuple[int, int]]:
 
 
 def _pick_workers(workers: int | None, folds: int, cfg: RunConfig) -> int:
+    check_workers(workers)
     if workers is not None:
-        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-            raise ConfigError(f"--workers must be a whole number of at least 1, got {workers!r}")
         return min(workers, folds)
     from seqcast.training import pick_device
 

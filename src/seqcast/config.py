@@ -57,6 +57,27 @@ def _check_int(value: Any, *, flag: str, minimum: int, maximum: int | None = Non
         raise ConfigError(f"{flag} must be at most {maximum}, got {shown}")
 
 
+SPLIT_RANGE = (0.5, 0.95)
+"""--split: at least half the rows train, at least 5 % test."""
+VAL_FRACTION_RANGE = (0.0, 0.5)
+"""--val-fraction: up to half the training part as the validation tail."""
+
+
+def check_window_options(*, lookback: Any, split: Any, val_fraction: Any, target: Any,
+                         split_range: tuple[float, float] = SPLIT_RANGE,
+                         val_fraction_range: tuple[float, float] = VAL_FRACTION_RANGE) -> None:
+    """The window options' rule, written once: DataConfig checks the user's bounds (the defaults);
+    windowing.build_dataset checks the same rule with the bounds that only keep its arithmetic
+    sound (0..1), because a backtest fold derives its own split from its training length.
+    split None: the caller gives an exact training length instead."""
+    if split is not None:
+        _check_range("split", split, *split_range, flag="--split")
+    _check_range("val_fraction", val_fraction, *val_fraction_range, flag="--val-fraction")
+    _check_int(lookback, flag="--lookback", minimum=1, maximum=MAX_LOOKBACK)
+    if target not in TARGETS:
+        raise ConfigError(f"--target must be one of {', '.join(TARGETS)}, got {target!r}")
+
+
 @dataclass
 class DataConfig:
     """Which series to use and how to cut it into windows."""
@@ -96,11 +117,8 @@ class DataConfig:
             raise ConfigError(f"--covariate lists the same series twice: {', '.join(self.covariates)}")
         self.features = parse_features(self.features)
         _check_int(self.max_stale_days, flag="--max-stale-days", minimum=0)
-        _check_range("split", self.split, 0.5, 0.95, flag="--split")
-        _check_range("val_fraction", self.val_fraction, 0.0, 0.5, flag="--val-fraction")
-        _check_int(self.lookback, flag="--lookback", minimum=1, maximum=MAX_LOOKBACK)
-        if self.target not in TARGETS:
-            raise ConfigError(f"--target must be one of {', '.join(TARGETS)}, got {self.target!r}")
+        check_window_options(lookback=self.lookback, split=self.split, val_fraction=self.val_fraction,
+                             target=self.target)
         check_date_range(parse_date(self.start, "--from"), parse_date(self.end, "--to"))
 
     @property
@@ -224,6 +242,22 @@ def parse_date(value: date | str | None, flag: str) -> date | None:
         return date.fromisoformat(str(value))
     except ValueError:
         raise ConfigError(f"{flag} must be a date as YYYY-MM-DD, got {value!r}") from None
+
+
+def check_seeds(seed: Any, seeds: Any, *, max_seeds: int) -> None:
+    """--seed with --seeds N (seeds seed..seed+N-1; at most max_seeds of them): the one place this rule is checked."""
+    if not isinstance(seeds, int) or isinstance(seeds, bool) or not 1 <= seeds <= max_seeds:
+        raise ConfigError(f"--seeds must be a whole number between 1 and {max_seeds}, got {seeds!r}")
+    _check_int(seed, flag="--seed", minimum=0, maximum=MAX_SEED)
+    if seed + seeds - 1 > MAX_SEED:
+        raise ConfigError(f"--seed {seed} with --seeds {seeds} goes past the largest seed, "
+                          f"{MAX_SEED}; choose a smaller --seed")
+
+
+def check_workers(workers: Any) -> None:
+    """--workers of backtest, --seeds and sweep (None: the default): the one place this rule is checked."""
+    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
+        raise ConfigError(f"--workers must be a whole number of at least 1, got {workers!r}")
 
 
 def check_date_range(start: date | None, end: date | None) -> None:

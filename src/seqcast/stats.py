@@ -249,11 +249,18 @@ def lag_diagnosis(actual: object, predicted: object, previous: object) -> dict[s
     }
 
 
-def conformal_quantile(abs_residuals: object, level: float = 0.9) -> float:
-    """Conformal half-width: the ceil((n+1)*level)-th smallest |residual| (split conformal's quantile)."""
+def _interval_level(level: float) -> float:
+    """A nominal interval level as a float strictly between 0 and 1 (the statistics' own domain;
+    the --level option's narrower bounds are TrainConfig's)."""
     level = float(level)
     if not 0.0 < level < 1.0:
         raise ConfigError(f"level must be strictly between 0 and 1, got {level}")
+    return level
+
+
+def conformal_quantile(abs_residuals: object, level: float = 0.9) -> float:
+    """Conformal half-width: the ceil((n+1)*level)-th smallest |residual| (split conformal's quantile)."""
+    level = _interval_level(level)
     (res,) = as_float_arrays(abs_residuals, names=("abs_residuals",))
     # abs() is a no-op for proper input and makes signed residuals safe too.
     res = np.sort(np.abs(res))
@@ -300,9 +307,7 @@ def interval_scores(actual: object, lower: object, upper: object, level: float) 
     by the true 5 % and 95 % quantiles, so it rewards narrow intervals only when they
     still cover.
     """
-    level = float(level)
-    if not 0.0 < level < 1.0:
-        raise ConfigError(f"level must be strictly between 0 and 1, got {level}")
+    level = _interval_level(level)
     (act,) = as_float_arrays(actual, names=("actual",))
     lo, hi = as_float_arrays(lower, upper, names=("lower", "upper"), allow_inf=True)
     if lo.size != act.size:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqcast import atomic
-from seqcast.config import SECTIONS, RunConfig, option_specs
+from seqcast.config import SECTIONS, RunConfig, check_seeds, option_specs
 from seqcast.errors import ConfigError, SeqcastError
 from seqcast.workspace import Workspace
 
@@ -39,6 +39,8 @@ NOT_IN_GRID = ("symbol", "seed")
 DATA_KEYS = ("source", "start", "end", "covariates", "features", "max_stale_days")
 """DataConfig fields that change what api.load_input reads (besides the symbol)."""
 MAX_CELLS = 100_000
+MAX_SEEDS = 1000
+"""A sweep's --seeds: seeds per config and symbol."""
 SAVE_EVERY_S = 1.0
 """The record is rewritten at most this often while cells finish (and always at the end)."""
 SUMMARY_METRICS = ("n", "rmse", "naive_rmse", "rmse_ratio", "directional_accuracy", "dm_pvalue",
@@ -231,10 +233,9 @@ class SweepSpec:
     def __post_init__(self) -> None:
         from seqcast.backtest import MAX_FOLDS
 
-        for name, value, low, high in (("--seeds", self.seeds, 1, 1000), ("--seed", self.seed, 0, 2**31),
-                                       ("--backtest", self.backtest, 0, MAX_FOLDS)):
-            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-                raise ConfigError(f"{name} must be a whole number between {low} and {high}, got {value!r}")
+        check_seeds(self.seed, self.seeds, max_seeds=MAX_SEEDS)
+        if not isinstance(self.backtest, int) or isinstance(self.backtest, bool) or not 0 <= self.backtest <= MAX_FOLDS:
+            raise ConfigError(f"--backtest must be a whole number between 0 and {MAX_FOLDS}, got {self.backtest!r}")
         if not self.symbols:
             self.symbols = [None]
         if len(set(self.symbols)) != len(self.symbols):
