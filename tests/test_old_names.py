@@ -90,7 +90,7 @@ def test_an_old_run_folder_loads_shows_reports_plots_and_predicts(run) -> None:
     assert old.config.train.level == 0.9
     fc = api.predict_next(run.run_id, horizon=3)
     assert [r["predicted"] for r in fc.rows] == [r["predicted"] for r in new.rows]
-    assert fc.level == 0.8
+    assert fc.level == 0.8 and fc.coverage == 0.8  # the old attribute name still reads
 
     shown = runner.invoke(app, ["runs", "show", run.run_id])
     assert shown.exit_code == 0, shown.output

@@ -45,6 +45,11 @@ class Forecast:
     stale: dict[str, Any] | None = None
     """When the latest data day is long past: last_date, today, periods, unit, message."""
 
+    @property
+    def coverage(self) -> float:
+        """The old name of `level` (the nominal level, not a measured coverage), still readable."""
+        return self.level
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
