@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             "test_first": runs[0].meta["split"]["test_first"], "test_days": tests[0]["n"],
             "ratio_mean": statistics.fmean(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
             "dm_pvalue": tests[0]["dm_pvalue"], "linear_ratio": tests[0]["linear_rmse_ratio"],
-            "shrink": [r.meta["shrink"] for r in runs],
+            "shrink": [r.meta["shrinkage_weight"] for r in runs],
         }
         results.append(row)
         print(f"{label}: ratio {row['ratio_mean']:.4f} ({row['ratio_min']:.4f}-{row['ratio_max']:.4f}), "

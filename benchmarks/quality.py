@@ -74,7 +74,7 @@ def evaluate(path: str, start: date | None, seed: int) -> dict:
     cfg = RunConfig(train=TrainConfig(seed=seed, threads=1, device="cpu"))
     fitted = fit_evaluate(values, cfg)
     ds, t = fitted.ds, fitted.ds.test
-    level = cfg.train.coverage
+    level = cfg.train.level
     actual = ds.actual[t]
     lo, hi = fitted.lower[t], fitted.upper[t]
     rlo, rhi = garch_band(values, ds.positions[t], ds.n_train, ds.previous[t], fitted.relative, level)
@@ -87,7 +87,7 @@ def evaluate(path: str, start: date | None, seed: int) -> dict:
         "dm_pvalue": diebold_mariano(ours, ref, h=1, power=1)[1],
         "coverage": float(inside.mean()), "thirds": thirds(inside, recent),
         "garch_coverage": float(ref_inside.mean()), "garch_thirds": thirds(ref_inside, recent),
-        "rmse_ratio": fitted.report["test"]["rmse_ratio"], "shrink": fitted.alpha,
+        "rmse_ratio": fitted.report["test"]["rmse_ratio"], "shrink": fitted.shrinkage_weight,
         "volatility": [p.to_dict() for p in fitted.vol] if fitted.vol else None,
     }
 

@@ -28,13 +28,13 @@ def main() -> None:
         test = run.metrics["test"]
         print(f"{name:8s} test RMSE {test['rmse']:.5f}  naive {test['naive_rmse']:.5f}  "
               f"ratio {test['rmse_ratio']:.4f}  -> {run.metrics['verdict']}"
-              + ("  [no signal: forecasts = naive]" if run.meta["shrink"] == 0
+              + ("  [no signal: forecasts = naive]" if run.meta["shrinkage_weight"] == 0
                  else "  [lag: repeats yesterday]" if test["lag_detected"] else ""))
 
     print("chart:", api.plot(course.run_id, home=home))
-    forecast = seqcast.predict_next(default.run_id, days=3, home=home)
+    forecast = seqcast.predict_next(default.run_id, horizon=3, home=home)
     for row in forecast.rows:
-        print(f"{row['date']}: {row['predicted']:.4f} ({forecast.coverage:.0%} interval "
+        print(f"{row['date']}: {row['predicted']:.4f} ({forecast.level:.0%} interval "
               f"{row['lower']:.4f} .. {row['upper']:.4f})")
 
 

@@ -200,7 +200,7 @@ def test_weekly_csv_train_and_predict_next(tmp_path, workspace):
     run = api.train(symbol="eurplnw", **TINY).run
     assert run.meta["calendar"]["frequency"] == "weekly" and run.meta["calendar"]["anchor"] == 4
     assert run.meta["data_warnings"] == []
-    fc = api.predict_next(run.run_id, days=3)
+    fc = api.predict_next(run.run_id, horizon=3)
     assert [r["date"] for r in fc.rows] == ["2020-01-03", "2020-01-10", "2020-01-17"]
     assert fc.calendar["frequency"] == "weekly"
     # The data ended years ago: a note and a record, the forecast dates stay after the data.
@@ -224,7 +224,7 @@ def test_cli_warns_about_a_frequency_change(tmp_path, workspace):
     result = runner.invoke(app, ["train", *args, "--from", "1991-01-02", "--json"])
     meta = json.loads(result.output)["meta"]
     assert meta["data_warnings"] == [] and meta["calendar"]["frequency"] == "business-daily"
-    result = runner.invoke(app, ["predict-next", "--days", "2", "--json"])
+    result = runner.invoke(app, ["predict-next", "--horizon", "2", "--json"])
     forecast = json.loads(result.output)
     assert [r["date"] for r in forecast["rows"]] == ["1992-01-01", "1992-01-02"]  # no closures learned
     assert forecast["stale"]["last_date"] == "1991-12-31"

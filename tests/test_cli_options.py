@@ -24,7 +24,7 @@ from seqcast.sources import FetchResult
 runner = CliRunner()
 FIELDS = [f"{section}.{f.name}" for section, cls in (("data", DataConfig), ("model", ModelConfig),
                                                        ("train", TrainConfig)) for f in dataclasses.fields(cls)]
-TRAIN_ONLY = {"train.coverage"}  # backtest has no --coverage (its folds report no intervals)
+TRAIN_ONLY = {"train.level"}  # backtest has no --level (its folds report no intervals)
 
 # A value other than the default for every field, as typed on the command line.
 OTHER = {
@@ -38,7 +38,7 @@ OTHER = {
     "model.dropout": ["--dropout", "0.25"], "model.nonlinearity": ["--activation", "tanh"],
     "model.heads": ["--heads", "3"], "train.epochs": ["--epochs", "7"], "train.batch_size": ["--batch-size", "9"],
     "train.lr": ["--lr", "0.02"], "train.clip": ["--clip", "0.5"], "train.patience": ["--patience", "0"],
-    "train.seed": ["--seed", "11"], "train.shrink": ["--no-shrink"], "train.coverage": ["--coverage", "0.8"],
+    "train.seed": ["--seed", "11"], "train.shrink": ["--no-shrink"], "train.level": ["--level", "0.8"],
     "train.device": ["--device", "cpu"], "train.threads": ["--threads", "2"],
 }
 
@@ -122,7 +122,7 @@ def test_sweep_takes_every_run_option_by_the_same_flag():
 def test_a_config_written_back_as_options_is_the_same_config():
     cfg = _parse("train", [a for given in OTHER.values() for a in given])
     assert _parse("train", to_cli_args(cfg.to_dict())) == cfg
-    assert "--coverage" not in to_cli_args(cfg.to_dict(), skip=("coverage",))
+    assert "--level" not in to_cli_args(cfg.to_dict(), skip=("level",))
 
 
 def test_a_wrong_value_names_its_flag():
@@ -156,3 +156,19 @@ def test_fetch_takes_a_registered_plugin_source(workspace, monkeypatch):
 def test_run_options_reach_only_the_named_command():
     assert [o.name for o in cli_options.options_of("backtest")] == [
         o.name for o in RUN_OPTIONS if o.field not in TRAIN_ONLY]
+
+
+def test_flags_are_declared_once_with_the_config_fields():
+    from seqcast.config import option_specs
+
+    specs = {s.field: s for s in option_specs()}
+    assert sorted(specs) == sorted(FIELDS)
+    assert {f.name for f in dataclasses.fields(cli_options.RunOption)}.isdisjoint({"flag", "comma_list", "aliases"})
+    assert not hasattr(sw, "FLAG_KEYS") and not hasattr(sw, "COMMA_LISTS")
+    train = {p.name: p for p in _command("train").params}
+    for option in RUN_OPTIONS:
+        spec = specs[option.field]
+        assert option.long == spec.flag and option.comma_list == spec.comma_list
+        assert train[option.name].opts == [f"--{spec.flag}", *(f"--{old}" for old in spec.old_flags)]
+    assert [s.flag for s in option_specs() if s.comma_list] == ["features"]
+    assert {old: s.flag for s in option_specs() for old in s.old_flags} == {"coverage": "level"}

@@ -154,7 +154,7 @@ def test_predict_next_numpy_path_and_refusals(tmp_path):
     np.testing.assert_allclose(run.predictor()(x), predict_numpy(run.load_model(), x, torch.device("cpu")),
                                rtol=1e-4, atol=1e-6)
     with pytest.raises(ConfigError, match="one day ahead only"):
-        api.predict_next(run.run_id, days=3)
+        api.predict_next(run.run_id, horizon=3)
     # A covariate revised over the training dates is noted, as the target's own revisions are.
     revised = cov_full.copy()
     revised.iloc[100, 0] *= 1.01

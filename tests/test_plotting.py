@@ -36,7 +36,7 @@ def test_test_panel_draws_naive_and_says_when_it_is_the_prediction(home):
     assert train_ax.get_ylabel() == test_ax.get_ylabel() == "PLN per EUR"
     naive = [lbl for lbl in labels(test_ax) if lbl.startswith("naive")]
     assert len(naive) == 1
-    if run.meta["shrink"] == 0.0:
+    if run.meta["shrinkage_weight"] == 0.0:
         assert "naive = predicted" in naive[0]
     # the same date formatter on both price panels
     assert type(train_ax.xaxis.get_major_formatter()) is type(test_ax.xaxis.get_major_formatter())

@@ -241,9 +241,10 @@ def test_weights_npz_must_be_an_archive_of_finite_floats(trained) -> None:
 
 
 @pytest.mark.parametrize(("file", "change", "message"), [
-    ("meta.json", lambda m: m.update(shrink=5), "meta.json is invalid: 'shrink' is 5, outside 0..1; train again"),
-    ("meta.json", lambda m: m.update(coverage=-1.0),
-     "meta.json is invalid: 'coverage' is -1.0, outside 0.5..0.999; train again"),
+    ("meta.json", lambda m: m.update(shrinkage_weight=5),
+     "meta.json is invalid: 'shrinkage_weight' is 5, outside 0..1; train again"),
+    ("meta.json", lambda m: m.update(level=-1.0),
+     "meta.json is invalid: 'level' is -1.0, outside 0.5..0.999; train again"),
     ("meta.json", lambda m: m.update(interval_widths=[-1.0]),
      "meta.json is invalid: 'interval_widths' holds a negative, infinite or absurdly large width; train again"),
     ("meta.json", lambda m: m.update(interval_widths=[1e300]),
@@ -291,10 +292,10 @@ def test_a_transformer_runs_weights_are_checksummed(workspace, tmp_path, sine_fr
 
 
 def test_runs_shows_why_a_run_is_skipped_in_full(trained) -> None:
-    edit_json(trained.path / "meta.json", lambda m: m.update(shrink=5))
+    edit_json(trained.path / "meta.json", lambda m: m.update(shrinkage_weight=5))
     result = runner.invoke(app, ["runs"], env={"COLUMNS": "60"})
     assert result.exit_code == 0
-    reason = f"{trained.path / 'meta.json'} is invalid: 'shrink' is 5, outside 0..1; train again"
+    reason = f"{trained.path / 'meta.json'} is invalid: 'shrinkage_weight' is 5, outside 0..1; train again"
     assert f"unreadable {trained.run_id}: {reason}" in result.output.replace("\n", "")
     result = runner.invoke(app, ["runs", "--json"])
     assert json.loads(result.stdout) == [{"run_id": trained.run_id, "error": reason}]

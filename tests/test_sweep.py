@@ -59,7 +59,7 @@ def test_every_train_option_takes_a_list():
     # Every config field is an option: a field added to the config needs no new sweep code.
     options = sw.grid_options()
     assert {"model", "split", "lookback", "target", "epochs", "batch-size", "hidden", "layers", "dropout",
-            "activation", "heads", "lr", "clip", "patience", "val-fraction", "shrink", "coverage", "from",
+            "activation", "heads", "lr", "clip", "patience", "val-fraction", "shrink", "level", "from",
             "to", "device", "threads", "source"} <= set(options)
     assert "symbol" not in options and "seed" not in options
 

@@ -195,7 +195,7 @@ def test_defaults_do_no_harm_on_the_bundled_sample():
     run = api.train().run
     test = run.metrics["test"]
     assert test["rmse_ratio"] <= 1.005
-    assert 0.0 <= run.meta["shrink"] <= 1.0
+    assert 0.0 <= run.meta["shrinkage_weight"] <= 1.0
     assert run.config.data.target == "logret"
     assert 0.75 <= test["interval_coverage"] <= 1.0
 
@@ -248,7 +248,7 @@ def test_predict_next_needs_neither_torch_nor_pandas(tmp_path, sine_frame):
     run = api.train(epochs=2, hidden=8, lookback=10, model="gru").run
     probe = (
         "import sys, json; from seqcast import api; "
-        f"rows = api.predict_next({run.run_id!r}, days=3).rows; "
+        f"rows = api.predict_next({run.run_id!r}, horizon=3).rows; "
         "print(json.dumps([rows, sorted(m for m in ('torch', 'pandas') if m in sys.modules)]))"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

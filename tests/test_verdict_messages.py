@@ -58,7 +58,7 @@ def test_weekly_run_without_intervals_says_why_and_what_to_do(tmp_path, workspac
     assert result.exit_code == 0, result.output
     line = _line(result.output, "no intervals:")
     assert "fewer than the 10 needed to calibrate them" in line and "--val-fraction" in line, result.output
-    result = runner.invoke(app, ["predict-next", "--days", "3"])
+    result = runner.invoke(app, ["predict-next", "--horizon", "3"])
     assert result.exit_code == 0, result.output
     flat = " ".join(result.output.split())
     assert "this run has no calibrated intervals (the validation tail had" in flat

@@ -328,3 +328,29 @@ def test_explicit_n_train_overrides_the_split(target: str) -> None:
     default = build(values, target)
     np.testing.assert_array_equal(same.x, default.x)
     assert same.scaler == default.scaler and same.test == default.test
+
+
+def test_window_options_follow_the_config_rule_with_wider_bounds() -> None:
+    """One rule (config.check_window_options): the user's bounds in DataConfig, 0..1 in windowing."""
+    from seqcast.config import DataConfig
+
+    values = prices(400)
+    # A split DataConfig refuses is still a valid training length for a backtest fold.
+    with pytest.raises(ConfigError, match=r"^--split must be between 0\.5 and 0\.95, got 0\.3$"):
+        DataConfig(split=0.3)
+    assert build(values, "logret", split=0.3).n_train == 120
+    with pytest.raises(ConfigError, match=r"^--val-fraction must be between 0 and 0\.5, got 0\.6$"):
+        DataConfig(val_fraction=0.6)
+    assert build(values, "logret", val_fraction=0.6).val.stop > 0
+    # Outside 0..1, or not a number: the same rule and words as the config's.
+    for kwargs, message in (({"split": 1.5}, r"^--split must be between 0 and 1, got 1\.5$"),
+                            ({"split": float("nan")}, r"^--split must be a number, got nan$"),
+                            ({"val_fraction": -0.1}, r"^--val-fraction must be between 0 and 1, got -0\.1$"),
+                            ({"lookback": 0}, r"^--lookback must be at least 1, got 0$"),
+                            ({"lookback": "10"}, r"^--lookback must be a whole number, got '10'$")):
+        with pytest.raises(ConfigError, match=message):
+            build(values, "logret", **kwargs)
+    with pytest.raises(ConfigError, match=r"^--target must be one of level, change, logret, got 'price'$"):
+        build(values, "price")
+    with pytest.raises(ConfigError, match=r"^--target must be one of level, change, logret, got 'price'$"):
+        DataConfig(target="price")  # type: ignore[arg-type]

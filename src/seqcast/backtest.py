@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from seqcast import metrics
-from seqcast.config import RunConfig
+from seqcast.config import RunConfig, check_workers
 from seqcast.errors import ConfigError, DataError, NotEnoughDataError, SeqcastError
 from seqcast.executors import Executor, LocalExecutor, Task, available_cpus
 from seqcast.windowing import MIN_TEST_WINDOWS, MIN_TRAIN_WINDOWS, first_position
@@ -44,7 +44,7 @@ class FoldResult:
     n_test: int  # test days = test windows
     windows: dict[str, int]  # train / val / test window counts
     scaler: dict[str, float]  # fitted on rows [0, n_train) only
-    shrink: float
+    shrinkage_weight: float  # the fold's weight of the network's moves (0 = naive)
     epochs_run: int
     best_epoch: int
     seconds: float
@@ -219,9 +219,8 @@ def check_folds(n: int, cfg: RunConfig, folds: int) -> list[tuple[int, int]]:
 
 
 def _pick_workers(workers: int | None, folds: int, cfg: RunConfig) -> int:
+    check_workers(workers)
     if workers is not None:
-        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-            raise ConfigError(f"--workers must be a whole number of at least 1, got {workers!r}")
         return min(workers, folds)
     from seqcast.training import pick_device
 
@@ -245,7 +244,7 @@ def run_fold(values: np.ndarray, cfg: RunConfig, n_train: int, inputs: np.ndarra
                     "test": test.stop - test.start},
         "scaler": ds.scaler.to_dict(),
         "input_scalers": [s.to_dict() for s in ds.input_scalers],
-        "shrink": float(fitted.alpha),
+        "shrinkage_weight": float(fitted.shrinkage_weight),
         "epochs_run": len(fit.history),
         "best_epoch": fit.best_epoch,
         "seconds": round(fit.seconds, 3),
@@ -270,7 +269,7 @@ def fold_result(k: int, out: dict[str, Any], dates: Any) -> FoldResult:
         train_first=day(0), train_last=day(n_train - 1),
         test_first=day(n_train), test_last=day(n_total - 1),
         n_train=n_train, n_test=len(out["test_positions"]),
-        windows=out["windows"], scaler=out["scaler"], shrink=out["shrink"],
+        windows=out["windows"], scaler=out["scaler"], shrinkage_weight=out["shrinkage_weight"],
         epochs_run=out["epochs_run"], best_epoch=out["best_epoch"], seconds=out["seconds"],
         metrics=out["metrics"],
         test_dates=list(dates[out["test_positions"]].strftime("%Y-%m-%d")),

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqcast.errors import RunCorruptError, RunNotFoundError, WorkspaceError
-from seqcast.runs import CSV_FLOAT_FORMAT, Run, RunStore, remove_run
+from seqcast.runs import CSV_FLOAT_FORMAT, Run, RunStore, remove_run, rename_old_keys
 from seqcast.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -59,6 +59,7 @@ def read_backtest(ws: Workspace, backtest_id: str) -> BacktestRecord:
     for fold in data["folds"]:
         if not isinstance(fold, dict) or not isinstance(fold.get("metrics", {}), dict):
             raise RunCorruptError(f"{path} is invalid: every fold must be an object; run the backtest again")
+        rename_old_keys(fold, {"shrink": "shrinkage_weight"})  # a backtest saved before the rename
     return BacktestRecord(backtest_id, path, data)
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from seqcast.windowing import Dataset, to_price
+from seqcast.windowing import WindowedData, to_price
 
 LINEAR_DAYS = 5
 """Window rows (the latest days) of every input the regression reads."""
 
 
-def linear_forecast(ds: Dataset, days: int = LINEAR_DAYS) -> np.ndarray:
+def linear_forecast(ds: WindowedData, days: int = LINEAR_DAYS) -> np.ndarray:
     """Price forecasts for every window of ds from numpy lstsq on the last `days` rows of each input."""
     days = min(days, ds.lookback)
     n = len(ds.y)

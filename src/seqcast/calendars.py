@@ -361,7 +361,7 @@ def _bucket(typical_gap: float) -> str:
 
 def _weekly_anchor(days: np.ndarray) -> int:
     if len(days) == 0:
-        return 4  # Friday: the week's last trading day
+        return 4  # Friday: the week's last business day
     weekdays = ((days[-52:].astype(np.int64) + 3) % 7)  # 1970-01-01 was a Thursday (3)
     return int(np.bincount(weekdays, minlength=7).argmax())
 

@@ -98,19 +98,21 @@ def plot(
 @app.command("predict-next")
 def predict_next(
     run_id: Annotated[str | None, typer.Argument(help="Run id or unique prefix \\[default: latest run].")] = None,
-    days: Annotated[int, typer.Option(help="Steps ahead on the series' own calendar: trading days "
-                                           "(weeks, months for weekly, monthly bars); recursive.")] = 1,
+    horizon: Annotated[int, typer.Option("--horizon", "--days",
+                                         help="Periods ahead on the series' own calendar: business days "
+                                              "(weeks, months for weekly, monthly bars); recursive. "
+                                              "--days: the old name.")] = 1,
     as_json: JsonOption = False,
     home: HomeOption = None,
 ) -> None:
-    """Forecast the next trading day(s) from the latest stored data of the run's symbol.
+    """Forecast the next business day(s) from the latest stored data of the run's symbol.
 
-    Example: seqcast predict-next --days 5
+    Example: seqcast predict-next --horizon 5
     """
     from seqcast import api
 
     with _user_errors():
-        fc = api.predict_next(run_id, days=days, home=home)
+        fc = api.predict_next(run_id, horizon=horizon, home=home)
         if as_json:
             _json_out(fc.to_dict())
             return
@@ -119,7 +121,7 @@ def predict_next(
         out = _console()
         out.print(f"[bold]{fc.symbol}[/] last close {fc.last_close:.6g} on {fc.last_date} "
                   f"(run {fc.run_id})")
-        table = Table("date", "forecast", f"{fc.coverage:.0%} interval", "change %",
+        table = Table("date", "forecast", f"{fc.level:.0%} interval", "change %",
                       box=None, pad_edge=False)
         for row in fc.rows:
             interval = ("–" if math.isnan(row["lower"])

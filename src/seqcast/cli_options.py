@@ -1,13 +1,14 @@
 """The run options of `train`, `backtest` and `sweep`, declared once.
 
 Each option is one RunOption keyed by its RunConfig field ("data.lookback", "model.kind"):
-its flag, help text and, where the command line differs from the config (a choice shown in
-another order, a comma list), its typer type. Defaults come from the config dataclasses.
+its help text and, where the command line differs from the config (a choice shown in another
+order, a comma list), its typer type. The flag, its old names and whether it takes a comma list
+come from the field itself (seqcast.config.option_specs), defaults from the config dataclasses.
 `@run_options("train")` puts the options into a command's signature (typer reads
 `inspect.signature`); `build_run_config` turns the parsed values into a RunConfig.
 `seqcast sweep` takes the same flags, each with a list of values (seqcast.sweep.grid_options
-derives them from the same config fields; tests/test_cli_options.py checks the two agree), and
-configfile.to_cli_args writes a saved config back as these flags.
+reads them from the same option_specs), and configfile.to_cli_args writes a saved config back
+as these flags.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import typer
 
 from seqcast.cli_common import _console, flag_option
-from seqcast.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from seqcast.config import DataConfig, ModelConfig, OptionSpec, RunConfig, TrainConfig, spec_of
 
 COMMANDS = ("train", "backtest")
 SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
@@ -45,22 +46,27 @@ class RunOption:
     help: str | Mapping[str, str]
     """Help text, or per command where the option means something more specific there."""
     param: str = ""
-    """The command's parameter name (also a --config file key) [default: the field's name]."""
-    flag: str = ""
-    """The long option without dashes [default: the parameter name with dashes]."""
+    """The command's parameter name (also a --config file key) [default: the field's flat option name]."""
     type: Any = None
     """The typer type [default: the config field's type]."""
     commands: tuple[str, ...] = COMMANDS
-    comma_list: bool = False
-    """One value that is a comma-separated list (--features ohlc,volume)."""
+
+    @property
+    def spec(self) -> OptionSpec:
+        """The field's flag, old flags and comma-list marker, declared with the field in seqcast.config."""
+        return spec_of(self.field)
 
     @property
     def name(self) -> str:
-        return self.param or self.field.split(".")[1]
+        return self.param or self.spec.option
 
     @property
     def long(self) -> str:
-        return self.flag or self.name.replace("_", "-")
+        return self.spec.flag
+
+    @property
+    def comma_list(self) -> bool:
+        return self.spec.comma_list
 
     @property
     def section(self) -> str:
@@ -87,7 +93,9 @@ class RunOption:
 
     def parameter(self, command: str) -> inspect.Parameter:
         """The typer parameter of this option in a command's signature."""
-        decls = () if self.long == self.name.replace("_", "-") else (f"--{self.long}",)
+        decls: tuple[str, ...] = ()
+        if self.long != self.name.replace("_", "-") or self.spec.old_flags:
+            decls = (f"--{self.long}", *(f"--{old}" for old in self.spec.old_flags))
         if self.annotation() is bool:
             info = flag_option(*decls, help=self.help_for(command))
         else:
@@ -107,7 +115,7 @@ class RunOption:
 RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption("data.symbol", "Stored symbol \\[default: the last fetched]."),
     RunOption("data.source", "Stored source of the symbol."),
-    RunOption("model.kind", "Network family.", param="model"),
+    RunOption("model.kind", "Network family."),
     RunOption("data.split", {"train": "Train fraction, chronological (0.5-0.95).",
                              "backtest": "First fold's train fraction; the rest is tested (0.5-0.95)."}),
     RunOption("data.lookback", "Days of history per forecast."),
@@ -126,14 +134,15 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption("data.val_fraction", {"train": "Validation tail of the training part.",
                                     "backtest": "Validation tail of each fold's training part."}),
     RunOption("train.shrink", "Shrink moves toward naive (fitted on validation)."),
-    RunOption("train.coverage", "Prediction-interval coverage.", commands=("train",)),
-    RunOption("data.start", "Use data from this date.", flag="from"),
-    RunOption("data.end", "Use data up to this date.", flag="to"),
+    RunOption("train.level", "Nominal level of the prediction intervals (--coverage: the old name).",
+              commands=("train",)),
+    RunOption("data.start", "Use data from this date."),
+    RunOption("data.end", "Use data up to this date."),
     RunOption("data.covariates", "A stored series read as a past covariate, SYMBOL[:SOURCE] (repeatable): the "
               "forecast of day t+1 sees its values dated <= t only.", param="covariate",
               type=list[str] | None),
     RunOption("data.features", "The target's own other columns as inputs: ohlc, volume (comma-separated).",
-              type=str | None, comma_list=True),
+              type=str | None),
     RunOption("data.max_stale_days",
               "A covariate value older than this many calendar days on a target date counts as missing."),
     RunOption("train.seed", {"train": "Random seed (runs are reproducible on CPU).",
@@ -148,8 +157,6 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
 RunValues = Mapping[str, Any]
 """The run options' parsed values by parameter name, as a command decorated by run_options receives them."""
 NO_VALUES: RunValues = MappingProxyType({})
-
-BY_FIELD: dict[str, RunOption] = {o.field: o for o in RUN_OPTIONS}
 
 
 def options_of(command: str) -> list[RunOption]:

@@ -125,18 +125,18 @@ def _print_report(run: Any) -> None:
 
         val_windows = meta.get("split", {}).get("windows", {}).get("val")
         out.print(f"[yellow]no intervals:[/] {no_intervals_reason(val_windows)}")
-    alpha = meta.get("shrink", 1.0)
-    if alpha == 0.0:
+    shrinkage_weight = meta.get("shrinkage_weight", 1.0)
+    if shrinkage_weight == 0.0:
         out.print("[yellow]no signal:[/] on the validation tail the network's moves did not beat "
                   "'no change', so its forecasts were shrunk to the naive forecast "
                   "(direction shown is the network's own)")
-    elif alpha < 1.0:
-        out.print(f"predicted moves scaled by {alpha:.3f} (fitted on the validation tail)")
+    elif shrinkage_weight < 1.0:
+        out.print(f"predicted moves scaled by {shrinkage_weight:.3f} (fitted on the validation tail)")
     if "linear_rmse_ratio" in test:
         out.print(f"linear regression on the same inputs: ratio {_num(test['linear_rmse_ratio'], 4)}")
     _print_inputs(out, meta)
     beats = test["rmse_ratio"] < 1 and (test.get("dm_pvalue") or 1.0) < 0.05
-    if test.get("lag_detected") and alpha > 0.0 and not beats:  # a significant win is no lag
+    if test.get("lag_detected") and shrinkage_weight > 0.0 and not beats:  # a significant win is no lag
         out.print("[yellow]lag warning:[/] " + lag_warning(meta.get("calendar")))
     out.print(f"run id: [bold]{run.run_id}[/]")
     out.print(f"files: {run.path} (predictions.csv; seqcast report {run.run_id[:15]} for a report)", soft_wrap=True)

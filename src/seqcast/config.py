@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date
@@ -33,6 +34,12 @@ MAX_BATCH_SIZE = 65_536
 MAX_THREADS = 1024
 
 
+def _cli(flag: str | None = None, *, option: str | None = None, comma_list: bool = False,
+         old_flags: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A config field's command-line spelling, kept with the field (read by option_specs)."""
+    return {"flag": flag, "option": option, "comma_list": comma_list, "old_flags": old_flags}
+
+
 def _check_range(name: str, value: float, low: float, high: float, *, flag: str) -> None:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
         raise ConfigError(f"{flag} must be a number, got {value!r}")
@@ -50,6 +57,27 @@ def _check_int(value: Any, *, flag: str, minimum: int, maximum: int | None = Non
         raise ConfigError(f"{flag} must be at most {maximum}, got {shown}")
 
 
+SPLIT_RANGE = (0.5, 0.95)
+"""--split: at least half the rows train, at least 5 % test."""
+VAL_FRACTION_RANGE = (0.0, 0.5)
+"""--val-fraction: up to half the training part as the validation tail."""
+
+
+def check_window_options(*, lookback: Any, split: Any, val_fraction: Any, target: Any,
+                         split_range: tuple[float, float] = SPLIT_RANGE,
+                         val_fraction_range: tuple[float, float] = VAL_FRACTION_RANGE) -> None:
+    """The window options' rule, written once: DataConfig checks the user's bounds (the defaults);
+    windowing.build_dataset checks the same rule with the bounds that only keep its arithmetic
+    sound (0..1), because a backtest fold derives its own split from its training length.
+    split None: the caller gives an exact training length instead."""
+    if split is not None:
+        _check_range("split", split, *split_range, flag="--split")
+    _check_range("val_fraction", val_fraction, *val_fraction_range, flag="--val-fraction")
+    _check_int(lookback, flag="--lookback", minimum=1, maximum=MAX_LOOKBACK)
+    if target not in TARGETS:
+        raise ConfigError(f"--target must be one of {', '.join(TARGETS)}, got {target!r}")
+
+
 @dataclass
 class DataConfig:
     """Which series to use and how to cut it into windows."""
@@ -58,9 +86,9 @@ class DataConfig:
     """Stored symbol; None = the most recently fetched one."""
     source: str | None = None
     """Stored source of that symbol; None = the one fetched last."""
-    start: str | None = None
+    start: str | None = field(default=None, metadata=_cli("from"))
     """First date used (YYYY-MM-DD); None = all stored data."""
-    end: str | None = None
+    end: str | None = field(default=None, metadata=_cli("to"))
     """Last date used; None = up to the latest stored day."""
     split: float = 0.7
     """Chronological train fraction; the rest is the test part."""
@@ -70,10 +98,11 @@ class DataConfig:
     """Days of history the model sees for each forecast."""
     target: Target = "logret"
     """What the network predicts: the next log-return (default), change, or level."""
-    covariates: list[str] = field(default_factory=list)
-    """Past covariates as SYMBOL[:SOURCE]: stored series read up to each window's last day."""
-    features: list[str] = field(default_factory=list)
-    """The target's own other columns to read: ohlc, volume."""
+    covariates: list[str] = field(default_factory=list, metadata=_cli("covariate"))
+    """Past covariates as SYMBOL[:SOURCE]: stored series read up to each window's last day (--covariate,
+    repeatable)."""
+    features: list[str] = field(default_factory=list, metadata=_cli(comma_list=True))
+    """The target's own other columns to read: ohlc, volume (--features ohlc,volume: one comma list)."""
     max_stale_days: int = 7
     """A covariate value older than this (calendar days) on a target date counts as missing."""
 
@@ -88,11 +117,8 @@ class DataConfig:
             raise ConfigError(f"--covariate lists the same series twice: {', '.join(self.covariates)}")
         self.features = parse_features(self.features)
         _check_int(self.max_stale_days, flag="--max-stale-days", minimum=0)
-        _check_range("split", self.split, 0.5, 0.95, flag="--split")
-        _check_range("val_fraction", self.val_fraction, 0.0, 0.5, flag="--val-fraction")
-        _check_int(self.lookback, flag="--lookback", minimum=1, maximum=MAX_LOOKBACK)
-        if self.target not in TARGETS:
-            raise ConfigError(f"--target must be one of {', '.join(TARGETS)}, got {self.target!r}")
+        check_window_options(lookback=self.lookback, split=self.split, val_fraction=self.val_fraction,
+                             target=self.target)
         check_date_range(parse_date(self.start, "--from"), parse_date(self.end, "--to"))
 
     @property
@@ -107,12 +133,12 @@ class DataConfig:
 class ModelConfig:
     """The network: a recurrent (or transformer) encoder and a linear head."""
 
-    kind: ModelKind = "lstm"
+    kind: ModelKind = field(default="lstm", metadata=_cli("model", option="model"))
     hidden: int = 32
     layers: int = 1
     dropout: float = 0.0
     """Dropout between stacked layers and before the head."""
-    nonlinearity: Literal["relu", "tanh"] = "relu"
+    nonlinearity: Literal["relu", "tanh"] = field(default="relu", metadata=_cli("activation"))
     """Activation of the plain RNN (the course's RNN uses ReLU)."""
     heads: int = 4
     """Attention heads (transformer only)."""
@@ -145,9 +171,10 @@ class TrainConfig:
     """Epochs without validation improvement before stopping; 0 turns early stopping off."""
     seed: int = 0
     shrink: bool = True
-    """Scale predicted moves by a factor in [0, 1] fitted on the validation tail."""
-    coverage: float = 0.9
-    """Nominal coverage of prediction intervals (split conformal on validation residuals)."""
+    """Scale predicted moves by a shrinkage weight in [0, 1] fitted on the validation tail."""
+    level: float = field(default=0.9, metadata=_cli(old_flags=("coverage",)))
+    """Nominal level of the prediction intervals (conformal on out-of-sample residuals); the
+    coverage they reach is measured on the test part and reported."""
     device: str = "auto"
     threads: int | None = None
 
@@ -159,7 +186,7 @@ class TrainConfig:
         _check_range("clip", self.clip, 0.0, 1e6, flag="--clip")
         _check_int(self.patience, flag="--patience", minimum=0, maximum=MAX_EPOCHS)
         _check_int(self.seed, flag="--seed", minimum=0, maximum=MAX_SEED)
-        _check_range("coverage", self.coverage, 0.5, 0.999, flag="--coverage")
+        _check_range("level", self.level, 0.5, 0.999, flag="--level")
         if self.device not in ("auto", "cpu", "cuda", "mps"):
             raise ConfigError(f"--device must be auto, cpu, cuda or mps, got {self.device!r}")
         if self.threads is not None:
@@ -194,6 +221,8 @@ class RunConfig:
             values = raw.get(name, {})
             if not isinstance(values, dict):
                 raise ConfigError(f"config section {name!r} must be an object")
+            values = {OLD_NAMES.get(name, {}).get(k, k): v for k, v in values.items()
+                      if not (k in OLD_NAMES.get(name, {}) and OLD_NAMES[name][k] in values)}
             known = {f.name for f in fields(part_cls)}
             unknown = set(values) - known
             if unknown:
@@ -213,6 +242,22 @@ def parse_date(value: date | str | None, flag: str) -> date | None:
         return date.fromisoformat(str(value))
     except ValueError:
         raise ConfigError(f"{flag} must be a date as YYYY-MM-DD, got {value!r}") from None
+
+
+def check_seeds(seed: Any, seeds: Any, *, max_seeds: int) -> None:
+    """--seed with --seeds N (seeds seed..seed+N-1; at most max_seeds of them): the one place this rule is checked."""
+    if not isinstance(seeds, int) or isinstance(seeds, bool) or not 1 <= seeds <= max_seeds:
+        raise ConfigError(f"--seeds must be a whole number between 1 and {max_seeds}, got {seeds!r}")
+    _check_int(seed, flag="--seed", minimum=0, maximum=MAX_SEED)
+    if seed + seeds - 1 > MAX_SEED:
+        raise ConfigError(f"--seed {seed} with --seeds {seeds} goes past the largest seed, "
+                          f"{MAX_SEED}; choose a smaller --seed")
+
+
+def check_workers(workers: Any) -> None:
+    """--workers of backtest, --seeds and sweep (None: the default): the one place this rule is checked."""
+    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
+        raise ConfigError(f"--workers must be a whole number of at least 1, got {workers!r}")
 
 
 def check_date_range(start: date | None, end: date | None) -> None:
@@ -252,25 +297,68 @@ class RunOptions(TypedDict, total=False):
     patience: int
     seed: int
     shrink: bool
-    coverage: float
+    level: float
     device: str
     threads: int | None
 
 
-_OPTION_ALIASES = {"model": ("model", "kind")}
-"""Flat option -> (section, field) where the option is not the field's own name."""
+SECTIONS: tuple[tuple[str, type[Any]], ...] = (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig))
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """How one RunConfig field is spelled outside the config: its flag, flat keyword, old names."""
+
+    section: str
+    name: str
+    """The field's name in its section."""
+    option: str
+    """The flat keyword of make_config, api.train and a sweep's grid (the field's name but model.kind's)."""
+    flag: str
+    """The long command-line option without dashes, for train, backtest, sweep and config files."""
+    comma_list: bool
+    """A list field given as one comma-separated value (--features ohlc,volume); other lists repeat."""
+    old_flags: tuple[str, ...]
+    """Flags (and config-file keys) of earlier seqcast versions, still accepted."""
+
+    @property
+    def field(self) -> str:
+        """section.name, as "data.lookback"."""
+        return f"{self.section}.{self.name}"
+
+
+@functools.cache
+def option_specs() -> tuple[OptionSpec, ...]:
+    """Every RunConfig field's command-line spelling, read from the fields' metadata."""
+    specs = []
+    for section, cls in SECTIONS:
+        for f in fields(cls):
+            cli = f.metadata or _cli()
+            option = cli["option"] or f.name
+            specs.append(OptionSpec(section, f.name, option, cli["flag"] or option.replace("_", "-"),
+                                    cli["comma_list"], cli["old_flags"]))
+    return tuple(specs)
+
+
+def spec_of(field_path: str) -> OptionSpec:
+    """The OptionSpec of "section.name"."""
+    return next(s for s in option_specs() if s.field == field_path)
+
+
+OLD_NAMES = {"train": {"coverage": "level"}}
+"""Config keys of each section written by earlier seqcast versions -> their names now (still read)."""
 
 
 def make_config(config: RunConfig | None = None, **overrides: Unpack[RunOptions]) -> RunConfig:
     """A RunConfig from defaults (or `config`) with flat overrides such as model="gru", lr=1e-3."""
     config = config or RunConfig()
     parts: dict[str, Any] = {"data": config.data, "model": config.model, "train": config.train}
+    by_option = {s.option: s for s in option_specs()}
+    for section_name, renames in OLD_NAMES.items():  # flat keywords of earlier versions
+        by_option.update({old: spec_of(f"{section_name}.{new}") for old, new in renames.items()})
     for key, value in overrides.items():
-        section, name = _OPTION_ALIASES.get(key, (None, key))
-        if section is None:
-            section = next((s for s, part in parts.items()
-                            if name in {f.name for f in fields(part)}), None)
-        if section is None:
+        spec = by_option.get(key)
+        if spec is None:
             raise ConfigError(f"unknown training option {key!r}")
-        parts[section] = dataclasses.replace(parts[section], **{name: value})
+        parts[spec.section] = dataclasses.replace(parts[spec.section], **{spec.name: value})
     return RunConfig(**parts)

@@ -188,21 +188,27 @@ def save_config(path: Path, ctx: typer.Context) -> Path:
 
 
 def to_cli_args(config: dict[str, Any], skip: tuple[str, ...] = ()) -> list[str]:
-    """Command-line options that repeat a saved RunConfig dict (config.json); skip: field names."""
-    from seqcast.cli_options import BY_FIELD
+    """Command-line options that repeat a saved RunConfig dict (config.json); skip: field names.
 
+    The flags are the config fields' own (seqcast.config.option_specs); a key of an earlier
+    seqcast (train.coverage) is written as the option it became (--level).
+    """
+    from seqcast.config import OLD_NAMES, option_specs
+
+    specs = {spec.field: spec for spec in option_specs()}
     args: list[str] = []
     for section_name, section in config.items():
         if not isinstance(section, dict):
             continue
-        for name, value in section.items():
-            option = BY_FIELD.get(f"{section_name}.{name}")
-            flag = option.long if option is not None else str(name).replace("_", "-")
-            if value is None or name in skip:
+        for key, value in section.items():
+            name = OLD_NAMES.get(section_name, {}).get(key, key)
+            spec = specs.get(f"{section_name}.{name}")
+            flag = spec.flag if spec is not None else str(name).replace("_", "-")
+            if value is None or name in skip or key in skip:
                 continue
             if isinstance(value, bool):
                 args.append(f"--{flag}" if value else f"--no-{flag}")
-            elif isinstance(value, (list, tuple)) and option is not None and option.comma_list:
+            elif isinstance(value, (list, tuple)) and spec is not None and spec.comma_list:
                 if value:  # --features takes one comma-separated list
                     args += [f"--{flag}", ",".join(map(str, value))]
             elif isinstance(value, (list, tuple)):

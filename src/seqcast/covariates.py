@@ -331,7 +331,7 @@ def input_scalers(meta: dict[str, Any], expected: int, where: Any) -> list[Any]:
     return scalers
 
 
-def predict_one_day(store: Any, run: Any, dates: np.ndarray, values: np.ndarray, days: int,
+def predict_one_day(store: Any, run: Any, dates: np.ndarray, values: np.ndarray, horizon: int,
                     notes: list[str] | None = None) -> np.ndarray:
     """predict-next for a run with extra inputs: the next day's price, as a (1,) array.
 
@@ -344,10 +344,10 @@ def predict_one_day(store: Any, run: Any, dates: np.ndarray, values: np.ndarray,
 
     cfg, meta = run.config, run.meta
     data = cfg.data
-    if days != 1:
+    if horizon != 1:
         raise ConfigError(
             f"run {run.run_id} reads covariates or extra columns, whose later values are not known yet, "
-            "so it forecasts one day ahead only; use --days 1"
+            "so it forecasts one day ahead only; use --horizon 1"
         )
     symbol, source = meta["symbol"], meta["source"]
     scalers = input_scalers(meta, data.n_inputs - 1, run.path / "meta.json")
@@ -376,7 +376,7 @@ def predict_one_day(store: Any, run: Any, dates: np.ndarray, values: np.ndarray,
         ) from None
     raw = run.scaler.inverse(np.asarray(run.predictor()(window), dtype=np.float64))
     previous = values[-1:]
-    return apply_shrink(previous, to_price(raw, previous, data.target), float(meta.get("shrink", 1.0)))
+    return apply_shrink(previous, to_price(raw, previous, data.target), float(meta.get("shrinkage_weight", 1.0)))
 
 
 def revised_covariates(meta: dict[str, Any], loaded: list[LoadedCovariate], max_stale_days: int) -> list[str]:

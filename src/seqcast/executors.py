@@ -18,6 +18,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from seqcast.config import check_workers
 from seqcast.errors import ConfigError
 
 RAY_HINT = "--backend ray needs Ray: pip install 'seqcast[ray]' (or: pip install 'ray>=2.9')"
@@ -85,8 +86,7 @@ class Executor:
 def make_executor(backend: str = "local", *, workers: int | None = None, address: str | None = None,
                   threads: int = 1) -> Executor:
     """`local` (a process pool on this machine's cores) or `ray` (address: an existing cluster)."""
-    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
-        raise ConfigError(f"--workers must be a whole number of at least 1, got {workers!r}")
+    check_workers(workers)
     if backend == "local":
         if address:
             raise ConfigError("--address is for --backend ray; add --backend ray or drop --address")
@@ -201,8 +201,7 @@ class LocalExecutor(Executor):
     name = "local"
 
     def __init__(self, workers: int | None = None, *, threads: int = 1) -> None:
-        if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
-            raise ConfigError(f"--workers must be a whole number of at least 1, got {workers!r}")
+        check_workers(workers)
         self.workers = workers or available_cpus()
         self.threads = threads
         self._pool: list[_Worker] = []

@@ -17,8 +17,8 @@ Predictor = Callable[[np.ndarray], np.ndarray]
 def fit_shrink(previous: np.ndarray, actual: np.ndarray, predicted: np.ndarray, z: float = 2.0) -> float:
     """How much of the network's predicted moves to keep, in [0, 1], from validation days.
 
-    The forecast becomes previous + alpha * (predicted - previous): alpha = 0 is the
-    naive forecast, alpha = 1 the raw network. alpha is the least-squares slope of the
+    The forecast becomes previous + w * (predicted - previous), w the shrinkage weight:
+    w = 0 is the naive forecast, w = 1 the raw network. w is the least-squares slope of the
     real moves on the predicted ones, lowered by z standard errors: a move is trusted
     only as far as the validation tail shows, with about 97.5 % confidence (z = 2), that
     it points the right way. On a random walk that is (almost always) nothing.
@@ -35,44 +35,45 @@ def fit_shrink(previous: np.ndarray, actual: np.ndarray, predicted: np.ndarray, 
     return float(np.clip(slope - z * se, 0.0, 1.0))
 
 
-def apply_shrink(previous: np.ndarray, predicted: np.ndarray, alpha: float) -> np.ndarray:
-    shrunk: np.ndarray = previous + alpha * (predicted - previous)
+def apply_shrink(previous: np.ndarray, predicted: np.ndarray, shrinkage_weight: float) -> np.ndarray:
+    shrunk: np.ndarray = previous + shrinkage_weight * (predicted - previous)
     return shrunk
 
 
 def recursive_forecast(
     predict: Predictor,
     history: np.ndarray,
-    steps: int,
+    horizon: int,
     *,
     target: str,
     scaler: Scaler,
     lookback: int,
-    alpha: float,
+    shrinkage_weight: float,
 ) -> np.ndarray:
-    """Forecast `steps` days ahead from many origins at once, feeding forecasts back.
+    """Forecast `horizon` periods ahead from many origins at once, feeding forecasts back.
 
     predict: scaled windows (batch, lookback, 1) float32 -> scaled outputs (batch,).
     history: (n_origins, >= first_position) prices, each row ending at its origin.
-    Returns (n_origins, steps) prices.
+    Returns (n_origins, horizon) prices.
     """
     need = first_position(lookback, target)
     paths = np.array(history[:, -need:], dtype=np.float64)  # (n_origins, need)
-    out = np.empty((len(paths), steps))
-    for h in range(steps):
+    out = np.empty((len(paths), horizon))
+    for h in range(horizon):
         window = paths[:, -need:]
         modelled = transform_series(window, target)
         x = scaler.transform(modelled[:, -lookback:])[:, :, None].astype(np.float32)
         raw = scaler.inverse(np.asarray(predict(x), dtype=np.float64))
         previous = window[:, -1]
-        price = apply_shrink(previous, to_price(raw, previous, target), alpha)
+        price = apply_shrink(previous, to_price(raw, previous, target), shrinkage_weight)
         out[:, h] = price
         paths = np.concatenate([paths[:, 1:], price[:, None]], axis=1)
     return out
 
 
 VOL_WINDOW = 20
-"""Trading days of past moves in the recent volatility that sorts test days into thirds (about a month).
+"""Periods (rows of the series: business days for daily data) of past moves in the recent volatility
+that sorts test days into thirds (about a month).
 
 Runs saved before the GARCH scale (meta.json without 'volatility') used it as their interval scale."""
 
@@ -128,19 +129,21 @@ CALIBRATION_DAYS = 1000
 """Conformal calibration uses the most recent out-of-sample days, at most this many (about four years)."""
 
 
-def rolling_multipliers(z: np.ndarray, start: int, stop: int, first: int, coverage: float,
+def rolling_multipliers(z: np.ndarray, start: int, stop: int, first: int, level: float,
                         window: int = CALIBRATION_DAYS) -> np.ndarray:
-    """Split-conformal multipliers for windows start..stop-1, each from the scores before it.
+    """Conformal multipliers for windows start..stop-1, each from the scores before it.
 
     z: standardized |residuals| of every window; the multiplier of window i is the
     conformal quantile of z[max(first, i - window):i]. With first = the start of the
     validation tail, day i's interval uses the validation tail and the test days
     already known on day i (never day i itself or later), so calibration follows a
-    market whose standardized moves drift away from the training part's.
+    market whose standardized moves drift away from the training part's. The validation
+    tail also chose the epoch and the shrinkage weight, so split conformal's finite-sample
+    guarantee is approximate: the coverage reached is measured on the test part.
     """
     from seqcast.stats import conformal_quantile
 
-    return np.array([conformal_quantile(z[max(first, i - window):i], coverage) for i in range(start, stop)])
+    return np.array([conformal_quantile(z[max(first, i - window):i], level) for i in range(start, stop)])
 
 
 def horizon_multipliers(
@@ -148,17 +151,17 @@ def horizon_multipliers(
     values: np.ndarray,
     origins: np.ndarray,
     max_horizon: int,
-    coverage: float,
+    level: float,
     *,
     vol: Sequence[GarchParams],
     target: str,
     scaler: Scaler,
     lookback: int,
-    alpha: float,
+    shrinkage_weight: float,
     relative: bool,
     window: int = CALIBRATION_DAYS,
 ) -> list[float]:
-    """Split-conformal multipliers of the h-day volatility scale, h = 1..max_horizon.
+    """Conformal multipliers (approximate: see rolling_multipliers) of the h-day volatility scale, h = 1..max_horizon.
 
     origins: positions t of the first forecast day from which the network's forecasts
     are out of sample (the validation tail and the test part). For each horizon the
@@ -174,13 +177,13 @@ def horizon_multipliers(
     origins = origins[-(window + max_horizon):]
     if len(origins) == 0:
         return []
-    if alpha == 0.0:
+    if shrinkage_weight == 0.0:
         # Shrunk to the naive forecast: every horizon forecasts the last known price.
         paths = np.repeat(values[origins - 1][:, None], max_horizon, axis=1)
     else:
         idx = origins[:, None] - need + np.arange(need)[None, :]  # (n_origins, need)
         paths = recursive_forecast(predict, values[idx], max_horizon, target=target, scaler=scaler,
-                                   lookback=lookback, alpha=alpha)
+                                   lookback=lookback, shrinkage_weight=shrinkage_weight)
     scales = horizon_scales(values, origins, vol, relative, max_horizon)  # (n_origins, max_horizon)
     multipliers = []
     for h in range(max_horizon):
@@ -188,15 +191,15 @@ def horizon_multipliers(
         if len(ok) < 10:
             break
         z = interval_residuals(values[origins[ok] + h], paths[ok, h], relative) / scales[ok, h]
-        multipliers.append(float(conformal_quantile(z, coverage)))
+        multipliers.append(float(conformal_quantile(z, level)))
     return multipliers
 
 
 def forecast_half_widths(multipliers: list[float], values: np.ndarray, vol: Sequence[GarchParams], relative: bool,
-                         days: int) -> np.ndarray:
-    """Interval half-widths for the `days` days after `values` (nan past the calibrated horizons)."""
-    known = min(days, len(multipliers))
-    half = np.full(days, np.nan)
+                         horizon: int) -> np.ndarray:
+    """Interval half-widths for the `horizon` periods after `values` (nan past the calibrated horizons)."""
+    known = min(horizon, len(multipliers))
+    half = np.full(horizon, np.nan)
     if known:
         scales = horizon_scales(values, np.array([len(values)]), vol, relative, known)[0]
         # Honest intervals never narrow with the horizon.

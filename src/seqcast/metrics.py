@@ -145,7 +145,7 @@ def evaluate(
 
 
 def interval_metrics(
-    actual: object, lower: object, upper: object, coverage: float, recent_volatility: object,
+    actual: object, lower: object, upper: object, level: float, recent_volatility: object,
 ) -> dict[str, float]:
     """Interval score, width and coverage, overall and in each third of days by recent volatility.
 
@@ -157,9 +157,9 @@ def interval_metrics(
     (vol,) = as_float_arrays(recent_volatility, names=("recent_volatility",))
     inside = (act >= lo) & (act <= hi)
     out = {
-        "interval_level": float(coverage),
+        "interval_level": float(level),
         "interval_coverage": float(np.mean(inside)),
-        "interval_score": float(np.mean(interval_scores(act, lo, hi, coverage))),
+        "interval_score": float(np.mean(interval_scores(act, lo, hi, level))),
         "interval_width": float(np.mean(hi - lo)),
     }
     thirds = np.array_split(np.argsort(vol, kind="stable"), 3)
@@ -169,13 +169,13 @@ def interval_metrics(
 
 
 def compare_intervals(
-    actual: object, lower: object, upper: object, ref_lower: object, ref_upper: object, coverage: float,
+    actual: object, lower: object, upper: object, ref_lower: object, ref_upper: object, level: float,
 ) -> dict[str, float]:
     """A reference band's score, coverage and a Diebold–Mariano test of the daily score differences."""
     (act,) = as_float_arrays(actual, names=("actual",))
     lo, hi, rlo, rhi = as_float_arrays(lower, upper, ref_lower, ref_upper, allow_inf=True,
                                        names=("lower", "upper", "ref_lower", "ref_upper"))
-    mine, ref = interval_scores(act, lo, hi, coverage), interval_scores(act, rlo, rhi, coverage)
+    mine, ref = interval_scores(act, lo, hi, level), interval_scores(act, rlo, rhi, level)
     pvalue = math.nan  # an unbounded interval (too few calibration days for its level) has no test
     # Nor does a test part that never moves (a pegged rate): every band covers it, the scores
     # are only widths, and the volatility models were fitted on no movement at all.

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from seqcast.calendars import Calendar
     from seqcast.runs import Run
 
-MAX_DAYS = 250
-"""predict-next forecasts at most this many days ahead."""
+MAX_HORIZON = 250
+"""predict-next forecasts at most this many periods (days, weeks, months) ahead."""
 
 
 @dataclass
@@ -36,7 +36,8 @@ class Forecast:
     source: str
     last_date: str
     last_close: float
-    coverage: float
+    level: float
+    """The prediction intervals' nominal level (their coverage measured on the test part is in the run's metrics)."""
     rows: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     calendar: dict[str, Any] = field(default_factory=dict)
@@ -44,19 +45,30 @@ class Forecast:
     stale: dict[str, Any] | None = None
     """When the latest data day is long past: last_date, today, periods, unit, message."""
 
+    @property
+    def coverage(self) -> float:
+        """The old name of `level` (the nominal level, not a measured coverage), still readable."""
+        return self.level
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def predict_next(run_id: str | None = None, *, days: int = 1, home: Path | str | None = None) -> Forecast:
-    """Forecast the next trading day(s) from the latest stored data of the run's symbol."""
+def predict_next(run_id: str | None = None, *, horizon: int | None = None, home: Path | str | None = None,
+                 days: int | None = None) -> Forecast:
+    """Forecast the next `horizon` periods (business days, or the series' weeks or months) from the
+    latest stored data of the run's symbol. `days` is horizon's old name, still accepted."""
 
     from seqcast.backtest_store import get_run
     from seqcast.calendars import recorded_calendar, staleness
     from seqcast.forecasting import interval_bounds
 
-    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_DAYS:
-        raise ConfigError(f"--days must be between 1 and {MAX_DAYS}, got {days!r}")
+    if days is not None and horizon is not None:
+        raise ConfigError("give the horizon once: days is horizon's old name")
+    if horizon is None:
+        horizon = 1 if days is None else days
+    if not isinstance(horizon, int) or isinstance(horizon, bool) or not 1 <= horizon <= MAX_HORIZON:
+        raise ConfigError(f"--horizon must be between 1 and {MAX_HORIZON}, got {horizon!r}")
     ws = Workspace.resolve(home)
     run = get_run(ws, run_id, "predict-next")
     meta = run.meta
@@ -68,18 +80,18 @@ def predict_next(run_id: str | None = None, *, days: int = 1, home: Path | str |
     dates, values = stored.load_close()
     notes: list[str] = []
     trained_first = _check_stored_data(run, stored, dates, values, notes)
-    path = _forecast_path(ws, run, dates, values, days, notes)
+    path = _forecast_path(ws, run, dates, values, horizon, notes)
     # The series' own next dates: its business days, weeks or months (seqcast.calendars).
     calendar = recorded_calendar(meta.get("calendar"), dates, source=source, symbol=symbol,
                                  interval=stored.meta.get("interval"))
-    next_days = calendar.next_dates(dates[-1], days)
+    next_days = calendar.next_dates(dates[-1], horizon)
     stale = staleness(calendar, dates[-1], date.today())
     if stale is not None:
         again = (f"seqcast fetch {symbol} --source ecb (the bundled sample does not change)" if source == "sample"
                  else fetch_command(symbol, source) + (" (a newer file)" if source == "csv" else ""))
         notes.append(f"{stale['message']}: {again}")
     relative = meta.get("interval_scale", "price") == "log" and bool((path > 0).all())
-    half_widths = _half_widths(run, calendar, dates, values, trained_first, days, relative, notes)
+    half_widths = _half_widths(run, calendar, dates, values, trained_first, horizon, relative, notes)
     lower, upper = interval_bounds(path, half_widths, relative)
     rows = [
         {"date": str(day), "predicted": float(p), "lower": float(lo), "upper": float(hi),
@@ -87,7 +99,7 @@ def predict_next(run_id: str | None = None, *, days: int = 1, home: Path | str |
         for day, p, lo, hi in zip(next_days, path, lower, upper, strict=True)
     ]
     return Forecast(run.run_id, symbol, source, str(dates[-1]), float(values[-1]),
-                    float(meta.get("coverage", run.config.train.coverage)), rows, notes,
+                    float(meta.get("level", run.config.train.level)), rows, notes,
                     calendar=calendar.to_dict(), stale=stale)
 
 
@@ -127,9 +139,9 @@ def _check_stored_data(run: Run, stored: StoredSeries, dates: np.ndarray, values
     return trained_first
 
 
-def _forecast_path(ws: Workspace, run: Run, dates: np.ndarray, values: np.ndarray, days: int,
+def _forecast_path(ws: Workspace, run: Run, dates: np.ndarray, values: np.ndarray, horizon: int,
                    notes: list[str]) -> np.ndarray:
-    """The forecast prices of the next `days` days, (days,); refuses a forecast that is not finite."""
+    """The forecast prices of the next `horizon` periods, (horizon,); refuses a forecast that is not finite."""
     import numpy as np
 
     from seqcast.forecasting import recursive_forecast
@@ -140,12 +152,12 @@ def _forecast_path(ws: Workspace, run: Run, dates: np.ndarray, values: np.ndarra
     if cfg.data.n_inputs > 1:  # covariates or extra columns: one day, from every input's latest data
         from seqcast.covariates import predict_one_day
 
-        path = predict_one_day(Store(ws), run, dates, values, days, notes)
+        path = predict_one_day(Store(ws), run, dates, values, horizon, notes)
     else:
         need = first_position(cfg.data.lookback, cfg.data.target)
         path = recursive_forecast(
-            predictor(run), values[None, -need:], days, target=cfg.data.target, scaler=run.scaler,
-            lookback=cfg.data.lookback, alpha=float(run.meta.get("shrink", 1.0)),
+            predictor(run), values[None, -need:], horizon, target=cfg.data.target, scaler=run.scaler,
+            lookback=cfg.data.lookback, shrinkage_weight=float(run.meta.get("shrinkage_weight", 1.0)),
         )[0]
     if not np.isfinite(path).all():
         raise RunCorruptError(f"run {run.run_id} forecasts a value that is not a finite number: its "
@@ -154,8 +166,8 @@ def _forecast_path(ws: Workspace, run: Run, dates: np.ndarray, values: np.ndarra
 
 
 def _half_widths(run: Run, calendar: Calendar, dates: np.ndarray, values: np.ndarray,
-                 trained_first: np.datetime64, days: int, relative: bool, notes: list[str]) -> np.ndarray:
-    """Interval half-widths of the forecast days (nan where none is calibrated); notes why none."""
+                 trained_first: np.datetime64, horizon: int, relative: bool, notes: list[str]) -> np.ndarray:
+    """Interval half-widths of the forecast periods (nan where none is calibrated); notes why none."""
     import numpy as np
 
     from seqcast.forecasting import forecast_half_widths, local_scale
@@ -168,7 +180,7 @@ def _half_widths(run: Run, calendar: Calendar, dates: np.ndarray, values: np.nda
 
         val_windows = meta.get("split", {}).get("windows", {}).get("val")
         notes.append(f"this run has no calibrated intervals ({no_intervals_reason(val_windows)})")
-    elif days > len(widths):
+    elif horizon > len(widths):
         notes.append(f"intervals are calibrated up to {len(widths)} {calendar.unit} ahead; "
                      "later ones show none")
     if meta.get("volatility") is not None:
@@ -176,10 +188,10 @@ def _half_widths(run: Run, calendar: Calendar, dates: np.ndarray, values: np.nda
         # The volatility recursion starts where training started, as it did then.
         since = values[dates >= trained_first]
         if meta.get("interval_scale") == "log" and not (since > 0).all():
-            return np.full(days, np.nan)  # log-return volatility needs positive prices
-        return forecast_half_widths(widths, since, vol, meta.get("interval_scale") == "log", days)
+            return np.full(horizon, np.nan)  # log-return volatility needs positive prices
+        return forecast_half_widths(widths, since, vol, meta.get("interval_scale") == "log", horizon)
     # A run saved before the GARCH scale: widths are multiples of the recent RMS move.
-    half = np.array(widths[:days] + [np.nan] * max(0, days - len(widths)))
+    half = np.array(widths[:horizon] + [np.nan] * max(0, horizon - len(widths)))
     window = meta.get("interval_vol_window")
     if isinstance(window, int) and window > 0:
         half = half * local_scale(values, np.array([len(values)]), relative, window)[0]

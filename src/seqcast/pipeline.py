@@ -29,10 +29,10 @@ from seqcast.models import build_model
 from seqcast.stats import conformal_quantile, normal_ppf
 from seqcast.training import EpochCallback, FitResult, fit, pick_device, predict_numpy
 from seqcast.volatility import GarchParams, fit_garch, fit_volatility, horizon_scales, moves
-from seqcast.windowing import Dataset, build_dataset, to_price
+from seqcast.windowing import WindowedData, build_dataset, to_price
 
 MAX_HORIZON = 30
-"""Horizons (trading days) for which interval widths are calibrated."""
+"""Horizons (periods of the series' calendar: business days for daily data) for which interval widths are calibrated."""
 MIN_CALIBRATION_WINDOWS = 10
 """Validation windows needed to calibrate prediction intervals; with fewer a run has none."""
 
@@ -49,11 +49,11 @@ class Fitted:
     """A trained model with its forecasts for every window and their metrics."""
 
     model: nn.Module
-    ds: Dataset
+    ds: WindowedData
     fit: FitResult
     net_price: np.ndarray  # the network's own forecasts, in price units
     predicted: np.ndarray  # after shrinkage toward naive
-    alpha: float
+    shrinkage_weight: float
     widths: list[float]  # interval multipliers of the h-day volatility scale, horizons 1..
     relative: bool  # widths are |log(actual/predicted)| rather than price units
     vol: list[GarchParams] | None  # the interval's volatility models, fitted on the training part
@@ -104,13 +104,15 @@ def fit_evaluate(
         raw = ds.scaler.inverse(predict_numpy(model, ds.x, device))
         net_price = to_price(raw, ds.previous, ds.target)
         val_n = ds.val.stop - ds.val.start
-        alpha = 1.0
+        shrinkage_weight = 1.0
         if cfg.train.shrink and val_n > 0:
-            alpha = fit_shrink(ds.previous[ds.val], ds.actual[ds.val], net_price[ds.val])
-        predicted = apply_shrink(ds.previous, net_price, alpha)
+            shrinkage_weight = fit_shrink(ds.previous[ds.val], ds.actual[ds.val], net_price[ds.val])
+        predicted = apply_shrink(ds.previous, net_price, shrinkage_weight)
 
         # Intervals: a GARCH-type volatility scale fitted on the training part, times a
-        # split-conformal multiplier from out-of-sample days only (never the day itself).
+        # conformal multiplier from days the network was not fitted on (never the day itself);
+        # the validation tail also chose the epoch and the shrinkage weight, so the split-conformal
+        # guarantee is approximate and the coverage is measured on the test part.
         # Relative widths where prices are positive, so a band follows the price level.
         relative = bool((values > 0).all() and (predicted > 0).all())
         widths: list[float] = []
@@ -122,20 +124,21 @@ def fit_evaluate(
             z = interval_residuals(ds.actual, predicted, relative) / scale
             # Train and validation windows: the validation tail's multiplier. Test day i: the
             # validation tail plus the test days before i (what is known on day i).
-            multiplier = np.full(len(z), conformal_quantile(z[ds.val], cfg.train.coverage))
+            multiplier = np.full(len(z), conformal_quantile(z[ds.val], cfg.train.level))
             multiplier[ds.test] = rolling_multipliers(z, ds.test.start, ds.test.stop, ds.val.start,
-                                                      cfg.train.coverage)
+                                                      cfg.train.level)
             lower, upper = interval_bounds(predicted, multiplier * scale, relative)
             if ds.n_features > 1:
                 # Extra inputs are not known ahead, so a run with them forecasts one day only:
                 # its multiplier comes from the latest out-of-sample days, as for horizon 1 below.
-                widths = [float(conformal_quantile(z[ds.val.start:][-CALIBRATION_DAYS:], cfg.train.coverage))]
+                widths = [float(conformal_quantile(z[ds.val.start:][-CALIBRATION_DAYS:], cfg.train.level))]
             else:
                 # For predict-next: multipliers per horizon from the latest out-of-sample days.
                 widths = horizon_multipliers(
                     lambda x: predict_numpy(model, x, device), values, ds.positions[ds.val.start:],
-                    MAX_HORIZON, cfg.train.coverage, vol=vol,
-                    target=ds.target, scaler=ds.scaler, lookback=ds.lookback, alpha=alpha, relative=relative,
+                    MAX_HORIZON, cfg.train.level, vol=vol,
+                    target=ds.target, scaler=ds.scaler, lookback=ds.lookback, shrinkage_weight=shrinkage_weight,
+                    relative=relative,
                 )
 
         report: dict[str, Any] = {}
@@ -143,7 +146,7 @@ def fit_evaluate(
         train_part = slice(ds.train.start, ds.val.stop)
         for name, part in (("train", train_part), ("val", ds.val), ("test", ds.test)):
             if part.stop - part.start > 0:
-                # Shrinking by alpha > 0 keeps each move's sign; at alpha = 0 the network's
+                # Shrinking by a weight > 0 keeps each move's sign; at weight 0 the network's
                 # own direction is still worth scoring.
                 report[name] = metrics.evaluate(ds.actual[part], predicted[part], ds.previous[part],
                                                 direction_from=net_price[part], mase_denominator=mase_denominator)
@@ -153,22 +156,22 @@ def fit_evaluate(
         report["test"]["linear_rmse"] = linear_rmse
         report["test"]["linear_rmse_ratio"] = linear_rmse / naive_rmse if naive_rmse else float("nan")
         if vol is not None:
-            report["test"].update(_interval_report(values, ds, lower, upper, relative, cfg.train.coverage))
+            report["test"].update(_interval_report(values, ds, lower, upper, relative, cfg.train.level))
         test = report["test"]
         report["verdict"] = metrics.verdict(test["rmse_ratio"], test["dm_pvalue"], rmse=test["rmse"],
                                             naive_rmse=test["naive_rmse"])
-        return Fitted(model, ds, result, net_price, predicted, alpha, widths, relative, vol, lower, upper, report,
-                      device, result.threads, torch.__version__, linear)
+        return Fitted(model, ds, result, net_price, predicted, shrinkage_weight, widths, relative, vol, lower, upper,
+                      report, device, result.threads, torch.__version__, linear)
 
 
-def _interval_report(values: np.ndarray, ds: Dataset, lower: np.ndarray, upper: np.ndarray, relative: bool,
-                     coverage: float) -> dict[str, float]:
+def _interval_report(values: np.ndarray, ds: WindowedData, lower: np.ndarray, upper: np.ndarray,
+                     relative: bool, level: float) -> dict[str, float]:
     """Test-part interval quality, next to a GARCH(1,1) band with normal errors around the naive forecast."""
     t = ds.test
-    out = metrics.interval_metrics(ds.actual[t], lower[t], upper[t], coverage,
+    out = metrics.interval_metrics(ds.actual[t], lower[t], upper[t], level,
                                    local_scale(values, ds.positions[t], relative))
     ref = fit_garch(moves(values[:ds.n_train], relative), dist="normal", asymmetric=False)  # the reference alone
-    ref_half = normal_ppf(0.5 + coverage / 2) * horizon_scales(values, ds.positions[t], ref, relative)[:, 0]
+    ref_half = normal_ppf(0.5 + level / 2) * horizon_scales(values, ds.positions[t], ref, relative)[:, 0]
     ref_lower, ref_upper = interval_bounds(ds.previous[t], ref_half, relative)
-    out.update(metrics.compare_intervals(ds.actual[t], lower[t], upper[t], ref_lower, ref_upper, coverage))
+    out.update(metrics.compare_intervals(ds.actual[t], lower[t], upper[t], ref_lower, ref_upper, level))
     return out

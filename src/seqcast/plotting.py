@@ -115,9 +115,9 @@ def _test_note(metrics: dict[str, Any], meta: dict[str, Any]) -> str:
     """The verdict box: the test's words, shrinkage, direction vs its null, interval score vs GARCH."""
     test = metrics.get("test", {})
     lines = [f"test vs naive (Diebold–Mariano): {metrics.get('verdict', '')}"]
-    alpha = meta.get("shrink", 1.0)
-    if alpha == 0.0:
-        lines.append("no signal on the validation tail: forecasts shrunk to naive (alpha = 0)")
+    shrinkage_weight = meta.get("shrinkage_weight", 1.0)
+    if shrinkage_weight == 0.0:
+        lines.append("no signal on the validation tail: forecasts shrunk to naive (shrinkage weight = 0)")
     elif test.get("lag_detected") and not (test.get("rmse_ratio", 1.0) < 1
                                           and (test.get("dm_pvalue") or 1.0) < 0.05):
         # Shown as the CLI shows it: only when the network's moves are kept, and never beside a
@@ -171,7 +171,7 @@ def run_figure(run: Run) -> Figure:
                     label="naive = predicted (the model adds nothing)" if same
                     else "naive (yesterday's price)")
         if name == "test" and "lower" in part and part["lower"].notna().any():
-            level = metrics.get("test", {}).get("interval_level", meta.get("coverage", 0.9))
+            level = metrics.get("test", {}).get("interval_level", meta.get("level", 0.9))
             ax.fill_between(part["date"], part["lower"], part["upper"], color=BAND, alpha=0.5, lw=0,
                             label=_interval_label(metrics.get("test", {}), level))
         if name == "train":

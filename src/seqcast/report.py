@@ -306,15 +306,15 @@ def run_document(run: Run, *, forecast: Forecast | None = None, store_meta: dict
         f"{fmt_number(test.get('naive_rmse'))}, ratio {fmt_number(test.get('rmse_ratio'), 4)}).",
         "bad" if naive_is_exact(test) else _tone(test.get("rmse_ratio"))))
     verdict.p(_tests_sentence(test))
-    alpha = meta.get("shrink", 1.0)
-    if alpha == 0.0:
+    shrinkage_weight = meta.get("shrinkage_weight", 1.0)
+    if shrinkage_weight == 0.0:
         verdict.p("No signal: on the validation tail the network's moves did not beat 'no change', so its "
                   "forecasts were shrunk to the naive forecast (the direction shown is the network's own).")
-    elif isinstance(alpha, (int, float)) and alpha < 1.0:
-        verdict.p(f"Predicted moves were scaled by {alpha:.3f} (fitted on the validation tail).")
-    verdict.p(_lag_sentence(test, alpha, meta.get("calendar")))
+    elif isinstance(shrinkage_weight, (int, float)) and shrinkage_weight < 1.0:
+        verdict.p(f"Predicted moves were scaled by {shrinkage_weight:.3f} (fitted on the validation tail).")
+    verdict.p(_lag_sentence(test, shrinkage_weight, meta.get("calendar")))
     if "interval_coverage" in test:
-        level = test.get("interval_level", meta.get("coverage", 0.9))
+        level = test.get("interval_level", meta.get("level", 0.9))
         verdict.p(f"Intervals: the {level:.0%} prediction intervals covered "
                   f"{100 * test['interval_coverage']:.1f} % of test days"
                   + (f" (interval score {fmt_number(test['interval_score'])})" if "interval_score" in test else "")
@@ -391,12 +391,12 @@ def _tests_sentence(test: dict[str, Any]) -> str:
     return "Tests: " + "; ".join(parts) + ". A p-value below 0.05 means the difference is unlikely to be luck."
 
 
-def _lag_sentence(test: dict[str, Any], alpha: Any, calendar: Any = None) -> str:
+def _lag_sentence(test: dict[str, Any], shrinkage_weight: Any, calendar: Any = None) -> str:
     from seqcast.metrics import lag_words
 
     ratio = fmt_number(test.get("lag_ratio"), 3)
     period, last = lag_words(calendar)
-    if alpha == 0.0:
+    if shrinkage_weight == 0.0:
         return "Lag diagnosis: not applicable — the forecast is yesterday's price by construction (shrunk to naive)."
     if test.get("lag_detected") and test.get("rmse_ratio", 1.0) < 1 and (test.get("dm_pvalue") or 1.0) < 0.05:
         return (f"Lag diagnosis: the forecasts sit closer to yesterday's price than to the real one (lag ratio "
@@ -413,7 +413,7 @@ def forecast_section(fc: Forecast) -> Section:
     rows = [[r["date"], fmt_number(r["predicted"], 6),
              "n/a" if math.isnan(r["lower"]) else f"{fmt_number(r['lower'], 6)} .. {fmt_number(r['upper'], 6)}",
              f"{r['change_pct']:+.3f}"] for r in fc.rows]
-    sec.blocks.append(Table(["date", "forecast", f"{fc.coverage:.0%} interval", "change %"], rows))
+    sec.blocks.append(Table(["date", "forecast", f"{fc.level:.0%} interval", "change %"], rows))
     for note in fc.notes:
         sec.p(f"Note: {note}")
     sec.p("A forecast is a statistical estimate, not advice.")
@@ -473,9 +473,9 @@ def backtest_document(record: BacktestRecord, *, report_path: Path | None = None
                      fmt_number(m.get("rmse"), 4), fmt_number(m.get("naive_rmse"), 4),
                      fmt_number(m.get("rmse_ratio"), 4),
                      fmt_number(100 * m.get("directional_accuracy", math.nan), 3),
-                     fmt_number(f.get("shrink"), 3), fmt_number(f.get("epochs_run"))])
+                     fmt_number(f.get("shrinkage_weight"), 3), fmt_number(f.get("epochs_run"))])
     fold_sec.blocks.append(Table(["fold", "trained on", "tested on", "days", "RMSE", "naive", "ratio", "dir %",
-                                  "shrink", "epochs"], rows))
+                                  "shrinkage weight", "epochs"], rows))
     fold_sec.blocks.append(Chart("backtest", backtest_figure(bt), "every fold's test block, model vs naive"))
     sections.append(fold_sec)
 
@@ -504,7 +504,7 @@ def backtest_document(record: BacktestRecord, *, report_path: Path | None = None
 def to_backtest_args(config: dict[str, Any]) -> list[str]:
     from seqcast.configfile import to_cli_args
 
-    return [a for a in to_cli_args(config, skip=("coverage",))]
+    return [a for a in to_cli_args(config, skip=("level",))]
 
 
 # --------------------------------------------------------------------------- sweep report (hook)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seqcast.config import MAX_SEED, RunConfig, RunOptions, make_config
-from seqcast.errors import ConfigError, SeqcastError
+from seqcast.config import RunConfig, RunOptions, check_seeds, make_config
+from seqcast.errors import SeqcastError
 from seqcast.run_inputs import SeriesInput, fingerprint, load_input
 from seqcast.runs import CSV_FLOAT_FORMAT, Run, RunStore
 from seqcast.workspace import Workspace
@@ -133,12 +133,12 @@ def _run_meta(series: SeriesInput, fitted: Fitted) -> dict[str, Any]:
             "seconds": round(result.seconds, 3), "device": str(fitted.device),
             "threads": fitted.threads, "torch": fitted.torch_version,
         },
-        "shrink": fitted.alpha,
+        "shrinkage_weight": fitted.shrinkage_weight,
         "interval_widths": fitted.widths,  # multipliers of the h-day GARCH scale, h = 1..
         "interval_scale": "log" if fitted.relative else "price",
         # GJR-GARCH(1,1)-t and GARCH(1,1)-normal fitted on the training part; variances averaged
         "volatility": [p.to_dict() for p in fitted.vol] if fitted.vol else None,
-        "coverage": cfg.train.coverage,
+        "level": cfg.train.level,  # the intervals' nominal level
         **series.sampling,
     }
     meta["split"]["dropped_windows"] = ds.dropped
@@ -178,6 +178,8 @@ def save_run(record: RunRecord, home: Path | str | None = None) -> Run:
     return Run(run_id, path)
 
 
+MAX_SEEDS = 100
+"""train --seeds: trainings of one config."""
 SEED_METRICS = ("rmse", "mae", "mape", "directional_accuracy", "rmse_ratio", "naive_rmse")
 """Test metrics summarised across seeds by train_seeds."""
 
@@ -225,12 +227,8 @@ def train_seeds(
     at once only when each is expected to take longer than starting a worker
     (seqcast.seeds.MIN_PARALLEL_SEED_FLOP). on_start(workers) says which, before training.
     """
-    if not isinstance(seeds, int) or isinstance(seeds, bool) or not 1 <= seeds <= 100:
-        raise ConfigError(f"--seeds must be a whole number between 1 and 100, got {seeds!r}")
     cfg = make_config(config, **overrides)
-    if cfg.train.seed + seeds - 1 > MAX_SEED:
-        raise ConfigError(f"--seed {cfg.train.seed} with --seeds {seeds} goes past the largest seed, "
-                          f"{MAX_SEED}; choose a smaller --seed")
+    check_seeds(cfg.train.seed, seeds, max_seeds=MAX_SEEDS)
     from seqcast.seeds import MIN_PARALLEL_SEED_FLOP, seed_flop, seed_workers, train_parallel
 
     n_workers, series = seed_workers(cfg, seeds, workers), None

@@ -90,6 +90,18 @@ def _nan_for_null(value: Any) -> Any:
     return math.nan if value is None else value
 
 
+OLD_META_KEYS = {"shrink": "shrinkage_weight", "coverage": "level"}
+"""meta.json keys written by seqcast before the renames -> their names now (still read)."""
+
+
+def rename_old_keys(values: dict[str, Any], renames: dict[str, str]) -> None:
+    """Give a record saved by an earlier seqcast today's key names, in place (a new name wins)."""
+    for old, new in renames.items():
+        if old in values:
+            value = values.pop(old)
+            values.setdefault(new, value)
+
+
 def _check_meta(meta: dict[str, Any], path: Path) -> None:
     """Reject a meta.json whose fields have the wrong types (a file from elsewhere is data)."""
     from datetime import date
@@ -100,7 +112,8 @@ def _check_meta(meta: dict[str, Any], path: Path) -> None:
     for key in ("symbol", "source", "interval_scale"):
         if key in meta and not isinstance(meta[key], str):
             raise bad(f"{key!r} must be a string")
-    for key, low, high in (("shrink", 0.0, 1.0), ("coverage", 0.5, 0.999)):
+    for key, low, high in (("shrinkage_weight", 0.0, 1.0), ("level", 0.5, 0.999),
+                           ("shrink", 0.0, 1.0), ("coverage", 0.5, 0.999)):  # and their old names
         if key in meta and not _is_number(meta[key]):
             raise bad(f"{key!r} must be a number")
         if key in meta and not _is_finite(meta[key], low, high):
@@ -157,6 +170,7 @@ class Run:
         if not isinstance(meta, dict):
             raise RunCorruptError(f"{self.path / 'meta.json'} is not a JSON object; train again")
         _check_meta(meta, self.path / "meta.json")
+        rename_old_keys(meta, OLD_META_KEYS)
         if "interval_widths" in meta:
             meta["interval_widths"] = [_nan_for_null(w) for w in meta["interval_widths"]]
         return meta

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from seqcast.config import check_workers
 from seqcast.errors import ConfigError, SeqcastError, TrainingError, TrainingInterrupted
 
 if TYPE_CHECKING:
@@ -39,8 +40,7 @@ def seed_workers(cfg: RunConfig, seeds: int, workers: int | None = None) -> int:
     training has one thread (--threads unset or 1). workers=1 forces one after another.
     With workers=None, train_seeds also checks the work is worth it (worth_parallel).
     """
-    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
-        raise ConfigError(f"--workers must be a whole number of at least 1, got {workers!r}")
+    check_workers(workers)
     if seeds < 2 or workers == 1:
         return 1
     if not _on_cpu(cfg.train.device):

@@ -24,7 +24,7 @@ _BETACF_TINY = 1e-300
 # does not drop the mirror-image outcome from a symmetric test.
 _BINOM_RTOL = 1e-7
 
-# Guards ceil((n + 1) * coverage) against products like 10 * 0.9 landing a
+# Guards ceil((n + 1) * level) against products like 10 * 0.9 landing a
 # hair above an integer, which would silently ask for one residual too many.
 _RANK_SLACK = 1e-9
 
@@ -249,18 +249,25 @@ def lag_diagnosis(actual: object, predicted: object, previous: object) -> dict[s
     }
 
 
-def conformal_quantile(abs_residuals: object, coverage: float = 0.9) -> float:
-    """Split-conformal half-width: the ceil((n+1)*coverage)-th smallest |residual|."""
-    coverage = float(coverage)
-    if not 0.0 < coverage < 1.0:
-        raise ConfigError(f"coverage must be strictly between 0 and 1, got {coverage}")
+def _interval_level(level: float) -> float:
+    """A nominal interval level as a float strictly between 0 and 1 (the statistics' own domain;
+    the --level option's narrower bounds are TrainConfig's)."""
+    level = float(level)
+    if not 0.0 < level < 1.0:
+        raise ConfigError(f"level must be strictly between 0 and 1, got {level}")
+    return level
+
+
+def conformal_quantile(abs_residuals: object, level: float = 0.9) -> float:
+    """Conformal half-width: the ceil((n+1)*level)-th smallest |residual| (split conformal's quantile)."""
+    level = _interval_level(level)
     (res,) = as_float_arrays(abs_residuals, names=("abs_residuals",))
     # abs() is a no-op for proper input and makes signed residuals safe too.
     res = np.sort(np.abs(res))
     n = res.size
-    rank = math.ceil((n + 1) * coverage - _RANK_SLACK)
+    rank = math.ceil((n + 1) * level - _RANK_SLACK)
     if rank > n:
-        # Too few calibration points for this coverage: only an infinite
+        # Too few calibration points for this level: only an infinite
         # interval keeps the finite-sample guarantee.
         return math.inf
     return float(res[rank - 1])
@@ -292,22 +299,20 @@ def normal_ppf(p: float) -> float:
     return 0.5 * (lo + hi)
 
 
-def interval_scores(actual: object, lower: object, upper: object, coverage: float) -> np.ndarray:
-    """Interval score of each central (coverage) interval (Gneiting & Raftery 2007; Winkler 1972).
+def interval_scores(actual: object, lower: object, upper: object, level: float) -> np.ndarray:
+    """Interval score of each central (level) interval (Gneiting & Raftery 2007; Winkler 1972).
 
-    width + (2 / a) * how far the actual value fell outside, with a = 1 - coverage:
+    width + (2 / a) * how far the actual value fell outside, with a = 1 - level:
     at 90 % a miss costs 20 times its distance. Lower is better; its mean is minimised
     by the true 5 % and 95 % quantiles, so it rewards narrow intervals only when they
     still cover.
     """
-    coverage = float(coverage)
-    if not 0.0 < coverage < 1.0:
-        raise ConfigError(f"coverage must be strictly between 0 and 1, got {coverage}")
+    level = _interval_level(level)
     (act,) = as_float_arrays(actual, names=("actual",))
     lo, hi = as_float_arrays(lower, upper, names=("lower", "upper"), allow_inf=True)
     if lo.size != act.size:
         raise DataError(f"arrays differ in length: actual={act.size}, bounds={lo.size}")
-    a = 1.0 - coverage
+    a = 1.0 - level
     scores: np.ndarray = (hi - lo) + (2.0 / a) * (np.maximum(lo - act, 0.0) + np.maximum(act - hi, 0.0))
     return scores
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqcast import atomic
-from seqcast.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from seqcast.config import SECTIONS, RunConfig, check_seeds, option_specs
 from seqcast.errors import ConfigError, SeqcastError
 from seqcast.workspace import Workspace
 
@@ -34,19 +34,13 @@ if TYPE_CHECKING:
     from seqcast.run_inputs import SeriesInput
     from seqcast.runner import RunRecord
 
-FLAG_KEYS = {"model": "model", "activation": "nonlinearity", "from": "start", "to": "end",
-             "covariate": "covariates"}
-"""Train flags whose make_config key is not the flag with dashes turned into underscores.
-Every field of DataConfig/ModelConfig/TrainConfig is a sweep option; one whose flag
-differs from its field name needs one line here."""
 NOT_IN_GRID = ("symbol", "seed")
 """Given by --symbol (repeatable) and --seed/--seeds instead."""
-COMMA_LISTS = ("features",)
-"""List options whose one value is a comma list, as in `seqcast train --features ohlc,volume`;
-other list options (--covariate) collect their repeats."""
 DATA_KEYS = ("source", "start", "end", "covariates", "features", "max_stale_days")
 """DataConfig fields that change what api.load_input reads (besides the symbol)."""
 MAX_CELLS = 100_000
+MAX_SEEDS = 1000
+"""A sweep's --seeds: seeds per config and symbol."""
 SAVE_EVERY_S = 1.0
 """The record is rewritten at most this often while cells finish (and always at the end)."""
 SUMMARY_METRICS = ("n", "rmse", "naive_rmse", "rmse_ratio", "directional_accuracy", "dm_pvalue",
@@ -66,16 +60,24 @@ class SweepInterrupted(KeyboardInterrupt):
 
 
 def grid_options() -> dict[str, tuple[str, Any]]:
-    """Every train option a sweep takes: flag name -> (make_config key, type)."""
-    by_field = {v: k for k, v in FLAG_KEYS.items()}
-    options: dict[str, tuple[str, Any]] = {}
-    for part in (DataConfig, ModelConfig, TrainConfig):
-        for name, tp in typing.get_type_hints(part).items():
-            key = "model" if (part is ModelConfig and name == "kind") else name
-            if key in NOT_IN_GRID:
-                continue
-            options[by_field.get(key, key.replace("_", "-"))] = (key, tp)
-    return options
+    """Every train option a sweep takes: flag name -> (make_config key, type).
+
+    The flags are the config fields' own (seqcast.config.option_specs), as `seqcast train` takes them.
+    """
+    hints = {section: typing.get_type_hints(cls) for section, cls in SECTIONS}
+    return {spec.flag: (spec.option, hints[spec.section][spec.name])
+            for spec in option_specs() if spec.option not in NOT_IN_GRID}
+
+
+def old_flags() -> dict[str, str]:
+    """Flags of earlier seqcast versions -> the flag now (--coverage -> level)."""
+    return {old: spec.flag for spec in option_specs() for old in spec.old_flags}
+
+
+def _comma_lists() -> set[str]:
+    """make_config keys whose one value is a comma list (--features ohlc,volume); other list
+    options (--covariate) collect their repeats."""
+    return {spec.option for spec in option_specs() if spec.comma_list}
 
 
 def _base_type(tp: Any) -> Any:
@@ -136,6 +138,7 @@ def parse_grid_args(args: list[str]) -> dict[str, list[Any]]:
         if not token.startswith("--") or token == "--":
             raise ConfigError(f"unexpected argument {token!r}; sweep options look like --model lstm,gru")
         name, eq, text = token[2:].partition("=")
+        name = old_flags().get(name, name)
         negated = name.startswith("no-") and name[3:] in options and name not in options
         flag = name[3:] if negated else name
         if flag not in options:
@@ -157,7 +160,7 @@ def parse_grid_args(args: list[str]) -> dict[str, list[Any]]:
         i += 1
         if base is list:
             previous = grid.get(key, [()])[0]
-            parts = [p.strip() for p in text.split(",")] if key in COMMA_LISTS else [text]
+            parts = [p.strip() for p in text.split(",")] if key in _comma_lists() else [text]
             grid[key] = [(*previous, *(p for p in parts if p))]
         else:
             parts = text.split(",")
@@ -192,6 +195,7 @@ def read_config_file(path: Path | str) -> dict[str, Any]:
     out: dict[str, Any] = {"grid": {}}
     for name, value in raw.items():
         flag = name.replace("_", "-")
+        flag = old_flags().get(flag, flag)
         if flag in ("symbol", "symbols"):
             values = value if isinstance(value, list) else [value]
             out["symbols"] = [str(v) for v in values]
@@ -201,7 +205,7 @@ def read_config_file(path: Path | str) -> dict[str, Any]:
             flag = flag if flag in options else by_key[name]
             key, tp = options[flag]
             if _base_type(tp) is list:
-                if key in COMMA_LISTS and isinstance(value, str):
+                if key in _comma_lists() and isinstance(value, str):
                     value = [v.strip() for v in value.split(",") if v.strip()]
                 out["grid"][key] = [parse_value(flag, value, tp)]
             else:
@@ -229,10 +233,9 @@ class SweepSpec:
     def __post_init__(self) -> None:
         from seqcast.backtest import MAX_FOLDS
 
-        for name, value, low, high in (("--seeds", self.seeds, 1, 1000), ("--seed", self.seed, 0, 2**31),
-                                       ("--backtest", self.backtest, 0, MAX_FOLDS)):
-            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-                raise ConfigError(f"{name} must be a whole number between {low} and {high}, got {value!r}")
+        check_seeds(self.seed, self.seeds, max_seeds=MAX_SEEDS)
+        if not isinstance(self.backtest, int) or isinstance(self.backtest, bool) or not 0 <= self.backtest <= MAX_FOLDS:
+            raise ConfigError(f"--backtest must be a whole number between 0 and {MAX_FOLDS}, got {self.backtest!r}")
         if not self.symbols:
             self.symbols = [None]
         if len(set(self.symbols)) != len(self.symbols):
@@ -265,7 +268,10 @@ class SweepSpec:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> SweepSpec:
-        grid = {k: [tuple(v) if isinstance(v, list) else v for v in vs] for k, vs in raw["grid"].items()}
+        from seqcast.config import OLD_NAMES
+
+        old = {k: v for section in OLD_NAMES.values() for k, v in section.items()}  # a sweep saved before a rename
+        grid = {old.get(k, k): [tuple(v) if isinstance(v, list) else v for v in vs] for k, vs in raw["grid"].items()}
         return cls(grid, list(raw["symbols"]), raw["seeds"], raw["seed"], raw["backtest"])
 
 

@@ -52,7 +52,7 @@ def sweep(
 
     Any `seqcast train` option takes a comma-separated list of values: --model, --split, --lookback,
     --target, --epochs, --batch-size, --hidden, --layers, --dropout, --activation, --heads, --lr,
-    --clip, --patience, --val-fraction, --shrink/--no-shrink, --coverage, --from, --to, --source,
+    --clip, --patience, --val-fraction, --shrink/--no-shrink, --level, --from, --to, --source,
     --device, --threads, --features, --max-stale-days, and --covariate (repeat it: one value)
     (what each one means: seqcast train --help).
     Example: --model lstm,gru --lookback 20,60 --no-shrink. A repeated option adds its values.

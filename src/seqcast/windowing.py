@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from seqcast.config import check_window_options
 from seqcast.errors import ConfigError, DataError, NotEnoughDataError
 
 MIN_TRAIN_WINDOWS = 20
@@ -87,7 +88,7 @@ def first_position(lookback: int, target: str) -> int:
 
 
 @dataclass
-class Dataset:
+class WindowedData:
     """All windows of one series, built once, plus where each part starts and ends."""
 
     x: np.ndarray  # (n_windows, lookback, n_features) float32, scaled; feature 0 = the target's move
@@ -125,29 +126,20 @@ def windows(series: np.ndarray, lookback: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(series, lookback)
 
 
-def _check_options(*, lookback: int, split: float | None, val_fraction: float, target: str) -> None:
-    """The window options build_dataset needs, checked before any arithmetic with them."""
-    if not isinstance(lookback, (int, np.integer)) or isinstance(lookback, bool) or lookback < 1:
-        raise ConfigError(f"--lookback must be a whole number of at least 1, got {lookback!r}")
-    if split is not None and (not isinstance(split, (int, float)) or not 0 < split < 1):
-        raise ConfigError(f"--split must be a number between 0 and 1, got {split!r}")
-    if not isinstance(val_fraction, (int, float)) or not 0 <= val_fraction < 1:
-        raise ConfigError(f"--val-fraction must be a number from 0 to below 1, got {val_fraction!r}")
-    if target not in ("level", "change", "logret"):
-        raise ConfigError(f"unknown target {target!r}; use logret, change or level")
-
-
 def build_dataset(
     values: np.ndarray, *, lookback: int, split: float, val_fraction: float, target: str,
     n_train: int | None = None, inputs: np.ndarray | None = None,
-) -> Dataset:
+) -> WindowedData:
     """Split chronologically, fit the scaler on the training part, build every window.
 
     n_train, when given, is the exact length of the training part (split is then ignored).
     inputs: (n_rows, k) unscaled extra inputs (nan = unknown) on the rows of `values`.
     """
-    _check_options(lookback=lookback, split=split if n_train is None else None,
-                   val_fraction=val_fraction, target=target)
+    # DataConfig's rule, with the bounds that keep the arithmetic below sound: a backtest fold's
+    # split is its own (n_train / rows) and callers may build windows without a RunConfig.
+    check_window_options(lookback=lookback, split=split if n_train is None else None,
+                         val_fraction=val_fraction, target=target, split_range=(0.0, 1.0),
+                         val_fraction_range=(0.0, 1.0))
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 1:
         raise DataError(f"expected one column of prices, got an array of shape {values.shape}")
@@ -228,7 +220,7 @@ def build_dataset(
             f"only {train_end} windows left for fitting after the validation tail; "
             "lower --val-fraction or --lookback, or use more data"
         )
-    return Dataset(
+    return WindowedData(
         x=np.ascontiguousarray(x),
         y=np.ascontiguousarray(y),
         positions=positions,
