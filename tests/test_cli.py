@@ -48,7 +48,7 @@ def test_fetch_train_plot_predict_runs(workspace):
     assert metrics["test"]["rmse"] == pytest.approx(metrics["test"]["rmse_ratio"] * metrics["test"]["naive_rmse"])
     assert metrics["test"]["dm_pvalue"] < 0.01
     assert "beats naive by" in result.output
-    shrink = json.loads((run_dir / "meta.json").read_text())["shrink"]
+    shrink = json.loads((run_dir / "meta.json").read_text())["shrinkage_weight"]
     assert 0.2 < shrink <= 1.0  # the validation tail trusted the network's moves
 
     result = invoke("plot", run_id)

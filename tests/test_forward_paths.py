@@ -265,14 +265,14 @@ def expected_forecast(run, reference) -> float:
     with torch.no_grad():
         raw = float(reference(state, x)) * scaler["scale"] + scaler["center"]
     last = values[-1]
-    return last + run.meta["shrink"] * (last * math.exp(raw) - last)
+    return last + run.meta["shrinkage_weight"] * (last * math.exp(raw) - last)
 
 
 @pytest.mark.parametrize("layers", [1, 2])
 def test_predict_next_of_a_transformer_run(sine_series, layers) -> None:
     run = api.train(model="transformer", hidden=8, heads=2, layers=layers, lookback=12, epochs=1, patience=0,
                     shrink=False, threads=1).run
-    assert run.meta["shrink"] == 1.0
+    assert run.meta["shrinkage_weight"] == 1.0
     forecast = api.predict_next(run.run_id)
     got = forecast.rows[0]["predicted"]
     expected = expected_forecast(run, lambda s, x: transformer_reference(s, x, layers, heads=2))

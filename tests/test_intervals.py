@@ -240,7 +240,7 @@ def test_a_test_days_interval_and_forecast_use_only_the_days_before_it(tmp_path)
     for name, series in (("calm", values), ("wild", wild)):
         api.fetch(name, csv=write_csv(tmp_path / f"{name}.csv", pd.DataFrame({"Close": series}, index=dates)))
         run = api.train(symbol=name, **options).run
-        assert run.meta["shrink"] > 0  # the network's own forecasts, not naive's
+        assert run.meta["shrinkage_weight"] > 0  # the network's own forecasts, not naive's
         preds.append(run.predictions().set_index("date"))
     calm, wild_preds = preds
     test = calm["part"] == "test"

@@ -124,7 +124,7 @@ def test_seeded_api_runs_are_reproducible_and_the_seed_matters():
     pa, pb, pc = a.predictions(), b.predictions(), c.predictions()
     test = (pa["part"] == "test").to_numpy()
     # The network moved the forecasts: they are not the naive ones.
-    assert a.meta["shrink"] > 0.2
+    assert a.meta["shrinkage_weight"] > 0.2
     assert np.abs(pa["predicted"] - pa["naive"]).to_numpy()[test].mean() > 0.05
     # The same seed: the same network, forecasts and metrics, bit for bit.
     np.testing.assert_array_equal(pa["predicted"].to_numpy(), pb["predicted"].to_numpy())
@@ -140,7 +140,7 @@ def test_shrinkage_falls_back_to_naive_on_a_random_walk():
     api.fetch("randomwalk", source="synthetic", options={"length": 400})
     run = api.train(**SIGNAL_KW).run
     preds = run.predictions()
-    assert run.meta["shrink"] == 0.0
+    assert run.meta["shrinkage_weight"] == 0.0
     np.testing.assert_array_equal(preds["predicted"].to_numpy(), preds["naive"].to_numpy())
     assert run.metrics["test"]["rmse_ratio"] == 1.0 and run.metrics["verdict"] == "same as naive"
     # ...although the network itself did forecast moves: its own direction is scored.
@@ -152,7 +152,7 @@ def test_a_trained_run_beats_naive_on_the_synthetic_sine():
     api.fetch("sine", source="synthetic", options={"length": 400})
     run = api.train(**SIGNAL_KW).run
     # Trusted, but not blindly: the shrinkage weight is fitted (slope less two standard errors).
-    assert 0.2 < run.meta["shrink"] < 0.95
+    assert 0.2 < run.meta["shrinkage_weight"] < 0.95
     test = run.metrics["test"]
     preds = run.predictions()
     part = preds[preds["part"] == "test"]
