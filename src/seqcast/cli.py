@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
+from typer.core import TyperGroup
 
 from seqcast import cli_data, cli_runs, cli_train, sweep_cli
 from seqcast.cli_common import (
@@ -25,12 +26,23 @@ from seqcast.cli_common import (
     _json_out,
     _tolerant_streams,
     _user_errors,
+    check_one_name_per_option,
     flag_option,
 )
 
 __all__ = ["app", "main"]
 
+class _Commands(TyperGroup):
+    """The top-level group: refuses an option given under both its new and its old name."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name, command, rest = super().resolve_command(ctx, args)
+        check_one_name_per_option(command, rest)
+        return name, command, rest
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="seqcast",
     help="Forecast daily financial series with recurrent neural networks, honestly: every "
     "evaluation is compared with the naive 'tomorrow = today' forecast.\n\n"

@@ -154,3 +154,19 @@ def _ratio_colour(ratio: float, pvalue: float | None = None) -> str:
     if pvalue is not None and not pvalue < SIGNIFICANCE:
         return "yellow"
     return "green" if ratio < 1 else "red"
+
+
+def check_one_name_per_option(command: Any, args: list[str]) -> None:
+    """Refuse an option given under two of its names (`--level 0.8 --coverage 0.9`, `--horizon 2
+    --days 3`): the parser would keep the last one silently. click.UsageError: exit 2, as for
+    any other command-line mistake."""
+    given = args[:args.index("--")] if "--" in args else args
+    for param in getattr(command, "params", []):
+        # typer ships its own copy of click: recognise an option by its kind, not its class.
+        if (getattr(param, "param_type_name", "") != "option" or param.multiple or len(param.opts) < 2
+                or param.name == "help"):
+            continue
+        used = [o for o in param.opts if any(a == o or a.startswith(f"{o}=") for a in given)]
+        if len(used) > 1:
+            raise typer.BadParameter(f"{used[0]} and {used[1]} are two names of one option; give it once",
+                                     param=param)

@@ -1,0 +1,33 @@
+"""An option given under its new and its old name at once is refused, not resolved by order."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from seqcast.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("args, names", [
+    (["predict-next", "--horizon", "2", "--days", "3"], ("--horizon", "--days")),
+    (["predict-next", "--days=3", "--horizon", "2"], ("--days", "--horizon")),
+    (["train", "--level", "0.8", "--coverage", "0.9"], ("--level", "--coverage")),
+    (["backtest", "--coverage=0.8", "--level=0.9"], ("--coverage", "--level")),
+])
+def test_two_names_of_one_option_are_refused(tmp_path, args, names) -> None:
+    result = runner.invoke(app, [*args, "--home", str(tmp_path)], env={"COLUMNS": "400"})
+    assert result.exit_code == 2, result.output
+    assert "are two names of one option; give it once" in result.output
+    assert all(name in result.output for name in names)
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("args", [["predict-next", "--days", "2"], ["train", "--coverage", "0.8"],
+                                  ["train", "-h", "--help"]])
+def test_one_name_alone_is_not_refused(tmp_path, args) -> None:
+    result = runner.invoke(app, [*args, "--home", str(tmp_path)], env={"COLUMNS": "400"})
+    assert "two names of one option" not in result.output
+    assert result.exit_code in (0, 1), result.output  # 1: nothing fetched in this empty workspace
