@@ -14,7 +14,7 @@ runner = CliRunner()
     (["predict-next", "--horizon", "2", "--days", "3"], ("--horizon", "--days")),
     (["predict-next", "--days=3", "--horizon", "2"], ("--days", "--horizon")),
     (["train", "--level", "0.8", "--coverage", "0.9"], ("--level", "--coverage")),
-    (["backtest", "--coverage=0.8", "--level=0.9"], ("--coverage", "--level")),
+    (["train", "--coverage=0.8", "--level=0.9"], ("--coverage", "--level")),
 ])
 def test_two_names_of_one_option_are_refused(tmp_path, args, names) -> None:
     result = runner.invoke(app, [*args, "--home", str(tmp_path)], env={"COLUMNS": "400"})
