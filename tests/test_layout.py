@@ -52,6 +52,8 @@ def test_make_config_sets_flat_options_and_refuses_unknown_ones() -> None:
     assert make_config(cfg, seed=3).model.kind == "gru"  # a base config keeps what is not overridden
     with pytest.raises(ConfigError, match="unknown training option 'colour'"):
         make_config(colour="red")  # type: ignore[call-arg]
+    with pytest.raises(ConfigError, match="unknown training option 'lookbak'; did you mean 'lookback'"):
+        make_config(lookbak=10)  # type: ignore[call-arg]
 
 
 def test_one_rule_for_from_after_to(tmp_path) -> None:

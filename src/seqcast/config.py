@@ -359,6 +359,10 @@ def make_config(config: RunConfig | None = None, **overrides: Unpack[RunOptions]
     for key, value in overrides.items():
         spec = by_option.get(key)
         if spec is None:
-            raise ConfigError(f"unknown training option {key!r}")
+            import difflib
+
+            close = difflib.get_close_matches(key, [s.option for s in option_specs()], n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"unknown training option {key!r}{hint} (options: seqcast.config.RunOptions)")
         parts[spec.section] = dataclasses.replace(parts[spec.section], **{spec.name: value})
     return RunConfig(**parts)
