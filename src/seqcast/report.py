@@ -247,16 +247,25 @@ def _generated() -> str:
 def run_document(run: Run, *, forecast: Forecast | None = None, store_meta: dict[str, Any] | None = None,
                  report_path: Path | None = None) -> Document:
     """The sections of a training run's report."""
-    from seqcast.metrics import naive_is_exact
-    from seqcast.plotting import run_figure, unit_label
-
-    meta, metrics, cfg = run.meta, run.metrics, run.config
+    meta, cfg = run.meta, run.config
     symbol = str(meta.get("symbol", "?"))
-    test = metrics.get("test", {})
-    data, split, training = meta.get("data", {}), meta.get("split", {}), meta.get("training", {})
-    sections: list[Section] = []
+    sections = [_what_section(run, symbol, store_meta), _split_section(run), _result_section(run),
+                _metrics_section(run), _charts_section(run)]
+    if forecast is not None:
+        sections.append(forecast_section(forecast))
+    sections.append(_configuration_section(run))
+    sections.append(_files_section(run, report_path))
+    title = f"{symbol.upper()} · {cfg.model.kind.upper()} next-day forecast"
+    subtitle = f"run {run.run_id} · {_generated()}"
+    return Document(title, subtitle, sections)
 
-    # What was forecast.
+
+def _what_section(run: Run, symbol: str, store_meta: dict[str, Any] | None) -> Section:
+    """What was forecast: symbol, source, inputs, target, data range, calendar, fingerprint."""
+    from seqcast.plotting import unit_label
+
+    meta, cfg = run.meta, run.config
+    data = meta.get("data", {})
     what = Section("What was forecast")
     items = [("symbol", symbol), ("source", str(meta.get("source", "?"))), ("unit", unit_label(symbol))]
     if store_meta:
@@ -280,9 +289,13 @@ def run_document(run: Run, *, forecast: Forecast | None = None, store_meta: dict
                       if isinstance(cal, dict) else str(cal)))
     items.append(("data fingerprint", str(data.get("fingerprint", "n/a"))))
     what.blocks.append(KeyValues(items))
-    sections.append(what)
+    return what
 
-    # Split.
+
+def _split_section(run: Run) -> Section:
+    """The chronological split: dates and window counts per part, where scaling was fitted."""
+    meta, cfg = run.meta, run.config
+    data, split = meta.get("data", {}), meta.get("split", {})
     windows = split.get("windows", {})
     sp = Section("The split (chronological)")
     rows = [
@@ -297,9 +310,15 @@ def run_document(run: Run, *, forecast: Forecast | None = None, store_meta: dict
     sp.p(f"Split {cfg.data.split:g} of the rows for training; lookback {cfg.data.lookback} days. "
          + (f"Scaling statistics were fitted on {fitted[0]} .. {fitted[1]} only. " if fitted else "")
          + "The test part was never seen during training or model selection.")
-    sections.append(sp)
+    return sp
 
-    # Verdict.
+
+def _result_section(run: Run) -> Section:
+    """The verdict on the test part, shrinkage, lag and interval sentences."""
+    from seqcast.metrics import naive_is_exact
+
+    meta, metrics = run.meta, run.metrics
+    test = metrics.get("test", {})
     verdict = Section("Result")
     verdict.blocks.append(Callout(
         f"Test: {metrics.get('verdict', 'n/a')} (RMSE {fmt_number(test.get('rmse'))} vs naive "
@@ -319,16 +338,26 @@ def run_document(run: Run, *, forecast: Forecast | None = None, store_meta: dict
                   f"{100 * test['interval_coverage']:.1f} % of test days"
                   + (f" (interval score {fmt_number(test['interval_score'])})" if "interval_score" in test else "")
                   + ".")
-    other = {k: v for k, v in metrics.items() if k not in (*PARTS, "verdict")}
-    sections.append(verdict)
+    return verdict
 
+
+def _metrics_section(run: Run) -> Section:
+    """The metrics table per part, model next to naive, and any other recorded measures."""
+    metrics = run.metrics
+    other = {k: v for k, v in metrics.items() if k not in (*PARTS, "verdict")}
     table = Section("Metrics, model next to naive")
     table.blocks.append(metrics_table({p: metrics[p] for p in PARTS if isinstance(metrics.get(p), dict)}))
     if other:
         table.p("Other measures recorded with the run:")
         table.blocks.append(_kv(other))
-    sections.append(table)
+    return table
 
+
+def _charts_section(run: Run) -> Section:
+    """The run's chart and a sentence on how training went."""
+    from seqcast.plotting import run_figure
+
+    training = run.meta.get("training", {})
     charts = Section("Charts")
     charts.blocks.append(Chart("chart", run_figure(run),
                                  "train part, test part with naive forecast and interval band, loss curves"))
@@ -336,29 +365,27 @@ def run_document(run: Run, *, forecast: Forecast | None = None, store_meta: dict
             else "stopped early" if training.get("stopped_early") else "ran every epoch")
     charts.p(f"Training: {training.get('epochs_run', '?')} epochs, best epoch {training.get('best_epoch', '?')}, "
              f"{stop}, {fmt_number(training.get('seconds'), 3)} s on {training.get('device', '?')}.")
-    sections.append(charts)
+    return charts
 
-    if forecast is not None:
-        sections.append(forecast_section(forecast))
 
+def _configuration_section(run: Run) -> Section:
+    """The run's configuration and the command that reproduces it."""
     conf = Section("Configuration")
-    conf.blocks.append(_config_columns(cfg.to_dict()))
+    conf.blocks.append(_config_columns(run.config.to_dict()))
     conf.p("Reproduce (with the same stored data):")
-    conf.blocks.append(Code(reproduce_command(cfg.to_dict())))
-    sections.append(conf)
+    conf.blocks.append(Code(reproduce_command(run.config.to_dict())))
+    return conf
 
+
+def _files_section(run: Run, report_path: Path | None) -> Section:
+    """The files in the run folder, with their sizes."""
     files = Section("Files")
     listing = [[p.name, _size(p)] for p in sorted(run.path.iterdir()) if p.is_file()]
     files.p(f"Run folder: {run.path}")
     files.blocks.append(Table(["file", "size"], listing))
     if report_path is not None:
         files.p(f"This report: {report_path}")
-    sections.append(files)
-
-    model = cfg.model
-    title = f"{symbol.upper()} · {model.kind.upper()} next-day forecast"
-    subtitle = f"run {run.run_id} · {_generated()}"
-    return Document(title, subtitle, sections)
+    return files
 
 
 def _tone(ratio: Any) -> str:
