@@ -96,6 +96,9 @@ def test_config_file_is_the_same_grid(tmp_path):
     path.write_text("modle = 'lstm'\n")
     with pytest.raises(ConfigError, match="unknown key 'modle'"):
         sw.read_config_file(path)
+    path.write_bytes(b'model = "\xff\xfe"\n')  # not UTF-8: one ConfigError, not a UnicodeDecodeError
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        sw.read_config_file(path)
 
 
 # --------------------------------------------------------------------------- sweeps
