@@ -28,7 +28,7 @@ from seqcast.forecasting import (
 from seqcast.models import build_model
 from seqcast.stats import conformal_quantile, normal_ppf
 from seqcast.training import EpochCallback, FitResult, fit, pick_device, predict_numpy
-from seqcast.volatility import GarchParams, fit_garch, fit_volatility, horizon_scales, moves
+from seqcast.volatility import GarchParams, fit_volatility, horizon_scales, moves
 from seqcast.windowing import WindowedData, build_dataset, to_price
 
 MAX_HORIZON = 30
@@ -156,7 +156,7 @@ def fit_evaluate(
         report["test"]["linear_rmse"] = linear_rmse
         report["test"]["linear_rmse_ratio"] = linear_rmse / naive_rmse if naive_rmse else float("nan")
         if vol is not None:
-            report["test"].update(_interval_report(values, ds, lower, upper, relative, cfg.train.level))
+            report["test"].update(_interval_report(values, ds, lower, upper, relative, cfg.train.level, vol[1]))
         test = report["test"]
         report["verdict"] = metrics.verdict(test["rmse_ratio"], test["dm_pvalue"], rmse=test["rmse"],
                                             naive_rmse=test["naive_rmse"])
@@ -165,12 +165,14 @@ def fit_evaluate(
 
 
 def _interval_report(values: np.ndarray, ds: WindowedData, lower: np.ndarray, upper: np.ndarray,
-                     relative: bool, level: float) -> dict[str, float]:
-    """Test-part interval quality, next to a GARCH(1,1) band with normal errors around the naive forecast."""
+                     relative: bool, level: float, ref: GarchParams) -> dict[str, float]:
+    """Test-part interval quality, next to a GARCH(1,1) band with normal errors around the naive forecast.
+
+    ref: the GARCH(1,1)-normal model fitted on the training part's moves (fit_volatility's second).
+    """
     t = ds.test
     out = metrics.interval_metrics(ds.actual[t], lower[t], upper[t], level,
                                    local_scale(values, ds.positions[t], relative))
-    ref = fit_garch(moves(values[:ds.n_train], relative), dist="normal", asymmetric=False)  # the reference alone
     ref_half = normal_ppf(0.5 + level / 2) * horizon_scales(values, ds.positions[t], ref, relative)[:, 0]
     ref_lower, ref_upper = interval_bounds(ds.previous[t], ref_half, relative)
     out.update(metrics.compare_intervals(ds.actual[t], lower[t], upper[t], ref_lower, ref_upper, level))

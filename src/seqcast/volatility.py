@@ -215,7 +215,7 @@ def fit_volatility(eps: np.ndarray) -> list[GarchParams]:
     and fat tails; the average keeps it from being worse than plain GARCH(1,1) where the
     training part misleads it (EUR/CZK: a pegged stretch inside the training part).
     """
-    return [fit_garch(eps), fit_garch(eps, dist="normal", asymmetric=False)]
+    return [fit_garch(eps), fit_garch(eps, dist="normal", asymmetric=False)]  # [1] is also the reference band
 
 
 def horizon_scales(values: np.ndarray, positions: np.ndarray, models: GarchParams | Sequence[GarchParams],
