@@ -283,20 +283,13 @@ def interval_coverage(actual: object, lower: object, upper: object) -> float:
 
 
 def normal_ppf(p: float) -> float:
-    """Inverse of normal_cdf (bisection to double precision; p strictly between 0 and 1)."""
+    """Inverse of the standard normal CDF (p strictly between 0 and 1)."""
+    from statistics import NormalDist
+
     p = float(p)
     if not 0.0 < p < 1.0:
         raise ConfigError(f"normal_ppf needs 0 < p < 1, got {p}")
-    lo, hi = -40.0, 40.0
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if normal_cdf(mid) < p:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-15:
-            break
-    return 0.5 * (lo + hi)
+    return NormalDist().inv_cdf(p)
 
 
 def interval_scores(actual: object, lower: object, upper: object, level: float) -> np.ndarray:
