@@ -93,3 +93,11 @@ def test_api_is_a_thin_facade() -> None:
     from seqcast import nextday, runner
 
     assert api.train is runner.train and api.predict_next is nextday.predict_next
+
+
+def test_make_config_checks_the_final_values_once() -> None:
+    """--from and --to moved together past an old --to: valid, though each change alone is not."""
+    cfg = make_config(make_config(end="2019-01-01"), start="2020-01-01", end="2021-01-01")
+    assert (cfg.data.start, cfg.data.end) == ("2020-01-01", "2021-01-01")
+    with pytest.raises(ConfigError, match="give 'coverage' once"):
+        make_config(level=0.8, coverage=0.9)  # type: ignore[call-arg]

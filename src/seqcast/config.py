@@ -356,6 +356,7 @@ def make_config(config: RunConfig | None = None, **overrides: Unpack[RunOptions]
     by_option = {s.option: s for s in option_specs()}
     for section_name, renames in OLD_NAMES.items():  # flat keywords of earlier versions
         by_option.update({old: spec_of(f"{section_name}.{new}") for old, new in renames.items()})
+    changes: dict[str, dict[str, Any]] = {name: {} for name in parts}
     for key, value in overrides.items():
         spec = by_option.get(key)
         if spec is None:
@@ -364,5 +365,8 @@ def make_config(config: RunConfig | None = None, **overrides: Unpack[RunOptions]
             close = difflib.get_close_matches(key, [s.option for s in option_specs()], n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ConfigError(f"unknown training option {key!r}{hint} (options: seqcast.config.RunOptions)")
-        parts[spec.section] = dataclasses.replace(parts[spec.section], **{spec.name: value})
-    return RunConfig(**parts)
+        if spec.name in changes[spec.section]:
+            raise ConfigError(f"give {key!r} once (an old and a new name of one option were both given)")
+        changes[spec.section][spec.name] = value
+    # One replace per section: its checks see the final values (--from and --to changed together).
+    return RunConfig(**{name: dataclasses.replace(part, **changes[name]) for name, part in parts.items()})
