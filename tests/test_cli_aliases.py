@@ -31,3 +31,11 @@ def test_one_name_alone_is_not_refused(tmp_path, args) -> None:
     result = runner.invoke(app, [*args, "--home", str(tmp_path)], env={"COLUMNS": "400"})
     assert "two names of one option" not in result.output
     assert result.exit_code in (0, 1), result.output  # 1: nothing fetched in this empty workspace
+
+
+def test_save_config_writes_nothing_for_options_that_fail(tmp_path) -> None:
+    saved = tmp_path / "run.toml"
+    result = runner.invoke(app, ["train", "--split", "2", "--save-config", str(saved), "--home", str(tmp_path)],
+                           env={"COLUMNS": "400"})
+    assert result.exit_code == 1 and "--split must be between 0.5 and 0.95" in result.output
+    assert not saved.exists()

@@ -58,8 +58,8 @@ def train(
     from seqcast import api
 
     with _user_errors():
+        cfg = build_run_config(run_options)  # checked first: --save-config never writes a config that fails
         maybe_save_config(ctx, save_config, quiet=as_json)
-        cfg = build_run_config(run_options)
         if seeds != 1:
             _train_seeds(api, cfg, seeds, home, as_json=as_json, workers=workers)
             return
@@ -157,8 +157,8 @@ def backtest(
     from seqcast import api
 
     with _user_errors():
+        cfg = build_run_config(run_options)  # checked first: --save-config never writes a config that fails
         maybe_save_config(ctx, save_config, quiet=as_json)
-        cfg = build_run_config(run_options)
         if as_json:
             result = api.backtest(cfg, folds=folds, workers=workers, backend=backend, address=address, home=home)
             _json_out(result.to_dict())
