@@ -7,7 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from seqcast import sweep as sw
-from seqcast.cli import _num, app
+from seqcast.cli import app
+from seqcast.cli_common import _num
 from tests.test_sweep import TINY, fetched, strict_json  # noqa: F401  (fetched is a fixture)
 
 runner = CliRunner()

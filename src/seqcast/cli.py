@@ -151,16 +151,6 @@ cli_runs.register(app)  # runs, report
 sweep_cli.register(app)  # sweep, sweeps
 
 
-def __getattr__(name: str) -> Any:
-    """Names that lived here before the split (seqcast.cli._num, _print_report, ...) still import."""
-    from seqcast import cli_common, cli_options, cli_render
-
-    for module in (cli_common, cli_render, cli_options, cli_train, cli_data):
-        if name in vars(module):
-            return vars(module)[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def main() -> None:
     """Console-script entry point: process-wide tuning belongs here, never in library calls."""
     from seqcast.perf import tune_allocator

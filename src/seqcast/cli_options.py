@@ -25,11 +25,12 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 
+from seqcast import config
 from seqcast.cli_common import _console, flag_option
 from seqcast.config import DataConfig, ModelConfig, OptionSpec, RunConfig, TrainConfig, spec_of
 
 COMMANDS = ("train", "backtest")
-SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+SECTIONS: dict[str, type] = dict(config.SECTIONS)
 
 
 @functools.cache
