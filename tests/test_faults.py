@@ -491,3 +491,19 @@ def test_api_key_never_appears_anywhere(workspace, monkeypatch) -> None:
     assert any(p.name == "config.json" for p in files) and any(p.name == "meta.json" for p in files)
     for path in files:
         assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_a_ctrl_c_during_the_torch_import_waits_for_its_end() -> None:
+    """pybind11 turns a Ctrl-C inside torch's import into std::terminate (exit -6, seen in CI):
+    the CLI holds it until the import is done and raises it then."""
+    import os
+
+    from seqcast.cli_common import interrupt_after
+
+    finished, before = False, signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt), interrupt_after():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the handler runs here; the block goes on
+        finished = True
+    assert finished
+    assert signal.getsignal(signal.SIGINT) is before

@@ -170,3 +170,33 @@ def check_one_name_per_option(command: Any, args: list[str]) -> None:
         if len(used) > 1:
             raise typer.BadParameter(f"{used[0]} and {used[1]} are two names of one option; give it once",
                                      param=param)
+
+
+@contextmanager
+def interrupt_after() -> Iterator[None]:
+    """Hold a Ctrl-C until the block ends, then raise it as KeyboardInterrupt.
+
+    For importing torch: a Ctrl-C that lands inside its pybind11 code aborts the process
+    (std::terminate, exit -6, no message) instead of raising. Only the main thread can
+    set signal handlers; elsewhere the block runs as is.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def import_torch() -> None:
+    """Import torch where a Ctrl-C cannot abort the import (see interrupt_after)."""
+    with interrupt_after():
+        import torch  # noqa: F401

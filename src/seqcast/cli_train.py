@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from seqcast.cli_common import HomeOption, JsonOption, _json_out, _user_errors
+from seqcast.cli_common import HomeOption, JsonOption, _json_out, _user_errors, import_torch
 from seqcast.cli_options import (
     NO_VALUES,
     ConfigFileOption,
@@ -60,6 +60,7 @@ def train(
     with _user_errors():
         cfg = build_run_config(run_options)  # checked first: --save-config never writes a config that fails
         maybe_save_config(ctx, save_config, quiet=as_json)
+        import_torch()  # here, where a Ctrl-C during it is a clean interrupt
         if seeds != 1:
             _train_seeds(api, cfg, seeds, home, as_json=as_json, workers=workers)
             return
@@ -159,6 +160,7 @@ def backtest(
     with _user_errors():
         cfg = build_run_config(run_options)  # checked first: --save-config never writes a config that fails
         maybe_save_config(ctx, save_config, quiet=as_json)
+        import_torch()  # here, where a Ctrl-C during it is a clean interrupt
         if as_json:
             result = api.backtest(cfg, folds=folds, workers=workers, backend=backend, address=address, home=home)
             _json_out(result.to_dict())
