@@ -198,9 +198,9 @@ def worker_predict(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from seqcast import api
-    from seqcast.perf import tune_allocator
-    from seqcast.training import predict
-    from seqcast.windowing import build_dataset
+    from seqcast.inputs.windows import build_dataset
+    from seqcast.models.perf import tune_allocator
+    from seqcast.models.training import predict
 
     tune_allocator()  # as in `seqcast train`, which predicts the test part right after fitting
     run = api.load_run(args.run)

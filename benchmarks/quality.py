@@ -32,11 +32,11 @@ from pathlib import Path
 import numpy as np
 
 from seqcast.config import RunConfig, TrainConfig
-from seqcast.forecasting import interval_bounds, local_scale
-from seqcast.pipeline import fit_evaluate
-from seqcast.series import between, parse_price_csv, read_price_csv
-from seqcast.stats import diebold_mariano, interval_scores, normal_ppf
-from seqcast.volatility import moves
+from seqcast.data.series import between, parse_price_csv, read_price_csv
+from seqcast.forecast.evaluation import fit_evaluate
+from seqcast.forecast.intervals import interval_bounds, local_scale
+from seqcast.forecast.stats import diebold_mariano, interval_scores, normal_ppf
+from seqcast.forecast.volatility import moves
 
 
 def load(path: str, start: date | None) -> tuple[str, np.ndarray]:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 MODELS, LOOKBACKS, SEEDS = ("lstm", "gru"), (30, 60), 4
 SUMMARY_METRICS = ("n", "rmse", "naive_rmse", "rmse_ratio", "directional_accuracy", "dm_pvalue",
-                   "interval_coverage")  # as seqcast.sweep records them
+                   "interval_coverage")  # as seqcast.runs.sweep records them
 FROM = "2015-01-01"
 
 

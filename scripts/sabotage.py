@@ -205,7 +205,7 @@ _sabotage_rolling_multipliers = rolling_multipliers
 def rolling_multipliers(z, start, stop, first, coverage, window=None):
     import numpy as np
 
-    from seqcast.stats import conformal_quantile
+    from seqcast.forecast.stats import conformal_quantile
 
     _sabotage_hit("conformal-from-test")
     return np.full(stop - start, conformal_quantile(z[first:stop], coverage))

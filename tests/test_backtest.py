@@ -11,12 +11,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from seqcast import api, metrics
-from seqcast.backtest import fold_bounds, walk_forward
+from seqcast import api
 from seqcast.cli import app
 from seqcast.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from seqcast.errors import ConfigError, DataError, NotEnoughDataError
-from seqcast.windowing import fit_scaler, transform_series
+from seqcast.forecast import metrics
+from seqcast.inputs.windows import fit_scaler, transform_series
+from seqcast.runs.backtest import fold_bounds, walk_forward
 from tests.conftest import business_days, write_csv
 
 runner = CliRunner()
@@ -122,7 +123,7 @@ def test_pooled_metrics_are_evaluate_on_all_test_days():
 
 
 def test_fold_equals_fit_evaluate_on_its_cut():
-    from seqcast.pipeline import fit_evaluate
+    from seqcast.forecast.evaluation import fit_evaluate
 
     values, dates = sine()
     cfg = tiny_config()

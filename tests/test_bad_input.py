@@ -26,10 +26,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-import seqcast.series
+import seqcast.data.series
 from seqcast import api
 from seqcast.cli import app
-from seqcast.store import Store
+from seqcast.data.store import Store
 from seqcast.workspace import Workspace
 
 runner = CliRunner()
@@ -100,7 +100,7 @@ def csv(body: bytes | str) -> Callable[[Ctx], None]:
 def huge_file(c: Ctx) -> None:
     # A real 100 MB file would slow the suite; the limit is what is tested.
     (c.files / "in.csv").write_text("Date,Close\n" + "2024-01-02,1\n" * 20)
-    c.monkeypatch.setattr(seqcast.series, "MAX_BYTES", 100)
+    c.monkeypatch.setattr(seqcast.data.series, "MAX_BYTES", 100)
 
 
 def run_file(name: str, body: bytes | str | None) -> Callable[[Ctx], None]:
@@ -440,7 +440,7 @@ def test_foreign_store_metadata_is_skipped(workspace) -> None:
 
 def test_no_code_is_ever_loaded_from_files() -> None:
     """No eval/exec/pickle in seqcast; every torch.load is weights_only=True."""
-    source_root = pathlib.Path(seqcast.series.__file__).parent
+    source_root = pathlib.Path(seqcast.data.series.__file__).parent
     for path in source_root.rglob("*.py"):
         text = path.read_text()
         for forbidden in (r"(?<![.\w])eval\(", r"(?<![.\w])exec\(", r"pickle\.loads?\(", r"weights_only=False",

@@ -11,14 +11,14 @@ import pytest
 from typer.testing import CliRunner
 
 from seqcast import api
-from seqcast.calendars import (
+from seqcast.cli import app
+from seqcast.data.calendars import (
     Calendar,
     infer_calendar,
     recorded_calendar,
-    sampling_warnings,
     staleness,
 )
-from seqcast.cli import app
+from seqcast.data.sampling import sampling_warnings
 from tests.conftest import write_csv
 
 TINY = {"epochs": 1, "hidden": 8, "lookback": 5, "batch_size": 64, "patience": 0, "threads": 1}

@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 
 from seqcast import api
+from seqcast.data.sources import FetchRequest, FetchResult, register_source
+from seqcast.data.sources.checks import check_series, latest_allowed_date
+from seqcast.data.sources.ecb import ECBSource
+from seqcast.data.sources.nbp import NBPSource
+from seqcast.data.sources.stooq import StooqSource
 from seqcast.errors import CSVFormatError, DownloadError, UnexpectedResponseError
-from seqcast.sources import FetchRequest, FetchResult, register_source
-from seqcast.sources.checks import check_series, latest_allowed_date
-from seqcast.sources.ecb import ECBSource
-from seqcast.sources.nbp import NBPSource
-from seqcast.sources.stooq import StooqSource
 from tests.httpserver import Reply, Server
 
 
@@ -174,7 +174,7 @@ class NaNSource:
 
 
 def test_the_store_checks_plug_in_sources_too(workspace):
-    from seqcast import sources
+    from seqcast.data import sources
 
     register_source("nansource", "tests.test_checks:NaNSource")
     try:

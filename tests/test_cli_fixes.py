@@ -197,8 +197,8 @@ def test_exported_numbers_share_one_precision(home):
 
 
 def test_reproduce_command_of_a_covariate_run_uses_the_cli_flags():
+    from seqcast.cli.configfile import to_cli_args
     from seqcast.config import RunConfig
-    from seqcast.configfile import to_cli_args
 
     cfg = RunConfig.from_dict({"data": {"symbol": "eurpln", "source": "sample", "covariates": ["eurpln:csv", "x:ecb"],
                                         "features": ["ohlc", "volume"]}})

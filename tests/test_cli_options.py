@@ -1,4 +1,4 @@
-"""The run options are declared once (seqcast.cli_options) and reach every RunConfig field the same
+"""The run options are declared once (seqcast.cli.options) and reach every RunConfig field the same
 way from train, backtest, sweep and config files; fetch takes any registered source."""
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from seqcast import cli_options, sources
-from seqcast import sweep as sw
 from seqcast.cli import app
-from seqcast.cli_options import RUN_OPTIONS, build_run_config
+from seqcast.cli import options as cli_options
+from seqcast.cli.configfile import to_cli_args
+from seqcast.cli.options import RUN_OPTIONS, build_run_config
 from seqcast.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from seqcast.configfile import to_cli_args
-from seqcast.sources import FetchResult
+from seqcast.data import sources
+from seqcast.data.sources import FetchResult
+from seqcast.runs import sweep as sw
 
 runner = CliRunner()
 FIELDS = [f"{section}.{f.name}" for section, cls in (("data", DataConfig), ("model", ModelConfig),

@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 
 from seqcast import api
 from seqcast.cli import app
-from seqcast.config import DataConfig, RunConfig
-from seqcast.covariates import align_asof, parse_covariate
+from seqcast.config import DataConfig, RunConfig, parse_covariate
 from seqcast.errors import ConfigError, DataError, NotEnoughDataError, SeriesNotFoundError
-from seqcast.windowing import build_dataset
+from seqcast.inputs.covariates import align_asof
+from seqcast.inputs.windows import build_dataset
 from tests.conftest import business_days, write_csv
 
 FAST = {"epochs": 20, "lr": 1e-2, "hidden": 8, "lookback": 5, "patience": 0, "batch_size": 32}
@@ -52,7 +52,7 @@ def test_asof_takes_the_last_value_on_or_before_each_date_and_drops_stale_ones()
 
 def test_no_window_holds_a_covariate_value_dated_after_its_last_day():
     """The leakage rule itself: the window forecasting day t sees covariate dates <= day t-1."""
-    from seqcast.covariates import covariate_columns
+    from seqcast.inputs.covariates import covariate_columns
 
     n = 120
     target_dates = business_days(n).to_numpy(dtype="datetime64[D]")
@@ -148,7 +148,7 @@ def test_predict_next_numpy_path_and_refusals(tmp_path):
     # The numpy forward of a 3-input network is the torch one.
     import torch
 
-    from seqcast.training import predict_numpy
+    from seqcast.models.training import predict_numpy
 
     x = np.random.default_rng(0).normal(size=(4, 5, 3)).astype(np.float32)
     np.testing.assert_allclose(run.predictor()(x), predict_numpy(run.load_model(), x, torch.device("cpu")),
@@ -321,7 +321,7 @@ def test_a_covariate_that_ends_early_is_named_in_a_warning(tmp_path):
 
 
 def test_a_zero_volume_day_does_not_blow_up_the_volume_input():
-    from seqcast.covariates import VOLUME_CHANGE_CAP, feature_columns
+    from seqcast.inputs.covariates import VOLUME_CHANGE_CAP, feature_columns
 
     volume = np.array([1e6, 1.1e6, 0.0, 1.2e6, 9e5])
     close = np.array([10.0, 10.1, 10.2, 10.1, 10.0])

@@ -6,10 +6,10 @@ from datetime import date
 
 import pytest
 
+from seqcast.data.sources import FetchRequest, get_source
+from seqcast.data.sources._http import user_agent
+from seqcast.data.sources.ecb import ECBSource
 from seqcast.errors import ConfigError, DownloadError, NoDataError, UnexpectedResponseError
-from seqcast.sources import FetchRequest, get_source
-from seqcast.sources._http import user_agent
-from seqcast.sources.ecb import ECBSource
 from tests.httpserver import Reply, Server
 
 HEADER = (
@@ -50,7 +50,7 @@ def test_eur_pair_csvdata():
 
 def test_missing_values_are_the_csv_files_ones():
     """The ECB's CSV reads every token seqcast's CSV reader takes as "no value" as a day without a rate."""
-    from seqcast.formats import MISSING
+    from seqcast.data.formats import MISSING
 
     body = HEADER + row("PLN", "2020-01-02", "4.2571") + "".join(
         row("PLN", f"2020-01-{3 + i:02d}", token.upper() if i % 2 else token) for i, token in enumerate(sorted(MISSING))

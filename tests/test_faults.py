@@ -25,11 +25,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import seqcast.atomic
+import seqcast.fileio
 from seqcast import api
 from seqcast.cli import app
-from seqcast.runs import REQUIRED_FILES, RunStore
-from seqcast.store import Store
+from seqcast.data.store import Store
+from seqcast.runs.registry import REQUIRED_FILES, RunStore
 from seqcast.workspace import Workspace
 from tests.httpserver import Reply, Server
 
@@ -199,8 +199,8 @@ def test_interrupt_while_saving_removes_the_hidden_folder(fetched, tmp_path, mon
             raise KeyboardInterrupt
         original(path, obj)
 
-    original = seqcast.atomic.write_json
-    monkeypatch.setattr(seqcast.atomic, "write_json", interrupted_write)
+    original = seqcast.fileio.write_json
+    monkeypatch.setattr(seqcast.fileio, "write_json", interrupted_write)
     result = runner.invoke(app, ["train", *TINY, "--from", "2025-01-01"])
     assert result.exit_code == 130, result.output
     assert "interrupted" in result.output and "Traceback" not in result.output
@@ -305,7 +305,7 @@ def test_two_trainings_started_together_both_finish(fetched, tmp_path) -> None:
 
 
 class FailingOs:
-    """seqcast.atomic's view of `os` in which one call fails like a broken disk."""
+    """seqcast.fileio's view of `os` in which one call fails like a broken disk."""
 
     def __init__(self, code: int, *, fail_write: int | None = None, fail_replace: bool = False) -> None:
         self.code = code
@@ -376,7 +376,7 @@ RETRAIN = ["train", *TINY]
 )
 def test_failed_write_keeps_the_previous_files(small_home, monkeypatch, args, failing) -> None:
     before = snapshot(small_home)
-    monkeypatch.setattr(seqcast.atomic, "os", failing)
+    monkeypatch.setattr(seqcast.fileio, "os", failing)
     result = runner.invoke(app, [a.format(home=small_home) for a in args])
     assert result.exit_code == 1, result.output
     assert failing.writes >= (failing.fail_write or 1)  # the fault was really hit
@@ -398,7 +398,7 @@ def test_ctrl_c_right_after_a_rename_leaves_a_consistent_store(small_home, monke
             if str(dst).endswith(suffix):
                 raise KeyboardInterrupt
 
-    monkeypatch.setattr(seqcast.atomic, "os", InterruptAfterReplace(errno.EIO))
+    monkeypatch.setattr(seqcast.fileio, "os", InterruptAfterReplace(errno.EIO))
     with pytest.raises(KeyboardInterrupt):
         api.fetch("eurpln", source="sample", start="2024-06-01", home=small_home)
     monkeypatch.undo()
@@ -412,12 +412,12 @@ def test_unwritable_runs_folder_fails_before_training(workspace, monkeypatch) ->
     api.fetch("eurpln", source="sample", start="2025-01-01", home=workspace)
     (workspace / "runs").write_text("not a folder")  # as good as read-only, even for root
     before = snapshot(workspace)
-    import seqcast.pipeline
+    import seqcast.forecast.evaluation
 
     def must_not_train(*args, **kwargs):
         raise AssertionError("trained although the run could not be saved")
 
-    monkeypatch.setattr(seqcast.pipeline, "fit_evaluate", must_not_train)
+    monkeypatch.setattr(seqcast.forecast.evaluation, "fit_evaluate", must_not_train)
     result = runner.invoke(app, RETRAIN)
     assert result.exit_code == 1, result.output
     assert result.output.strip().startswith("error: cannot write a run folder"), result.output
@@ -498,7 +498,7 @@ def test_a_ctrl_c_during_the_torch_import_waits_for_its_end() -> None:
     the CLI holds it until the import is done and raises it then."""
     import os
 
-    from seqcast.cli_common import interrupt_after
+    from seqcast.cli.common import interrupt_after
 
     finished, before = False, signal.getsignal(signal.SIGINT)
     with pytest.raises(KeyboardInterrupt), interrupt_after():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from seqcast import api
+from seqcast.data.store import Store
 from seqcast.errors import ConfigError, NoDataError, RateLimitError
-from seqcast.store import Store
 from seqcast.workspace import Workspace
 from tests.httpserver import Reply, Server
 
@@ -123,14 +123,14 @@ class FakeSource:
     def fetch(self, request):
         import pandas as pd
 
-        from seqcast.sources import FetchResult
+        from seqcast.data.sources import FetchResult
 
         index = pd.DatetimeIndex(["2024-01-02", "2024-01-03", "2024-01-04"], name="Date")
         return FetchResult(pd.DataFrame({"Close": [1.0, 2.0, 3.0]}, index=index), {"provider": "fake"})
 
 
 def test_a_registered_source_is_used_by_name():
-    from seqcast import sources
+    from seqcast.data import sources
 
     sources.register_source("fake", "tests.test_fetch:FakeSource")
     try:

@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 
 from seqcast import api
 from seqcast.cli import app
+from seqcast.data.series import parse_price_csv, read_price_csv
 from seqcast.errors import ConfigError, CSVFormatError
-from seqcast.series import parse_price_csv, read_price_csv
 
 runner = CliRunner()
 

@@ -25,8 +25,8 @@ from torch import nn
 
 from seqcast import api
 from seqcast.config import ModelConfig
-from seqcast.models import build_model
-from seqcast.npmodel import NumpyRegressor
+from seqcast.models.networks import build_model
+from seqcast.models.numpy_forward import NumpyRegressor
 
 RECURRENT = [("rnn", "relu"), ("rnn", "tanh"), ("lstm", "relu"), ("gru", "relu")]
 RECURRENT_IDS = ["rnn-relu", "rnn-tanh", "lstm", "gru"]
@@ -108,7 +108,7 @@ def test_training_forward_without_dropping_equals_eval(kind, nonlinearity, layer
 @pytest.mark.parametrize(("kind", "nonlinearity"), RECURRENT, ids=RECURRENT_IDS)
 def test_training_forward_with_dropout_equals_nn_layers_with_the_same_mask(kind, nonlinearity, layers) -> None:
     """Replays the masks from the same seed: layer k's input is masked, then the head's dropout runs."""
-    from seqcast.models import _keep_mask
+    from seqcast.models.networks import _keep_mask
 
     p = 0.4
     model = recurrent_model(kind, nonlinearity, layers, dropout=p).train()
@@ -132,7 +132,7 @@ def test_training_forward_with_dropout_equals_nn_layers_with_the_same_mask(kind,
 
 @pytest.mark.parametrize("p", [0.1, 0.2, 0.5])
 def test_keep_mask_drops_a_share_p_and_keeps_the_mean(p) -> None:
-    from seqcast.models import _keep_mask
+    from seqcast.models.networks import _keep_mask
 
     torch.manual_seed(0)
     mask = _keep_mask(torch.empty(200, 500), p)

@@ -16,12 +16,12 @@ from typer.testing import CliRunner
 
 from seqcast import api
 from seqcast.cli import app
+from seqcast.data.sources import FetchRequest
+from seqcast.data.sources._http import HTTPClient, resolve_base_url, retry_after_text
+from seqcast.data.sources.ecb import ECBSource
+from seqcast.data.sources.nbp import NBPSource
+from seqcast.data.sources.stooq import StooqSource
 from seqcast.errors import AccessDeniedError, ConfigError, DownloadError, RateLimitError
-from seqcast.sources import FetchRequest
-from seqcast.sources._http import HTTPClient, resolve_base_url, retry_after_text
-from seqcast.sources.ecb import ECBSource
-from seqcast.sources.nbp import NBPSource
-from seqcast.sources.stooq import StooqSource
 from tests.httpserver import Reply, Server
 
 STOOQ = (

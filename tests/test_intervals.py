@@ -11,9 +11,9 @@ import pytest
 from seqcast import api
 from seqcast.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from seqcast.errors import RunCorruptError
-from seqcast.metrics import evaluate, interval_metrics, mase_scale
-from seqcast.stats import interval_scores, normal_cdf, normal_ppf, pesaran_timmermann
-from seqcast.volatility import (
+from seqcast.forecast.metrics import evaluate, interval_metrics, mase_scale
+from seqcast.forecast.stats import interval_scores, normal_cdf, normal_ppf, pesaran_timmermann
+from seqcast.forecast.volatility import (
     GarchParams,
     conditional_variance,
     fit_garch,
@@ -116,7 +116,7 @@ def test_parameters_round_trip_through_strict_json():
 
 
 def test_interval_is_calibrated_in_each_volatility_third_of_a_garch_process():
-    from seqcast.pipeline import fit_evaluate
+    from seqcast.forecast.evaluation import fit_evaluate
 
     eps = simulate_gjr(3000, alpha=0.1, gamma=0.0, beta=0.88, seed=4)
     values = 50 * np.exp(np.cumsum(eps))

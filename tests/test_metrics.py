@@ -1,4 +1,4 @@
-"""Tests for seqcast.metrics: price-unit errors, direction and the naive baseline."""
+"""Tests for seqcast.forecast.metrics: price-unit errors, direction and the naive baseline."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from seqcast.errors import DataError
-from seqcast.metrics import directional_accuracy, evaluate, mae, mape, rmse, verdict
+from seqcast.forecast.metrics import directional_accuracy, evaluate, mae, mape, rmse, verdict
 
 # --- point metrics ------------------------------------------------------------
 
@@ -190,7 +190,7 @@ def test_verdict_follows_the_diebold_mariano_test(ratio: float, pvalue: float | 
 
 
 def test_p_text_never_rounds_onto_the_threshold() -> None:
-    from seqcast.metrics import p_text
+    from seqcast.forecast.metrics import p_text
 
     assert p_text(0.04996) == "0.04996"
     assert p_text(0.050004) == "0.050004"
@@ -200,7 +200,7 @@ def test_p_text_never_rounds_onto_the_threshold() -> None:
 
 
 def test_interval_comparison_on_a_series_that_never_moves_has_no_test() -> None:
-    from seqcast.metrics import compare_intervals
+    from seqcast.forecast.metrics import compare_intervals
 
     peg = np.full(50, 1.95583)
     rng = np.random.default_rng(1)

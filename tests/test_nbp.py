@@ -8,10 +8,10 @@ from itertools import pairwise
 
 import pytest
 
+from seqcast.data.sources import FetchRequest, get_source
+from seqcast.data.sources._http import user_agent
+from seqcast.data.sources.nbp import NBPSource, date_chunks
 from seqcast.errors import ConfigError, DownloadError, NoDataError, UnexpectedResponseError
-from seqcast.sources import FetchRequest, get_source
-from seqcast.sources._http import user_agent
-from seqcast.sources.nbp import NBPSource, date_chunks
 from tests.httpserver import Recorded, Reply, Server
 
 NOT_FOUND = Reply(status=404, body="404 NotFound - Not Found - Brak danych")
@@ -111,7 +111,7 @@ def test_start_is_clamped_and_end_defaults_to_today():
 def test_warsaw_today_is_not_the_local_or_utc_date():
     from datetime import datetime, timezone
 
-    from seqcast.sources.nbp import warsaw_today
+    from seqcast.data.sources.nbp import warsaw_today
 
     late_utc = datetime(2026, 1, 1, 23, 30, tzinfo=timezone.utc)  # already 2 January in Warsaw (CET)
     assert warsaw_today(late_utc) == date(2026, 1, 2)
@@ -121,7 +121,7 @@ def test_warsaw_today_is_not_the_local_or_utc_date():
 
 
 def test_end_is_capped_at_warsaw_today(monkeypatch):
-    import seqcast.sources.nbp as nbp
+    import seqcast.data.sources.nbp as nbp
 
     monkeypatch.setattr(nbp, "warsaw_today", lambda: date(2026, 3, 10))
     with Server(by_range()) as server:

@@ -16,10 +16,10 @@ import pytest
 from typer.testing import CliRunner
 
 from seqcast import api
-from seqcast import sweep as sw
 from seqcast.cli import app
 from seqcast.config import RunConfig, make_config
 from seqcast.errors import ConfigError
+from seqcast.runs import sweep as sw
 
 from .conftest import write_csv
 
@@ -110,7 +110,7 @@ def test_an_old_run_with_shrinkage_weight_0_says_so_in_every_view(run) -> None:
     shown = runner.invoke(app, ["runs", "show", run.run_id])
     assert shown.exit_code == 0, shown.output
     assert "no signal:" in shown.output
-    from seqcast.plotting import _test_note
+    from seqcast.reports.charts import _test_note
 
     assert "(shrinkage weight = 0)" in _test_note(api.load_run(run.run_id).metrics, api.load_run(run.run_id).meta)
 

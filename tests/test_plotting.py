@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from seqcast import api
-from seqcast.plotting import backtest_figure, run_figure, unit_label
+from seqcast.reports.charts import backtest_figure, run_figure, unit_label
 
 TINY = {"epochs": 2, "hidden": 8, "lookback": 10, "patience": 0, "threads": 1}
 

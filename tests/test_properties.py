@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-import seqcast.series
+import seqcast.data.series
+from seqcast.data.series import parse_price_csv, read_price_csv, to_csv_text
 from seqcast.errors import CSVFormatError, SeqcastError
-from seqcast.series import parse_price_csv, read_price_csv, to_csv_text
-from seqcast.windowing import build_dataset, first_position, to_price, transform_series
+from seqcast.inputs.windows import build_dataset, first_position, to_price, transform_series
 
 PROPERTY = settings(max_examples=150, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -172,13 +172,13 @@ def test_any_file_gives_a_series_or_a_format_error(tmp_path, monkeypatch, body, 
     path.write_bytes(body)
     with monkeypatch.context() as patch:
         if limit is not None:
-            patch.setattr(seqcast.series, "MAX_BYTES", limit)
+            patch.setattr(seqcast.data.series, "MAX_BYTES", limit)
         try:
             frame = read_price_csv(path)
         except CSVFormatError as exc:
             assert str(path) in str(exc)
             return
-    assert len(body) <= (limit or seqcast.series.MAX_BYTES)
+    assert len(body) <= (limit or seqcast.data.series.MAX_BYTES)
     assert frame.index.is_monotonic_increasing and frame.index.is_unique
     assert np.isfinite(frame["Close"].to_numpy()).all()
 

@@ -11,7 +11,8 @@ import pytest
 
 from seqcast import api
 from seqcast.errors import ConfigError
-from seqcast.report import metrics_table, render_html, sweep_document
+from seqcast.reports.document import metrics_table, sweep_document
+from seqcast.reports.render import render_html
 
 TINY = {"epochs": 2, "hidden": 8, "lookback": 10, "patience": 0, "threads": 1}
 

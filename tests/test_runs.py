@@ -1,4 +1,4 @@
-"""Tests for seqcast.runs: the run registry, safe loading, atomic writes."""
+"""Tests for seqcast.runs.registry: the run registry, safe loading, atomic writes."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import torch
 
 from seqcast import api
 from seqcast.errors import RunCorruptError, RunNotFoundError, SeqcastError, WorkspaceError
-from seqcast.runs import REQUIRED_FILES, Run, RunStore
+from seqcast.runs.registry import REQUIRED_FILES, Run, RunStore
 from seqcast.workspace import Workspace
 
 from .conftest import write_csv
@@ -337,12 +337,12 @@ def test_writer_never_overwrites_another_run(trained: Run, runs: RunStore) -> No
 
 def test_failed_training_save_leaves_no_folder(tmp_path, sine_frame, runs: RunStore, monkeypatch) -> None:
     api.fetch("sine", csv=write_csv(tmp_path / "sine.csv", sine_frame))
-    import seqcast.atomic
+    import seqcast.fileio
 
     def fail(path, obj):
         raise WorkspaceError(f"cannot write {path}: disk full")
 
-    monkeypatch.setattr(seqcast.atomic, "write_json", fail)
+    monkeypatch.setattr(seqcast.fileio, "write_json", fail)
     with pytest.raises(WorkspaceError, match="disk full"):
         api.train(epochs=1, hidden=8, lookback=10, patience=0)
     assert list(runs.root.iterdir()) == []

@@ -23,10 +23,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from seqcast import api, safeio
+from seqcast import api, fileio
 from seqcast.cli import app
 from seqcast.errors import RunCorruptError, RunNotFoundError
-from seqcast.runs import Run, RunStore
+from seqcast.runs.registry import Run, RunStore
 from seqcast.workspace import Workspace
 
 from .conftest import write_csv
@@ -81,33 +81,33 @@ def edit_json(path: Path, change) -> None:
 def test_read_bytes_reads_a_regular_file_and_refuses_everything_else(tmp_path) -> None:
     plain = tmp_path / "plain.txt"
     plain.write_bytes(b"12345")
-    assert safeio.read_bytes(plain, max_bytes=5) == b"12345"
+    assert fileio.read_bytes(plain, max_bytes=5) == b"12345"
     link = tmp_path / "link.txt"
     link.symlink_to(plain)
-    with pytest.raises(safeio.RefusedFile, match="is a symbolic link, which seqcast does not follow here"):
-        safeio.read_bytes(link, max_bytes=100)
-    assert safeio.read_bytes(link, max_bytes=100, follow_links=True) == b"12345"
-    with pytest.raises(safeio.RefusedFile, match=r"is 5 bytes, more than the 4 bytes such a file can be"):
-        safeio.read_bytes(plain, max_bytes=4)
+    with pytest.raises(fileio.RefusedFile, match="is a symbolic link, which seqcast does not follow here"):
+        fileio.read_bytes(link, max_bytes=100)
+    assert fileio.read_bytes(link, max_bytes=100, follow_links=True) == b"12345"
+    with pytest.raises(fileio.RefusedFile, match=r"is 5 bytes, more than the 4 bytes such a file can be"):
+        fileio.read_bytes(plain, max_bytes=4)
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    with pytest.raises(safeio.RefusedFile, match=r"is a FIFO \(named pipe\), not a regular file"):
-        safeio.read_bytes(fifo, max_bytes=100, follow_links=True)  # returns at once: no writer needed
+    with pytest.raises(fileio.RefusedFile, match=r"is a FIFO \(named pipe\), not a regular file"):
+        fileio.read_bytes(fifo, max_bytes=100, follow_links=True)  # returns at once: no writer needed
     zero = tmp_path / "zero"
     zero.symlink_to("/dev/zero")
-    with pytest.raises(safeio.RefusedFile, match="is a character device, not a regular file"):
-        safeio.read_bytes(zero, max_bytes=100, follow_links=True)
-    with pytest.raises(safeio.RefusedFile, match="is a folder, not a regular file"):
-        safeio.read_bytes(tmp_path, max_bytes=100)
+    with pytest.raises(fileio.RefusedFile, match="is a character device, not a regular file"):
+        fileio.read_bytes(zero, max_bytes=100, follow_links=True)
+    with pytest.raises(fileio.RefusedFile, match="is a folder, not a regular file"):
+        fileio.read_bytes(tmp_path, max_bytes=100)
     with pytest.raises(FileNotFoundError):
-        safeio.read_bytes(tmp_path / "missing", max_bytes=100)
-    assert isinstance(safeio.RefusedFile(1, "x"), OSError)
+        fileio.read_bytes(tmp_path / "missing", max_bytes=100)
+    assert isinstance(fileio.RefusedFile(1, "x"), OSError)
 
 
 def test_deeply_nested_json_is_a_value_error(tmp_path) -> None:
     with pytest.raises(ValueError, match="nested too deeply"):
-        safeio.loads(DEEP)
-    assert safeio.loads("[[1]]") == [[1]]
+        fileio.loads(DEEP)
+    assert fileio.loads("[[1]]") == [[1]]
 
 
 # --- a --csv file named on the command line -------------------------------------------------------
@@ -340,7 +340,7 @@ def test_leftovers_of_a_killed_save_are_cleaned_at_the_next_write(trained) -> No
 def test_a_save_killed_by_sigterm_leaves_nothing_after_the_next_one(trained, workspace) -> None:
     """A real SIGTERM in the middle of writing a run folder."""
     script = (
-        "import os, signal, seqcast.atomic as a\n"
+        "import os, signal, seqcast.fileio as a\n"
         "orig = a.write_json\n"
         "def w(path, obj):\n"
         "    orig(path, obj)\n"

@@ -123,16 +123,16 @@ def test_parallel_seeds_equal_train_with_each_seed(fetched):
 
 
 def test_how_many_seeds_train_at_once(monkeypatch):
-    from seqcast import seeds as sd
     from seqcast.config import RunConfig, TrainConfig
+    from seqcast.runs import seeds as sd
 
     cpu = RunConfig(train=TrainConfig(device="cpu"))
-    monkeypatch.setattr("seqcast.threads.usable_cpus", lambda: 2)
+    monkeypatch.setattr("seqcast.models.threads.usable_cpus", lambda: 2)
     assert sd.seed_workers(cpu, 4) == 2 and sd.seed_workers(cpu, 1) == 1
     assert sd.seed_workers(cpu, 4, workers=1) == 1 and sd.seed_workers(cpu, 4, workers=3) == 3
     assert sd.seed_workers(cpu, 2, workers=8) == 2  # never more workers than seeds
     assert sd.seed_workers(RunConfig(train=TrainConfig(device="cpu", threads=2)), 4) == 1  # threads fill cores
-    monkeypatch.setattr("seqcast.threads.usable_cpus", lambda: 1)
+    monkeypatch.setattr("seqcast.models.threads.usable_cpus", lambda: 1)
     assert sd.seed_workers(cpu, 4) == 1
     with pytest.raises(ConfigError, match="--workers must be"):
         sd.seed_workers(cpu, 4, workers=0)
@@ -140,8 +140,8 @@ def test_how_many_seeds_train_at_once(monkeypatch):
 
 def failing_fit_seed(series):
     """Seed 1 diverges; the others train."""
-    from seqcast import seeds as sd
     from seqcast.errors import TrainingDivergedError
+    from seqcast.runs import seeds as sd
 
     if series.cfg.train.seed == 1:
         raise TrainingDivergedError("training diverged at epoch 1")
@@ -149,8 +149,8 @@ def failing_fit_seed(series):
 
 
 def test_an_error_at_a_later_parallel_seed_names_the_runs_saved_before_it(fetched, monkeypatch):
-    from seqcast import seeds as sd
     from seqcast.errors import TrainingDivergedError
+    from seqcast.runs import seeds as sd
 
     monkeypatch.setattr(sd, "fit_seed", failing_fit_seed)
     with pytest.raises(TrainingDivergedError) as caught:
@@ -226,8 +226,8 @@ def test_ctrl_c_with_parallel_seeds_saves_the_finished_ones_and_names_the_rest(f
 
 
 def test_by_default_seeds_train_at_once_only_when_a_seed_outweighs_starting_a_worker(fetched, monkeypatch):
-    from seqcast import seeds as sd
     from seqcast.api import SeriesInput, make_config
+    from seqcast.runs import seeds as sd
 
     def series(**options):
         return SeriesInput(make_config(**options), np.ones(3029), pd.DatetimeIndex([]))
@@ -236,7 +236,7 @@ def test_by_default_seeds_train_at_once_only_when_a_seed_outweighs_starting_a_wo
     assert sd.seed_flop(series()) < sd.MIN_PARALLEL_SEED_FLOP
     classic = series(layers=2, hidden=50, batch_size=32, epochs=25, patience=0, val_fraction=0.0)
     assert sd.seed_flop(classic) > 3 * sd.MIN_PARALLEL_SEED_FLOP
-    monkeypatch.setattr("seqcast.threads.usable_cpus", lambda: 2)
+    monkeypatch.setattr("seqcast.models.threads.usable_cpus", lambda: 2)
     plans = []
     api.train_seeds(seeds=2, on_start=plans.append, **TINY_KW)  # a tiny job: one after another
     monkeypatch.setattr(sd, "MIN_PARALLEL_SEED_FLOP", sd.seed_flop(series(**TINY_KW)) / 1000)

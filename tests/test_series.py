@@ -1,4 +1,4 @@
-"""Tests for seqcast.series: reading, checking and writing price CSV files."""
+"""Tests for seqcast.data.series: reading, checking and writing price CSV files."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqcast.errors import ConfigError, CSVFormatError
-from seqcast.series import (
+from seqcast.data.series import (
     between,
     normalise_symbol,
     parse_price_csv,
     read_price_csv,
     to_csv_text,
 )
+from seqcast.errors import ConfigError, CSVFormatError
 
 
 def frame_of(dates: list[str], **columns: list[float]) -> pd.DataFrame:

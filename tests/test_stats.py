@@ -1,4 +1,4 @@
-"""Tests for seqcast.stats: special functions, tests and conformal intervals."""
+"""Tests for seqcast.forecast.stats: special functions, tests and conformal intervals."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqcast.errors import ConfigError, DataError
-from seqcast.stats import (
+from seqcast.forecast.stats import (
     LAG_SPREAD_MAX,
     as_float_arrays,
     betainc,

@@ -6,6 +6,9 @@ from datetime import date
 
 import pytest
 
+from seqcast.data.sources import FetchRequest, get_source
+from seqcast.data.sources._http import redact_url, user_agent
+from seqcast.data.sources.stooq import StooqSource
 from seqcast.errors import (
     AccessDeniedError,
     ApiKeyRequiredError,
@@ -16,9 +19,6 @@ from seqcast.errors import (
     RateLimitError,
     UnexpectedResponseError,
 )
-from seqcast.sources import FetchRequest, get_source
-from seqcast.sources._http import redact_url, user_agent
-from seqcast.sources.stooq import StooqSource
 from tests.httpserver import Reply, Server
 
 EN_FX = (

@@ -1,4 +1,4 @@
-"""Tests for seqcast.store: the local store of fetched series."""
+"""Tests for seqcast.data.store: the local store of fetched series."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import seqcast.atomic
+import seqcast.fileio
+from seqcast.data.store import Store, merge
 from seqcast.errors import ConfigError, DataError, SeriesNotFoundError, WorkspaceError
-from seqcast.store import Store, merge
 from seqcast.workspace import Workspace
 
 
@@ -150,7 +150,7 @@ def test_failed_json_write_keeps_the_previous_series(
     def fail(path, obj):
         raise WorkspaceError(f"cannot write {path}: No space left on device")
 
-    monkeypatch.setattr(seqcast.atomic, "write_json", fail)
+    monkeypatch.setattr(seqcast.fileio, "write_json", fail)
     with pytest.raises(WorkspaceError, match="No space left"):
         store.save("csv", "sine", walk_frame, {})
     monkeypatch.undo()
@@ -215,7 +215,7 @@ def test_merged_series_round_trips_through_the_store(store: Store) -> None:
 
 
 def test_a_file_as_workspace_is_a_clear_error(tmp_path):
-    from seqcast.store import check_writable
+    from seqcast.data.store import check_writable
 
     not_a_folder = tmp_path / "home"
     not_a_folder.write_text("x")

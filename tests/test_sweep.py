@@ -17,10 +17,10 @@ import pytest
 from typer.testing import CliRunner
 
 from seqcast import api
-from seqcast import sweep as sw
 from seqcast.cli import app
 from seqcast.errors import ConfigError
-from seqcast.executors import LocalExecutor, Task
+from seqcast.runs import sweep as sw
+from seqcast.runs.executors import LocalExecutor, Task
 from tests.conftest import business_days, write_csv
 
 runner = CliRunner()
@@ -357,13 +357,13 @@ def test_a_sweep_cell_with_a_covariate_equals_train_with_it(tmp_path, workspace)
 
 
 def allocator_tuned() -> bool:
-    from seqcast import perf
+    from seqcast.models import perf
 
     return perf._done
 
 
 def test_local_workers_tune_the_allocator_once_at_start():
-    from seqcast import perf
+    from seqcast.models import perf
 
     with LocalExecutor(1) as pool:
         outcomes = list(pool.run([Task(0, allocator_tuned)]))

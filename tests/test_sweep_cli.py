@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from seqcast import sweep as sw
 from seqcast.cli import app
-from seqcast.cli_common import _num
+from seqcast.cli.common import _num
+from seqcast.runs import sweep as sw
 from tests.test_sweep import TINY, fetched, strict_json  # noqa: F401  (fetched is a fixture)
 
 runner = CliRunner()

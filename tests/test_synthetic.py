@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from seqcast import api
 from seqcast.cli import app
+from seqcast.data.sources import FetchRequest, get_source, source_names
 from seqcast.errors import ConfigError, NoDataError
-from seqcast.sources import FetchRequest, get_source, source_names
 
 runner = CliRunner()
 
@@ -69,7 +69,7 @@ def test_fetch_stores_it_and_a_new_fetch_replaces_it(workspace):
 
 
 def test_length_is_bounded_so_the_dates_start_in_1900_or_later(workspace, monkeypatch):
-    from seqcast.sources import synthetic
+    from seqcast.data.sources import synthetic
 
     longest = fetch("randomwalk", length=synthetic.MAX_LENGTH)
     assert len(longest) == synthetic.MAX_LENGTH and longest.index[0].year >= 1900

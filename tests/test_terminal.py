@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from seqcast import api, safeio
+from seqcast import api, fileio
 from seqcast.cli import app
 from tests.conftest import business_days, write_csv
 
@@ -97,7 +97,7 @@ def test_every_json_output_and_file_is_strict(constant_home) -> None:
 
 
 def test_strict_json_helper() -> None:
-    assert safeio.dumps({"a": [float("nan"), float("inf"), -float("inf"), np.float32(1.5), np.int64(2)],
+    assert fileio.dumps({"a": [float("nan"), float("inf"), -float("inf"), np.float32(1.5), np.int64(2)],
                          "b": np.array([1.0, np.nan]), "c": Path("/x")}, indent=None) == (
         '{"a": [null, null, null, 1.5, 2], "b": [1.0, null], "c": "/x"}')
 
@@ -231,7 +231,7 @@ def test_the_chart_ignores_the_users_matplotlib_backend(constant_home) -> None:
 
 
 def test_the_chart_import_leaves_mplbackend_as_it_was(monkeypatch) -> None:
-    from seqcast.plotting import _import_matplotlib
+    from seqcast.reports.charts import _import_matplotlib
 
     monkeypatch.setenv("MPLBACKEND", "nonsense")
     _import_matplotlib()

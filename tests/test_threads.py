@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqcast import api, perf, threads
+from seqcast import api
 from seqcast.config import ModelConfig, TrainConfig
-from seqcast.models import build_model
-from seqcast.training import fit
+from seqcast.models import perf, threads
+from seqcast.models.networks import build_model
+from seqcast.models.training import fit
 
 
 def test_small_networks_train_on_one_thread_even_on_an_idle_machine():

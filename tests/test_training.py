@@ -8,10 +8,10 @@ import torch
 
 from seqcast import api
 from seqcast.config import ModelConfig, TrainConfig
-from seqcast.metrics import rmse
-from seqcast.models import build_model
-from seqcast.training import fit, predict_numpy
-from seqcast.windowing import build_dataset, to_price
+from seqcast.forecast.metrics import rmse
+from seqcast.inputs.windows import build_dataset, to_price
+from seqcast.models.networks import build_model
+from seqcast.models.training import fit, predict_numpy
 
 from .conftest import write_csv
 
@@ -90,7 +90,7 @@ def test_early_stopping_restores_best_weights(walk_frame):
     assert result.stopped_early
     best = min(h["val_loss"] for h in result.history)
     assert result.history[result.best_epoch - 1]["val_loss"] == best
-    from seqcast.training import evaluate_loss
+    from seqcast.models.training import evaluate_loss
 
     assert evaluate_loss(model, x[ds.val], y[ds.val]) == pytest.approx(best, rel=1e-5)
 
@@ -169,7 +169,7 @@ def test_a_trained_run_beats_naive_on_the_synthetic_sine():
 
 
 def test_shrink_trusts_only_moves_the_validation_tail_supports():
-    from seqcast.forecasting import apply_shrink, fit_shrink
+    from seqcast.forecast.intervals import apply_shrink, fit_shrink
 
     rng = np.random.default_rng(1)
     previous = 100 + np.cumsum(rng.normal(size=500))
@@ -201,7 +201,7 @@ def test_defaults_do_no_harm_on_the_bundled_sample():
 
 
 def test_our_adam_matches_torch_adam_bit_for_bit():
-    from seqcast.training import Adam
+    from seqcast.models.training import Adam
 
     def train(make_optimizer):
         torch.manual_seed(0)
@@ -228,7 +228,7 @@ def test_our_adam_matches_torch_adam_bit_for_bit():
     ids=["lstm", "gru", "rnn-relu", "rnn-tanh"],
 )
 def test_numpy_forward_matches_torch(cfg):
-    from seqcast.npmodel import NumpyRegressor
+    from seqcast.models.numpy_forward import NumpyRegressor
 
     torch.manual_seed(0)
     model = build_model(cfg).eval()
@@ -242,7 +242,7 @@ def test_predict_next_needs_neither_torch_nor_pandas(tmp_path, sine_frame):
     import subprocess
     import sys
 
-    from seqcast.training import predict_numpy
+    from seqcast.models.training import predict_numpy
 
     api.fetch("sine", csv=write_csv(tmp_path / "sine.csv", sine_frame))
     run = api.train(epochs=2, hidden=8, lookback=10, model="gru").run
@@ -262,7 +262,7 @@ def test_predict_next_needs_neither_torch_nor_pandas(tmp_path, sine_frame):
 
 
 def test_local_scale_uses_only_past_moves():
-    from seqcast.forecasting import local_scale
+    from seqcast.forecast.intervals import local_scale
 
     values = np.array([10.0, 11.0, 9.0, 9.0, 12.0, 100.0])  # changes: +1, -2, 0, +3, +88
     scale = local_scale(values, np.array([3, 5]), relative=False, window=2)

@@ -24,7 +24,7 @@ from seqcast import api
 from seqcast.cli import app
 from seqcast.config import MAX_SEED, MAX_TRANSFORMER_LOOKBACK, DataConfig, ModelConfig, RunConfig, TrainConfig
 from seqcast.errors import ConfigError, TrainingDivergedError, TrainingInterrupted
-from seqcast.models import TransformerRegressor
+from seqcast.models.networks import TransformerRegressor
 from tests.conftest import business_days, write_csv
 
 runner = CliRunner()
@@ -113,7 +113,7 @@ def test_option_ranges_are_checked_before_any_work(workspace, monkeypatch, args,
     def no_work(*_args, **_kwargs):
         raise AssertionError("started working with an option out of range")
 
-    monkeypatch.setattr("seqcast.run_inputs.load_stored", no_work)
+    monkeypatch.setattr("seqcast.inputs.loading.load_stored", no_work)
     for command in (["train"], ["backtest"]):
         if "--seeds" in args and command == ["backtest"]:
             continue
@@ -147,12 +147,12 @@ def test_transformer_limit_is_its_position_table() -> None:
     ],
 )
 def test_running_out_of_memory_names_the_options_to_lower(stock, workspace, monkeypatch, error, size) -> None:
-    import seqcast.pipeline
+    import seqcast.forecast.evaluation
 
     def out_of_memory(*_args, **_kwargs):
         raise error
 
-    monkeypatch.setattr(seqcast.pipeline, "fit_evaluate", out_of_memory)
+    monkeypatch.setattr(seqcast.forecast.evaluation, "fit_evaluate", out_of_memory)
     result = runner.invoke(app, ["train", *TINY])
     assert one_line_error(result) == (
         f"error: not enough memory to train this network{size}; lower --hidden (now 8), --layers (1), "
@@ -162,12 +162,12 @@ def test_running_out_of_memory_names_the_options_to_lower(stock, workspace, monk
 
 
 def test_other_runtime_errors_stay_bugs(stock, monkeypatch) -> None:
-    import seqcast.pipeline
+    import seqcast.forecast.evaluation
 
     def bug(*_args, **_kwargs):
         raise RuntimeError("shape mismatch")
 
-    monkeypatch.setattr(seqcast.pipeline, "fit_evaluate", bug)
+    monkeypatch.setattr(seqcast.forecast.evaluation, "fit_evaluate", bug)
     with pytest.raises(RuntimeError, match="shape mismatch"):
         api.train(epochs=1, hidden=8, lookback=10)
 
@@ -176,10 +176,10 @@ def test_other_runtime_errors_stay_bugs(stock, monkeypatch) -> None:
 
 
 def test_ctrl_c_during_a_seed_ends_the_command_and_names_the_saved_runs(stock, workspace, monkeypatch) -> None:
-    import seqcast.training
+    import seqcast.models.training
 
     calls = {"n": 0}
-    original = seqcast.training.evaluate_loss
+    original = seqcast.models.training.evaluate_loss
 
     def interrupt_third_epoch(*args, **kwargs):
         calls["n"] += 1
@@ -187,7 +187,7 @@ def test_ctrl_c_during_a_seed_ends_the_command_and_names_the_saved_runs(stock, w
             raise KeyboardInterrupt
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(seqcast.training, "evaluate_loss", interrupt_third_epoch)
+    monkeypatch.setattr(seqcast.models.training, "evaluate_loss", interrupt_third_epoch)
     result = runner.invoke(app, ["train", *TINY, "--seeds", "4"])
     message = one_line_error(result, 130)
     saved = run_folders(workspace)
@@ -198,9 +198,9 @@ def test_ctrl_c_during_a_seed_ends_the_command_and_names_the_saved_runs(stock, w
 
 def test_ctrl_c_between_seeds_says_which_runs_were_saved(stock, workspace, monkeypatch) -> None:
     calls = {"n": 0}
-    import seqcast.run_inputs
+    import seqcast.inputs.loading
 
-    original = seqcast.run_inputs.load_stored
+    original = seqcast.inputs.loading.load_stored
 
     def interrupt_second_load(*args, **kwargs):
         calls["n"] += 1
@@ -208,7 +208,7 @@ def test_ctrl_c_between_seeds_says_which_runs_were_saved(stock, workspace, monke
             raise KeyboardInterrupt
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(seqcast.run_inputs, "load_stored", interrupt_second_load)
+    monkeypatch.setattr(seqcast.inputs.loading, "load_stored", interrupt_second_load)
     result = runner.invoke(app, ["train", *TINY, "--seeds", "3", "--json"])
     message = one_line_error(result, 130)
     saved = run_folders(workspace)
@@ -223,16 +223,16 @@ def test_ctrl_c_between_seeds_says_which_runs_were_saved(stock, workspace, monke
 
 
 def test_an_error_at_a_later_seed_names_the_runs_already_saved(stock, workspace, monkeypatch) -> None:
-    import seqcast.training
+    import seqcast.models.training
 
     calls = {"n": 0}
-    original = seqcast.training.evaluate_loss
+    original = seqcast.models.training.evaluate_loss
 
     def diverge_at_seed_1(*args, **kwargs):
         calls["n"] += 1
         return float("nan") if calls["n"] == 4 else original(*args, **kwargs)
 
-    monkeypatch.setattr(seqcast.training, "evaluate_loss", diverge_at_seed_1)
+    monkeypatch.setattr(seqcast.models.training, "evaluate_loss", diverge_at_seed_1)
     result = runner.invoke(app, ["train", *TINY, "--seeds", "3"])
     message = one_line_error(result)
     saved = run_folders(workspace)

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from seqcast.cli import app
-from seqcast.metrics import lag_warning, lag_words
+from seqcast.forecast.metrics import lag_warning, lag_words
 from tests.conftest import business_days, write_csv
 
 runner = CliRunner()
@@ -83,7 +83,7 @@ def test_lag_warning_speaks_the_calendars_unit(frequency, words):
 
 
 def test_report_lag_sentence_in_weeks():
-    from seqcast.report import _lag_sentence
+    from seqcast.reports.document import _lag_sentence
 
     test = {"lag_detected": True, "lag_ratio": 0.8, "rmse_ratio": 1.2, "dm_pvalue": 0.01}
     sentence = _lag_sentence(test, 1.0, {"frequency": "weekly"})

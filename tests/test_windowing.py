@@ -1,4 +1,4 @@
-"""Tests for seqcast.windowing: targets, scaling, chronological split, no leakage."""
+"""Tests for seqcast.inputs.windows: targets, scaling, chronological split, no leakage."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from seqcast.errors import ConfigError, NotEnoughDataError
-from seqcast.windowing import (
+from seqcast.inputs.windows import (
     MIN_TEST_WINDOWS,
     MIN_TRAIN_WINDOWS,
     Scaler,

@@ -18,24 +18,15 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seqcast.backtest_store import BacktestRecord, predictions_csv, save_backtest
 from seqcast.config import DataConfig, ModelConfig, RunConfig, RunOptions, TrainConfig, make_config
-from seqcast.nextday import Forecast, predict_next
-from seqcast.outputs import find, plot, report
-from seqcast.run_inputs import SeriesInput, fingerprint, load_input
-from seqcast.runner import (
-    SEED_METRICS,
-    RunRecord,
-    SeedsResult,
-    TrainResult,
-    backtest,
-    fit_run,
-    save_run,
-    train,
-    train_seeds,
-)
-from seqcast.runs import CSV_FLOAT_FORMAT, Run, RunStore
-from seqcast.store import Store, StoredSeries, check_source_name, fetch_series, load_stored
+from seqcast.data.store import Store, StoredSeries, check_source_name, fetch_series, load_stored
+from seqcast.inputs.loading import SeriesInput, fingerprint, load_input
+from seqcast.reports.outputs import find, plot, report
+from seqcast.runs.backtests import BacktestRecord, predictions_csv, save_backtest
+from seqcast.runs.predict_next import Forecast, predict_next
+from seqcast.runs.registry import CSV_FLOAT_FORMAT, Run, RunStore
+from seqcast.runs.seeds import SEED_METRICS, SeedsResult, train_seeds
+from seqcast.runs.train import RunRecord, TrainResult, backtest, fit_run, save_run, train
 from seqcast.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -43,7 +34,7 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
-    from seqcast.sweep import Sweep
+    from seqcast.runs.sweep import Sweep
 
 # --------------------------------------------------------------------------- data
 
@@ -115,13 +106,13 @@ def sweep(
     home: Path | str | None = None,
     on_cell_end: Callable[[dict[str, Any], int, int], None] | None = None,
 ) -> Sweep:
-    """Train every cell of a grid (options × symbols × seeds, or × backtest folds); see seqcast.sweep.
+    """Train every cell of a grid (options × symbols × seeds, or × backtest folds); see seqcast.runs.sweep.
 
     grid maps train options (as for train(): model, lookback, lr, ...) to a value or a list of
     values: sweep({"model": ["lstm", "gru"], "lookback": [20, 60]}, symbols=["eurpln"], seeds=3).
     Each cell is saved as a run; the record with its leaderboard as <home>/sweeps/<id>.json.
     """
-    from seqcast.sweep import SweepSpec, run_sweep
+    from seqcast.runs.sweep import SweepSpec, run_sweep
 
     spec = None
     if resume is None:
@@ -133,14 +124,14 @@ def sweep(
 
 def list_sweeps(home: Path | str | None = None) -> list[Sweep]:
     """Saved sweeps, oldest first."""
-    from seqcast.sweep import list_sweeps as listed
+    from seqcast.runs.sweep import list_sweeps as listed
 
     return listed(home)
 
 
 def load_sweep(sweep_id: str | None = None, home: Path | str | None = None) -> Sweep:
     """A sweep record by id or unique prefix (the latest when None)."""
-    from seqcast.sweep import load_sweep as loaded
+    from seqcast.runs.sweep import load_sweep as loaded
 
     return loaded(sweep_id, home)
 
@@ -160,21 +151,21 @@ def load_run(run_id: str | None = None, home: Path | str | None = None) -> Run:
 
 def list_backtests(home: Path | str | None = None) -> list[str]:
     """Ids of saved backtests, oldest first."""
-    from seqcast.backtest_store import backtest_ids
+    from seqcast.runs.backtests import backtest_ids
 
     return backtest_ids(Workspace.resolve(home))
 
 
 def load_backtest(backtest_id: str | None = None, home: Path | str | None = None) -> BacktestRecord:
     """A saved backtest by id or unique prefix (the latest when None)."""
-    from seqcast.backtest_store import get_backtest
+    from seqcast.runs.backtests import get_backtest
 
     return get_backtest(Workspace.resolve(home), backtest_id)
 
 
 def remove(found: Run | BacktestRecord) -> None:
     """Delete a run folder, or a backtest with its report and charts (it disappears from listings at once)."""
-    from seqcast.backtest_store import remove as removed
+    from seqcast.runs.backtests import remove as removed
 
     removed(found)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import re
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
@@ -32,6 +33,48 @@ MAX_HEADS = 64
 MAX_EPOCHS = 100_000
 MAX_BATCH_SIZE = 65_536
 MAX_THREADS = 1024
+
+
+# --- the covariate and feature syntax (checked here, built in seqcast.inputs) ---
+
+COVARIATE_TRANSFORMS: tuple[str, ...] = ("logret", "gap")
+"""The inputs made from each covariate, in this order."""
+FEATURE_TRANSFORMS: dict[str, tuple[str, ...]] = {"ohlc": ("range", "body"), "volume": ("volume",)}
+"""--features name -> the inputs made from the target's own columns."""
+FEATURE_COLUMNS: dict[str, tuple[str, ...]] = {"ohlc": ("Open", "High", "Low"), "volume": ("Volume",)}
+
+_SPEC_RE = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9._^=-]{0,40}(:[a-z]{2,20})?$")
+
+
+def parse_covariate(text: str) -> tuple[str, str | None]:
+    """'SYMBOL[:SOURCE]' -> (symbol lower-cased, source or None)."""
+    if not isinstance(text, str) or not _SPEC_RE.match(text.strip()):
+        raise ConfigError(
+            f"--covariate must be SYMBOL or SYMBOL:SOURCE (e.g. eurpln:stooq), got {text!r}"
+        )
+    symbol, _, source = text.strip().partition(":")
+    return symbol.lower(), source or None
+
+
+def parse_features(value: Any) -> list[str]:
+    """'ohlc,volume' (or a list) -> ['ohlc', 'volume'], checked."""
+    items = value.split(",") if isinstance(value, str) else list(value or [])
+    out: list[str] = []
+    for item in items:
+        name = str(item).strip().lower()
+        if not name:
+            continue
+        if name not in FEATURE_TRANSFORMS:
+            raise ConfigError(f"--features takes {', '.join(FEATURE_TRANSFORMS)} (comma-separated), "
+                              f"got {item!r}")
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def count_inputs(covariates: list[str], features: list[str]) -> int:
+    """Input features per window row: the target's own move plus every extra input."""
+    return 1 + len(COVARIATE_TRANSFORMS) * len(covariates) + sum(len(FEATURE_TRANSFORMS[f]) for f in features)
 
 
 def _cli(flag: str | None = None, *, option: str | None = None, comma_list: bool = False,
@@ -107,8 +150,6 @@ class DataConfig:
     """A covariate value older than this (calendar days) on a target date counts as missing."""
 
     def __post_init__(self) -> None:
-        from seqcast.covariates import parse_covariate, parse_features
-
         if not isinstance(self.covariates, (list, tuple)):
             raise ConfigError(f"covariates must be a list of SYMBOL[:SOURCE], got {self.covariates!r}")
         specs = [parse_covariate(c) for c in self.covariates]
@@ -124,9 +165,7 @@ class DataConfig:
     @property
     def n_inputs(self) -> int:
         """Input features per window row (1 without covariates or features)."""
-        from seqcast.covariates import n_inputs
-
-        return n_inputs(self.covariates, self.features)
+        return count_inputs(self.covariates, self.features)
 
 
 @dataclass

@@ -44,7 +44,7 @@ class Workspace:
         except OSError as exc:
             # Other errors (missing, not a folder) are reported by whoever writes or reads it.
             if exc.errno in (errno.ENAMETOOLONG, errno.ELOOP):
-                from seqcast.atomic import WRITE_HINT
+                from seqcast.fileio import WRITE_HINT
 
                 raise WorkspaceError(
                     f"cannot write the workspace {root}: {exc.strerror}; {WRITE_HINT}"

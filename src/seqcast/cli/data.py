@@ -1,0 +1,163 @@
+"""`seqcast fetch` and `seqcast data` (list, rm): getting series into the workspace and out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from seqcast.cli.common import HomeOption, JsonOption, _console, _given, _json_out, _user_errors, flag_option
+
+# The built-in sources in the order --help lists them; a plug-in source (seqcast.data.sources.register_source)
+# follows them and is fetched like any other.
+_SHOWN_FIRST = ("stooq", "ecb", "nbp", "sample", "csv", "synthetic")
+
+
+def source_choices() -> list[str]:
+    """Every registered source name, as --source lists and accepts them."""
+    from seqcast.data.sources import source_names
+
+    names = source_names()
+    return [n for n in _SHOWN_FIRST if n in names] + [n for n in names if n not in _SHOWN_FIRST]
+
+
+def _source_name(value: str) -> str:
+    """--source: any registered source (checked when parsed, so a plug-in registered late counts)."""
+    choices = source_choices()
+    if value not in choices:
+        raise ValueError(f"{value!r} is not one of {', '.join(map(repr, choices))}.")
+    return value
+
+
+def _complete_source(incomplete: str) -> list[str]:
+    return [n for n in source_choices() if n.startswith(incomplete)]
+
+
+data_app = typer.Typer(no_args_is_help=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(fetch)
+    app.add_typer(data_app, name="data")
+
+
+def fetch(
+    symbol: Annotated[str, typer.Argument(help="Ticker as the source spells it: eurpln, aapl.us, wig20, ^spx.")],
+    source: Annotated[str, typer.Option("--source", "-s", help="Where to get the data.", parser=_source_name,
+                                        metavar="<" + "|".join(source_choices()) + ">",
+                                        autocompletion=_complete_source)] = "stooq",
+    csv: Annotated[Path | None, typer.Option("--csv", help="Import a CSV file saved by hand.")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="First date, YYYY-MM-DD.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last date, YYYY-MM-DD.")] = None,
+    interval: Annotated[Literal["d", "w", "m"], typer.Option(help="Bar interval (stooq).")] = "d",
+    apikey: Annotated[str | None, typer.Option(envvar="SEQCAST_STOOQ_APIKEY", show_default=False,
+                                               help="stooq API key (never printed or stored).")] = None,
+    domain: Annotated[Literal["pl", "com"], typer.Option(help="stooq domain: stooq.pl or stooq.com.")] = "pl",
+    full: Annotated[bool, flag_option("--full", help="Download everything again, not only new days.")] = False,
+    date_format: Annotated[Literal["dmy", "mdy", "ymd"] | None, typer.Option(
+        "--date-format", help="Order of --csv dates that read both ways: dmy (31/12/2024), mdy (12/31/2024), ymd."
+    )] = None,
+    length: Annotated[int | None, typer.Option(
+        help="synthetic: business days generated, 30-32000 \\[default: 1000].")] = None,
+    noise: Annotated[float | None, typer.Option(help="synthetic: sd of the daily shock \\[default: 0.1].")] = None,
+    period: Annotated[float | None, typer.Option(help="synthetic: days per sine cycle \\[default: 20].")] = None,
+    seed: Annotated[int | None, typer.Option(help="synthetic: random seed \\[default: 0].")] = None,
+    as_json: JsonOption = False,
+    home: HomeOption = None,
+) -> None:
+    """Download daily quotes and keep them in the workspace.
+
+    Examples:
+
+      seqcast fetch eurpln --source sample   # bundled, offline
+
+      seqcast fetch eurpln --from 2020-01-01 # stooq
+
+      seqcast fetch eurpln --csv ~/Downloads/eurpln_d.csv
+
+      seqcast fetch usdpln --source nbp --from 2015-01-01
+
+      seqcast fetch sine --source synthetic --noise 0.2   # also: ar1, randomwalk
+    """
+    from seqcast import api
+
+    generator = {"length": length, "noise": noise, "period": period, "seed": seed}
+    with _user_errors():
+        if source != "synthetic" and any(v is not None for v in generator.values()):
+            raise typer.BadParameter("--length, --noise, --period and --seed need --source synthetic")
+        err = _console(stderr=True)
+        with err.status(f"fetching {symbol} from {'csv' if csv else source} …"):
+            stored = api.fetch(symbol, source=source, start=start, end=end, interval=interval,
+                               csv=csv, apikey=apikey, domain=domain, full=full, home=home,
+                               date_format=date_format,
+                               options={k: v for k, v in generator.items() if v is not None})
+        meta = stored.meta
+        if as_json:
+            _json_out(meta)
+            return
+        extra = f" ({meta['derived']})" if meta.get("derived") else ""
+        _console().print(
+            f"[bold]{meta['symbol']}[/]: {meta['rows']} rows, {meta['first']} .. {meta['last']} "
+            f"from {meta['source']}{extra}, {meta.get('new_rows', 0):+d} new"
+        )
+
+
+
+
+@data_app.callback(invoke_without_command=True)
+def data(ctx: typer.Context, as_json: JsonOption = False, home: HomeOption = None) -> None:
+    """List the series stored in the workspace; `seqcast data rm SYMBOL` removes one.
+
+    Example: seqcast data --json
+    """
+    from seqcast import api
+
+    if ctx.invoked_subcommand is not None:
+        if _given(ctx, "home"):
+            ctx.obj = {"home": home}  # `seqcast data --home X rm S` removes from X
+        return
+    with _user_errors():
+        stored = api.stored_series(home)
+        if as_json:
+            _json_out([s.meta for s in stored])
+            return
+        if not stored:
+            _console().print("no data yet; start with: seqcast fetch eurpln --source sample")
+            return
+        from rich.table import Table
+
+        table = Table("source", "symbol", "rows", "first", "last", "fetched (UTC)", box=None)
+        for s in stored:
+            m = s.meta
+            table.add_row(m["source"], m["symbol"], str(m["rows"]), m["first"], m["last"],
+                          m.get("fetched_at", "")[:19].replace("T", " "))
+        _console().print(table)
+
+
+@data_app.command("rm")
+def data_rm(
+    ctx: typer.Context,
+    symbol: Annotated[str, typer.Argument(help="Stored symbol to remove.")],
+    source: Annotated[str | None, typer.Option(
+        "--source", "-s", help="Remove only the copy from this source \\[default: every source].")] = None,
+    as_json: JsonOption = False,
+    home: HomeOption = None,
+) -> None:
+    """Remove a stored series (its CSV and metadata) from the workspace.
+
+    Example: seqcast data rm eurpln --source stooq
+    """
+    from seqcast import api
+
+    if not _given(ctx, "home") and ctx.obj and "home" in ctx.obj:
+        home = ctx.obj["home"]
+    with _user_errors():
+        removed = api.remove_series(symbol, source=source, home=home)
+        if as_json:
+            _json_out([{"source": s.source, "symbol": s.symbol, "rows": s.meta.get("rows")} for s in removed])
+            return
+        for s in removed:
+            _console().print(f"removed [bold]{s.symbol}[/] from {s.source} ({s.meta.get('rows')} rows)")
+
+

@@ -1,0 +1,2 @@
+"""What a network reads: windows over the target, past covariates aligned to its calendar, and
+what one training loads from the workspace."""

@@ -1,0 +1,1 @@
+"""The networks (torch and a numpy forward pass), the one training loop, thread and process tuning."""

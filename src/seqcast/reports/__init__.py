@@ -1,0 +1,1 @@
+"""What a person reads: report documents, their HTML and Markdown renderers, charts."""
