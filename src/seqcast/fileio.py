@@ -172,6 +172,22 @@ def loads(text: str | bytes) -> Any:
         raise ValueError("nested too deeply") from None
 
 
+def depth(obj: Any) -> int:
+    """How deeply lists and objects nest in obj (0 for a scalar); iterative, so never a RecursionError."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
 def read_json(path: Path | str, *, max_bytes: int = MAX_JSON_BYTES) -> Any:
     """A JSON file read with read_bytes(); OSError or ValueError when it cannot be."""
     return loads(read_bytes(path, max_bytes=max_bytes).decode("utf-8"))

@@ -7,14 +7,13 @@ A backtest file is data: it is read as JSON and checked for the fields seqcast u
 
 from __future__ import annotations
 
-import json
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seqcast.errors import RunCorruptError, RunNotFoundError, WorkspaceError
+from seqcast.errors import RunNotFoundError
+from seqcast.runs import records
 from seqcast.runs.registry import CSV_FLOAT_FORMAT, Run, RunStore, remove_run, rename_old_keys
 from seqcast.workspace import Workspace
 
@@ -22,12 +21,14 @@ if TYPE_CHECKING:
     from seqcast.runs.backtest import BacktestResult
     from seqcast.inputs.loading import SeriesInput
 
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._^=-]{0,120}$")
+FIX = "run the backtest again"
+"""The next step after a backtest record that cannot be used."""
+HINT = "seqcast runs --backtests"
 
 
 @dataclass
 class BacktestRecord:
-    """A saved walk-forward backtest: its id, file and JSON content."""
+    """A saved walk-forward backtest: its id (its file name), file and JSON content (checked on reading)."""
 
     backtest_id: str
     path: Path
@@ -39,51 +40,74 @@ def backtests_dir(ws: Workspace) -> Path:
 
 
 def backtest_ids(ws: Workspace) -> list[str]:
-    """Ids of saved backtests, oldest first."""
-    root = backtests_dir(ws)
-    if not root.is_dir():
-        return []
-    return sorted(p.stem for p in root.glob("*.json")
-                  if p.is_file() and not p.is_symlink() and not p.name.startswith("."))
+    """Ids of saved backtests, oldest first (a record in place that cannot be read too: reading it says why)."""
+    return records.json_ids(backtests_dir(ws))
 
 
 def read_backtest(ws: Workspace, backtest_id: str) -> BacktestRecord:
+    """The backtest backtests/<backtest_id>.json, read safely and checked; RunCorruptError otherwise."""
+    if not records.is_id(backtest_id):
+        raise RunNotFoundError(f"{backtest_id!r} is not a backtest id; list them with: {HINT}")
     path = backtests_dir(ws) / f"{backtest_id}.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise RunCorruptError(f"{path} is not readable JSON ({exc}); run the backtest again") from None
-    if not isinstance(data, dict) or not isinstance(data.get("folds"), list) or not isinstance(
-            data.get("pooled", {}), dict):
-        raise RunCorruptError(f"{path} is not a seqcast backtest (no list of folds); run the backtest again")
+    data = records.read_record(path, ident=backtest_id, id_key="backtest_id", check=check_backtest, fix=FIX)
     for fold in data["folds"]:
-        if not isinstance(fold, dict) or not isinstance(fold.get("metrics", {}), dict):
-            raise RunCorruptError(f"{path} is invalid: every fold must be an object; run the backtest again")
         rename_old_keys(fold, {"shrink": "shrinkage_weight"})  # a backtest saved before the rename
+    data["path"] = str(path)  # where it is, not where the file says it was
     return BacktestRecord(backtest_id, path, data)
+
+
+def check_backtest(data: dict[str, Any], path: Path) -> None:
+    """Every field of a backtest record that seqcast uses has its type (records.read_record's check)."""
+    from datetime import date
+
+    def need(ok: bool, what: str) -> None:
+        records.need(ok, path, what, FIX)
+
+    need(isinstance(data.get("folds"), list), "no list of folds")
+    for key in ("pooled", "config", "data", "linear", "meta"):
+        records.optional(data, key, dict, path, FIX)
+    for key in ("symbol", "source", "verdict", "created_at", "calendar_name"):
+        records.optional(data, key, str, path, FIX)
+    records.optional(data, "inputs", list, path, FIX)
+    need(data.get("workers") is None or records.is_int(data["workers"]), "'workers' must be a whole number")
+    records.numbers(data.get("pooled") or {}, path, "'pooled'", FIX)
+    records.numbers(data.get("linear") or {}, path, "'linear'", FIX)
+    for section in ("model", "data", "training", "split"):
+        records.optional(data.get("config") or {}, section, dict, path, FIX, f"config.{section}")
+    for i, fold in enumerate(data["folds"]):
+        need(isinstance(fold, dict), "every fold must be an object")
+        where = f"fold {i + 1}"
+        need(fold.get("fold") is None or records.is_int(fold["fold"]), f"{where}: 'fold' must be a whole number")
+        need(fold.get("n_test") is None or records.is_int(fold["n_test"]), f"{where}: 'n_test' must be a number")
+        for key in ("train_first", "train_last", "test_first", "test_last"):
+            records.optional(fold, key, str, path, FIX, f"{where}: {key}")
+        for key in ("shrinkage_weight", "shrink", "epochs_run", "seconds"):
+            need(fold.get(key) is None or records.is_number(fold[key]), f"{where}: {key!r} must be a number")
+        records.numbers(fold.get("metrics") or {}, path, f"{where}: 'metrics'", FIX)
+        predictions = fold.get("predictions") or []
+        need(isinstance(predictions, list), f"{where}: 'predictions' must be a list")
+        for row in predictions:
+            need(isinstance(row, dict) and all(row.get(k) is None or records.is_number(row[k])
+                                               for k in ("actual", "predicted", "naive")),
+                 f"{where}: every prediction must hold numbers")
+            try:
+                date.fromisoformat(row.get("date"))
+            except (TypeError, ValueError):
+                need(False, f"{where}: a prediction's date must be YYYY-MM-DD")
 
 
 def get_backtest(ws: Workspace, ident: str | None = None) -> BacktestRecord:
     """A backtest by id or unique prefix; the latest when None."""
     ids = backtest_ids(ws)
-    if ident is None:
-        if not ids:
-            raise RunNotFoundError("no backtests yet; run one first: seqcast backtest")
-        return read_backtest(ws, ids[-1])
-    _check_id(ident)
-    matches = [ident] if ident in ids else [i for i in ids if i.startswith(ident)]
-    if len(matches) == 1:
-        return read_backtest(ws, matches[0])
-    if matches:
-        raise RunNotFoundError(f"{ident!r} matches {len(matches)} backtests; give more of the id "
-                               "(seqcast runs --backtests)")
-    raise RunNotFoundError(f"no backtest {ident!r}; list them with: seqcast runs --backtests")
+    found = records.pick(ids, ident, noun="backtest", hint=HINT,
+                         empty="no backtests yet; run one first: seqcast backtest")
+    return read_backtest(ws, found)
 
 
 def resolve(ws: Workspace, ident: str | None) -> Run | BacktestRecord:
     """A run or a backtest named by id or unique prefix (None: the latest run)."""
     store = RunStore(ws)
-    if ident is None or not _ID_RE.match(ident) or ".." in ident:
+    if ident is None or not records.typed_ident(ident):
         return store.get(ident)  # the latest run, or RunStore's message for what is not an id
     runs, backtests = store.ids(), backtest_ids(ws)
     if ident in runs:
@@ -103,27 +127,15 @@ def resolve(ws: Workspace, ident: str | None) -> Run | BacktestRecord:
     return store.get(ident)  # a unique run, or RunStore's own message (not found, incomplete, link)
 
 
-# What seqcast writes beside a backtest's JSON: its report (html, md) and chart (png, svg, pdf).
-_BESIDE = ("html", "md", "png", "svg", "pdf")
-
-
 def backtest_files(record: BacktestRecord) -> list[Path]:
     """Every file of a backtest in backtests/: its report and charts, the md report's <id>_files/,
     then the JSON itself (last: a backtest stays listed until everything else is gone)."""
-    folder, ident = record.path.parent, record.backtest_id
-    extra = [folder / f"{ident}.{ext}" for ext in _BESIDE] + [folder / f"{ident}_files"]
-    return [p for p in extra if p.is_symlink() or p.exists()] + [record.path]
+    return [*records.beside(record.path, record.backtest_id), record.path]
 
 
 def remove_backtest(record: BacktestRecord) -> None:
-    """Delete the backtest's JSON and the report and charts seqcast wrote beside it."""
-    import shutil
-
-    for path in backtest_files(record):
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink(missing_ok=True)
+    """Delete the backtest's JSON and the report and charts seqcast wrote beside it (WorkspaceError if not)."""
+    records.remove_files(backtest_files(record), record.path.parent)
 
 
 def remove(found: Run | BacktestRecord) -> None:
@@ -131,10 +143,7 @@ def remove(found: Run | BacktestRecord) -> None:
     if isinstance(found, Run):
         remove_run(found)
         return
-    try:
-        remove_backtest(found)  # its JSON and the report and charts beside it
-    except OSError as exc:
-        raise WorkspaceError(f"cannot delete {found.path}: {exc.strerror or exc}") from exc
+    remove_backtest(found)  # its JSON and the report and charts beside it
 
 
 def save_backtest(result: BacktestResult, series: SeriesInput, home: Path | str | None = None) -> BacktestResult:
@@ -188,19 +197,12 @@ def get_run(ws: Workspace, ident: str | None, command: str) -> Run:
     try:
         return RunStore(ws).get(ident)
     except RunNotFoundError:
-        if ident is not None and _ID_RE.match(ident) and ".." not in ident:
-            ids = backtest_ids(ws)
-            if ident in ids or len([i for i in ids if i.startswith(ident)]) == 1:
-                raise RunNotFoundError(
-                    f"{ident!r} is a backtest; {command} needs a run id (a backtest has one model per "
-                    "fold); list runs with: seqcast runs") from None
+        if ident is not None and records.typed_ident(ident) and len(records.matching(backtest_ids(ws), ident)) == 1:
+            raise RunNotFoundError(
+                f"{ident!r} is a backtest; {command} needs a run id (a backtest has one model per "
+                "fold); list runs with: seqcast runs") from None
         raise
 
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def _check_id(ident: str) -> None:
-    if not _ID_RE.match(ident) or ".." in ident:
-        raise RunNotFoundError(f"{ident!r} is not a run or backtest id; list them with: seqcast runs")

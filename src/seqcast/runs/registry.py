@@ -15,10 +15,8 @@ import io
 import math
 import os
 import re
-import secrets
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from seqcast import fileio
 from seqcast.config import MODEL_KINDS, RunConfig
 from seqcast.errors import ConfigError, RunCorruptError, RunNotFoundError
+from seqcast.runs import records
 from seqcast.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -36,9 +35,8 @@ if TYPE_CHECKING:
     from seqcast.inputs.windows import Scaler
 
 REQUIRED_FILES = ("config.json", "meta.json", "metrics.json", "scaler.json", "model.pt")
-_RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._^=-]{0,120}$")
-# What RunStore.new_id makes: <date>-<time>[.<ms>]-<kind>-<symbol>-<hex>. Anything else in
-# runs/ (a copy named <id>.bak, "old", a folder of notes) is not a run.
+# What RunStore.new_id makes (records.ID_RE for a run): <date>-<time>[.<ms>]-<kind>-<symbol>-<hex>.
+# Anything else in runs/ (a copy named <id>.bak, "old", a folder of notes) is not a run.
 _REAL_RUN_ID_RE = re.compile(
     rf"^\d{{8}}-\d{{6}}(?:\.\d{{3}})?-(?:{'|'.join(MODEL_KINDS)})-[a-z0-9^._=-]{{1,40}}-[0-9a-f]{{4,8}}$"
 )
@@ -170,6 +168,9 @@ class Run:
         if not isinstance(meta, dict):
             raise RunCorruptError(f"{self.path / 'meta.json'} is not a JSON object; train again")
         _check_meta(meta, self.path / "meta.json")
+        if meta.get("run_id") not in (None, self.run_id):  # a run's id is its folder's name
+            raise RunCorruptError(f"{self.path / 'meta.json'} names another run, {str(meta['run_id'])[:80]!r}, "
+                                  "than its folder; it is not a seqcast run: train again")
         rename_old_keys(meta, OLD_META_KEYS)
         if "interval_widths" in meta:
             meta["interval_widths"] = [_nan_for_null(w) for w in meta["interval_widths"]]
@@ -284,11 +285,7 @@ class RunStore:
 
     def new_id(self, kind: str, symbol: str) -> str:
         """Readable, sortable, unique: 20261127-073512.041-lstm-eurpln-3f9a."""
-        now = datetime.now(timezone.utc)
-        # Milliseconds: runs trained within one second must still sort oldest first,
-        # or get(None) could return the older one (the random suffix does not sort).
-        stamp = f"{now:%Y%m%d-%H%M%S}.{now.microsecond // 1000:03d}"
-        return f"{stamp}-{kind}-{symbol}-{secrets.token_hex(2)}"
+        return records.new_id(f"{kind}-{symbol}")
 
     def ids(self) -> list[str]:
         """Ids of complete runs, oldest first."""
@@ -306,16 +303,10 @@ class RunStore:
         """The run with that id (or unique id prefix); the latest run when None."""
         ids = self.ids()
         if run_id is None:
-            if not ids:
-                raise RunNotFoundError("no runs yet; train one first: seqcast train")
-            return Run(ids[-1], self.root / ids[-1])
-        if not _RUN_ID_RE.match(run_id) or ".." in run_id:
-            raise RunNotFoundError(
-                f"{run_id!r} is not a run id; list runs with: seqcast runs"
-            )
-        if run_id in ids:
-            return Run(run_id, self.root / run_id)
-        matches = [i for i in ids if i.startswith(run_id)]
+            found = records.pick(ids, None, noun="run", hint="seqcast runs",
+                                 empty="no runs yet; train one first: seqcast train")
+            return Run(found, self.root / found)
+        matches = records.matching(ids, run_id, noun="run", hint="seqcast runs")
         if len(matches) == 1:
             return Run(matches[0], self.root / matches[0])
         if len(matches) > 1:
@@ -371,16 +362,8 @@ class RunStore:
 
 
 def remove_run(run: Run) -> None:
-    """Delete a run folder; it disappears from listings at once."""
-    from seqcast.errors import WorkspaceError
-
-    try:
-        # Renamed out of sight first: a half-deleted run is never listed as a run.
-        hidden = run.path.with_name(f".tmp-rm-{run.run_id}-{os.getpid()}")
-        os.rename(run.path, hidden)
-        shutil.rmtree(hidden)
-    except OSError as exc:
-        raise WorkspaceError(f"cannot delete {run.path}: {exc.strerror or exc}") from exc
+    """Delete a run folder; it disappears from listings at once (WorkspaceError when it cannot)."""
+    records.remove_folder(run.path, run.run_id)
 
 
 def _clean_leftovers(root: Path) -> list[str]:
