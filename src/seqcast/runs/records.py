@@ -69,8 +69,11 @@ def json_ids(folder: Path, pattern: re.Pattern[str] = ID_RE) -> list[str]:
     """
     try:
         names = os.listdir(folder)
-    except (FileNotFoundError, NotADirectoryError):
+    except FileNotFoundError:
         return []
+    except NotADirectoryError:
+        raise WorkspaceError(f"cannot list {folder}: a part of the path is a file, not a folder; move the file "
+                             "away (seqcast keeps its records in that folder)") from None
     except OSError as exc:
         raise WorkspaceError(f"cannot list {folder}: {exc.strerror or exc}") from exc
     return sorted(n[:-5] for n in names if n.endswith(".json") and pattern.match(n[:-5]))

@@ -110,6 +110,8 @@ def _check_meta(meta: dict[str, Any], path: Path) -> None:
     for key in ("symbol", "source", "interval_scale"):
         if key in meta and not isinstance(meta[key], str):
             raise bad(f"{key!r} must be a string")
+    if isinstance(meta.get("symbol"), str):
+        _check_symbol(meta["symbol"], bad)
     for key, low, high in (("shrinkage_weight", 0.0, 1.0), ("level", 0.5, 0.999),
                            ("shrink", 0.0, 1.0), ("coverage", 0.5, 0.999)):  # and their old names
         if key in meta and not _is_number(meta[key]):
@@ -141,6 +143,19 @@ def _check_meta(meta: dict[str, Any], path: Path) -> None:
         raise bad("training.best_epoch must be a number")
     if best is not None and not _is_finite(best, 0, 1e9):
         raise bad(f"training.best_epoch is {best!r}, not an epoch number")
+
+
+def _check_symbol(symbol: Any, bad: Any) -> None:
+    """A run's symbol is one seqcast could have stored (seqcast.data.symbols): raise bad(what) otherwise."""
+    from seqcast.data.symbols import normalise_symbol
+
+    try:
+        if not isinstance(symbol, str):
+            raise ConfigError("not a symbol")
+        normalise_symbol(symbol)
+    except ConfigError:
+        raise bad(f"the symbol {str(symbol)[:60]!r} is not one seqcast stores (letters, digits and . ^ _ - =)") \
+            from None
 
 
 def _check_metrics(metrics: dict[str, Any], path: Path) -> None:
@@ -178,10 +193,15 @@ class Run:
 
     @cached_property
     def config(self) -> RunConfig:
+        path = self.path / "config.json"
         try:
-            return RunConfig.from_dict(_read_json(self.path / "config.json"))
+            cfg = RunConfig.from_dict(_read_json(path))
         except ConfigError as exc:
-            raise RunCorruptError(f"{self.path / 'config.json'} is invalid: {exc}; train again") from None
+            raise RunCorruptError(f"{path} is invalid: {exc}; train again") from None
+        symbol = cfg.data.symbol
+        if symbol is not None:  # checked as meta.json's is: a symbol is a file name, never markup or a command
+            _check_symbol(symbol, lambda what: RunCorruptError(f"{path} is invalid: {what}; train again"))
+        return cfg
 
     @cached_property
     def metrics(self) -> dict[str, Any]:

@@ -200,7 +200,7 @@ def _locked(path: Path) -> Iterator[None]:
     except ImportError:  # Windows: sweep ids are unique anyway
         yield
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
+    fileio.make_folder(path.parent)  # one line when a file named sweeps is in the way
     with open(path, "a+") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
