@@ -271,6 +271,37 @@ def read_json(path: Path | str, *, max_bytes: int = MAX_JSON_BYTES) -> Any:
     return loads(read_bytes(path, max_bytes=max_bytes).decode("utf-8"))
 
 
+MAX_CONFIG_BYTES = 1 * MB
+"""A --config file is a few hundred bytes; one of more than a megabyte is not a config file."""
+MAX_CONFIG_DEPTH = 8
+"""option = [values] is two levels; deeper is no seqcast config (and would recurse)."""
+
+
+def read_toml(path: Path | str) -> dict[str, Any]:
+    """A TOML file the user named (a link the user chose is followed), of at most MAX_CONFIG_BYTES
+    and nested at most MAX_CONFIG_DEPTH deep: a dict of its keys.
+
+    OSError (RefusedFile for a FIFO, a device such as /dev/zero or a file too large: never a hang),
+    ValueError for what is not such TOML (its message says why), ImportError without a TOML parser.
+    """
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    text = read_bytes(path, max_bytes=MAX_CONFIG_BYTES, follow_links=True).decode("utf-8")
+    try:
+        raw = tomllib.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(str(exc)) from None
+    if depth(raw) > MAX_CONFIG_DEPTH:
+        raise ValueError(f"nested more than {MAX_CONFIG_DEPTH} levels deep")
+    return raw
+
+
 def strict(obj: Any) -> Any:
     """obj with every float NaN or infinity (numpy scalars too) replaced by None."""
     if isinstance(obj, float):
