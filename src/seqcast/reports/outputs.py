@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, cast
 
 from seqcast.data.store import Store
-from seqcast.errors import ConfigError, DataError, RunNotFoundError, SeqcastError
+from seqcast.errors import ConfigError, DataError, RunCorruptError, RunNotFoundError, SeqcastError
 from seqcast.runs.registry import Run
 from seqcast.workspace import Workspace
 
@@ -108,6 +108,8 @@ def sweep_or_none(ident: str | None, home: Path | str | None) -> Sweep | None:
         pass
     try:
         return load_sweep(ident, home)
+    except RunCorruptError:
+        raise  # a sweep record that cannot be used: say why, not "no run"
     except SeqcastError:
         return None  # find's own message is the one to show
 

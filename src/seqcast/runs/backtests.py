@@ -64,7 +64,9 @@ def check_backtest(data: dict[str, Any], path: Path) -> None:
         records.need(ok, path, what, FIX)
 
     need(isinstance(data.get("folds"), list), "no list of folds")
-    for key in ("pooled", "config", "data", "linear", "meta"):
+    need(isinstance(data.get("pooled"), dict) and isinstance(data.get("config"), dict),
+         "no pooled metrics and config")
+    for key in ("data", "linear", "meta"):
         records.optional(data, key, dict, path, FIX)
     for key in ("symbol", "source", "verdict", "created_at", "calendar_name"):
         records.optional(data, key, str, path, FIX)

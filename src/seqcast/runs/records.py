@@ -196,7 +196,7 @@ def remove_folder(path: Path, ident: str) -> None:
 
 # --------------------------------------------------------------------------- shape checks
 
-SWEEP_FIX = "remove it (seqcast sweeps rm ID) or start the sweep again"
+SWEEP_FIX = "delete that file, or run the sweep again"
 """The next step after a sweep record that cannot be used."""
 
 
@@ -225,8 +225,8 @@ def optional(data: dict[str, Any], key: str, kind: type | tuple[type, ...], path
 
 
 def numbers(values: Any, path: Path, what: str, fix: str) -> None:
-    """values is an object whose values are numbers, flags, text or null (metrics)."""
-    need(isinstance(values, dict) and all(v is None or isinstance(v, (int, float, str)) for v in values.values()),
+    """values is an object whose values are numbers, flags or null (metrics)."""
+    need(isinstance(values, dict) and all(v is None or isinstance(v, (int, float)) for v in values.values()),
          path, f"{what} must map names to numbers", fix)
 
 
