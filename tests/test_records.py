@@ -157,9 +157,10 @@ def test_a_hostile_sweep_record_is_one_line_and_an_unreadable_row(home, kind):
     assert f"unreadable {sweep}: " in listed.output, listed.output
     as_json = runner.invoke(app, ["sweeps", "--json"])
     assert json.loads(as_json.output)[0]["sweep_id"] == sweep and "error" in json.loads(as_json.output)[0]
-    for args in (["sweeps", "show", sweep], ["report", sweep], ["plot", sweep], ["sweep", "--resume", sweep],
-                 ["sweeps", "rm", sweep, "--yes"]):
+    for args in (["sweeps", "show", sweep], ["report", sweep], ["plot", sweep], ["sweep", "--resume", sweep]):
         assert sweep in one_line(args)
+    removed = runner.invoke(app, ["sweeps", "rm", sweep, "--yes"])  # what the error lines advise
+    assert removed.exit_code == 0 and not os.path.lexists(path), removed.output
 
 
 WRONG_SWEEPS = {
@@ -190,7 +191,10 @@ def test_a_sweep_naming_another_id_deletes_nothing_outside_the_workspace(home):
         (victim / name).write_text("keep")
     (victim / "victim_files").mkdir()
     edit(home / "sweeps" / f"{sweep}.json", lambda d: d.update(sweep_id="../../victim"))
-    one_line(["sweeps", "rm", sweep, "--yes"])
+    assert "names another id" in one_line(["sweeps", "show", sweep])
+    removed = runner.invoke(app, ["sweeps", "rm", sweep, "--yes"])
+    assert removed.exit_code == 0, removed.output
+    assert not (home / "sweeps" / f"{sweep}.json").exists()
     assert (victim / "victim.pdf").read_text() == "keep" and (victim / "victim_files").is_dir()
     assert not list(victim.glob("victim*.lock")) and not (victim / "victim").exists()
 
@@ -216,6 +220,8 @@ def test_a_hostile_backtest_record_is_one_line_and_an_unreadable_row(home, kind)
     assert listed.exit_code == 0 and f"unreadable {bt}: " in listed.output, listed.output
     for args in (["runs", "show", bt], ["report", bt], ["plot", bt], ["runs", "export", bt]):
         assert bt in one_line(args)
+    removed = runner.invoke(app, ["runs", "rm", bt, "--yes"])  # what the error lines advise
+    assert removed.exit_code == 0 and not os.path.lexists(home / "backtests" / f"{bt}.json"), removed.output
 
 
 WRONG_BACKTESTS = {

@@ -232,7 +232,12 @@ def remove(
     from seqcast.runs.backtests import BacktestRecord, backtest_files
 
     with _user_errors():
-        found = [api.find(i, home) for i in run_ids]  # every id checked before anything is deleted
+        from seqcast.runs.backtests import resolve
+        from seqcast.workspace import Workspace
+
+        ws = Workspace.resolve(home)
+        # Every id checked before anything is deleted; a backtest is not read (an unreadable one goes too).
+        found = [resolve(ws, i, unread=True) for i in run_ids]
         unique = {str(f.path): f for f in found}
         out = _console()
         for f in unique.values():

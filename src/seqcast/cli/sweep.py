@@ -243,6 +243,16 @@ def sweeps_show(
         _print_leaderboard(found)
 
 
+def _for_removal(sw: Any, ident: str, home: Any) -> Any:
+    """The sweep to remove: read (its runs are counted), or, when it cannot be read, only located."""
+    from seqcast.errors import RunCorruptError
+
+    try:
+        return sw.load_sweep(ident, home)
+    except RunCorruptError:
+        return sw.load_sweep(ident, home, unread=True)
+
+
 @sweeps_app.command("rm")
 def sweeps_remove(
     sweep_ids: Annotated[list[str], typer.Argument(help="Sweep ids (or unique prefixes).", metavar="ID",
@@ -260,7 +270,7 @@ def sweeps_remove(
     from seqcast.runs import sweep as sw
 
     with _user_errors():
-        found = {s.sweep_id: s for s in (sw.load_sweep(i, home) for i in sweep_ids)}  # all checked first
+        found = {s.sweep_id: s for s in (_for_removal(sw, i, home) for i in sweep_ids)}  # all checked first
         out = _console()
         for s in found.values():
             for path in sw.sweep_files(s):

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from seqcast.runs.backtest import BacktestResult
     from seqcast.inputs.loading import SeriesInput
 
-FIX = "run the backtest again"
+FIX = "delete it (seqcast runs rm ID), or run the backtest again"
 """The next step after a backtest record that cannot be used."""
 HINT = "seqcast runs --backtests"
 
@@ -106,8 +106,12 @@ def get_backtest(ws: Workspace, ident: str | None = None) -> BacktestRecord:
     return read_backtest(ws, found)
 
 
-def resolve(ws: Workspace, ident: str | None) -> Run | BacktestRecord:
-    """A run or a backtest named by id or unique prefix (None: the latest run)."""
+def resolve(ws: Workspace, ident: str | None, *, unread: bool = False) -> Run | BacktestRecord:
+    """A run or a backtest named by id or unique prefix (None: the latest run).
+
+    unread: a backtest is not read (its data is {}): what removing one needs, even an unreadable one.
+    """
+    read = _unread if unread else read_backtest
     store = RunStore(ws)
     if ident is None or not records.typed_ident(ident):
         return store.get(ident)  # the latest run, or RunStore's message for what is not an id
@@ -115,7 +119,7 @@ def resolve(ws: Workspace, ident: str | None) -> Run | BacktestRecord:
     if ident in runs:
         return store.get(ident)
     if ident in backtests:
-        return read_backtest(ws, ident)
+        return read(ws, ident)
     run_matches = [i for i in runs if i.startswith(ident)]
     bt_matches = [i for i in backtests if i.startswith(ident)]
     if len(run_matches) + len(bt_matches) > 1:
@@ -125,8 +129,12 @@ def resolve(ws: Workspace, ident: str | None) -> Run | BacktestRecord:
             "(seqcast runs, seqcast runs --backtests)"
         )
     if bt_matches:
-        return read_backtest(ws, bt_matches[0])
+        return read(ws, bt_matches[0])
     return store.get(ident)  # a unique run, or RunStore's own message (not found, incomplete, link)
+
+
+def _unread(ws: Workspace, backtest_id: str) -> BacktestRecord:
+    return BacktestRecord(backtest_id, backtests_dir(ws) / f"{backtest_id}.json", {})
 
 
 def backtest_files(record: BacktestRecord) -> list[Path]:

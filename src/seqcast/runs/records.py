@@ -196,7 +196,7 @@ def remove_folder(path: Path, ident: str) -> None:
 
 # --------------------------------------------------------------------------- shape checks
 
-SWEEP_FIX = "delete that file, or run the sweep again"
+SWEEP_FIX = "delete it (seqcast sweeps rm ID), or run the sweep again"
 """The next step after a sweep record that cannot be used."""
 
 

@@ -135,11 +135,16 @@ def list_sweeps(home: Path | str | None = None) -> list[Sweep]:
     return [s for s in scan_sweeps(home) if isinstance(s, Sweep)]
 
 
-def load_sweep(sweep_id: str | None = None, home: Path | str | None = None) -> Sweep:
-    """A sweep by id or unique id prefix; the latest when None. RunNotFoundError or RunCorruptError."""
+def load_sweep(sweep_id: str | None = None, home: Path | str | None = None, *, unread: bool = False) -> Sweep:
+    """A sweep by id or unique id prefix; the latest when None. RunNotFoundError or RunCorruptError.
+
+    unread: the record is not read (its data has no cells): what removing one needs, even an unreadable one.
+    """
     root = sweeps_dir(home)
     found = records.pick(records.json_ids(root, SWEEP_ID_RE), sweep_id, noun="sweep", hint="seqcast sweeps",
                          empty="no sweeps yet; start one: seqcast sweep --model lstm,gru")
+    if unread:
+        return Sweep(found, root / f"{found}.json", {"cells": []})
     return _read(root / f"{found}.json")
 
 
