@@ -83,6 +83,8 @@ def sweep(
                 raise typer.BadParameter(str(exc), ctx) from None
             written: dict[str, Any] = sw.read_config_file(config) if config else {"grid": {}}
             symbols: list[str | None] = [s for text in (symbol or []) for s in text.split(",") if s.strip()]
+            if symbol and not symbols:  # --symbol '' is no "the last fetched" (that is: leave --symbol out)
+                raise ConfigError("--symbol is empty; give a value (or leave --symbol out for the last fetched)")
             spec = sw.SweepSpec(
                 grid={**written["grid"], **grid},
                 symbols=symbols or written.get("symbols") or [None],
