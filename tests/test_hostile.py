@@ -98,7 +98,7 @@ def test_a_fifo_with_a_reader_is_written_in_place(tmp_path):
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     got: list[bytes] = []
-    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))  # noqa: SIM115
+    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()), daemon=True)  # noqa: SIM115
     reader.start()
     for _ in range(200):  # the reader's open() must come first, or the writer finds no reader
         try:

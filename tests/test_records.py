@@ -125,7 +125,7 @@ def test_prefix_lookup_is_one_function_with_one_set_of_messages():
     assert records.pick(ids_, "20261127-073512.041-lstm-b", **kw) == ids_[1]
     with pytest.raises(RunNotFoundError, match="matches 2 sweeps; give more of the id"):
         records.pick(ids_, "2026", **kw)
-    with pytest.raises(RunNotFoundError, match="no sweep 'x'; list them with: seqcast sweeps"):
+    with pytest.raises(RunNotFoundError, match="no sweep 'x'; list sweeps with: seqcast sweeps"):
         records.pick(ids_, "x", **kw)
     with pytest.raises(RunNotFoundError, match="is not a sweep id"):
         records.pick(ids_, "../x", **kw)

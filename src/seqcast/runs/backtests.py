@@ -47,7 +47,7 @@ def backtest_ids(ws: Workspace) -> list[str]:
 def read_backtest(ws: Workspace, backtest_id: str) -> BacktestRecord:
     """The backtest backtests/<backtest_id>.json, read safely and checked; RunCorruptError otherwise."""
     if not records.is_id(backtest_id):
-        raise RunNotFoundError(f"{backtest_id!r} is not a backtest id; list them with: {HINT}")
+        raise RunNotFoundError(f"{backtest_id!r} is not a backtest id; list backtests with: {HINT}")
     path = backtests_dir(ws) / f"{backtest_id}.json"
     data = records.read_record(path, ident=backtest_id, id_key="backtest_id", check=check_backtest, fix=FIX)
     for fold in data["folds"]:

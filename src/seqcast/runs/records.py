@@ -58,7 +58,7 @@ def is_id(name: str, pattern: re.Pattern[str] = ID_RE) -> bool:
 
 def typed_ident(ident: str) -> bool:
     """Whether what a user typed can be an id or an id prefix at all (no path, no "..")."""
-    return bool(_PREFIX_RE.match(ident)) and ".." not in ident
+    return isinstance(ident, str) and bool(_PREFIX_RE.match(ident)) and ".." not in ident
 
 
 def json_ids(folder: Path, pattern: re.Pattern[str] = ID_RE) -> list[str]:
@@ -93,7 +93,7 @@ def pick(ids: list[str], ident: str | None, *, noun: str, hint: str, empty: str)
     if len(matches) > 1:
         raise RunNotFoundError(f"{ident!r} matches {len(matches)} {noun}s; give more of the id ({hint})")
     if not matches:
-        raise RunNotFoundError(f"no {noun} {ident!r}; list them with: {hint}")
+        raise RunNotFoundError(f"no {noun} {ident!r}; list {noun}s with: {hint}")
     return matches[0]
 
 
@@ -102,7 +102,7 @@ def matching(ids: list[str], ident: str | None, *, noun: str = "record", hint: s
     if ident is None:
         return []
     if not typed_ident(ident):
-        raise RunNotFoundError(f"{ident!r} is not a {noun} id; list them with: {hint}")
+        raise RunNotFoundError(f"{ident!r} is not a {noun} id; list {noun}s with: {hint}")
     return [ident] if ident in ids else [i for i in ids if i.startswith(ident)]
 
 
