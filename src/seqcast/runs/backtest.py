@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from seqcast.forecast import metrics
 from seqcast.config import RunConfig, check_workers
 from seqcast.errors import ConfigError, DataError, NotEnoughDataError, SeqcastError
-from seqcast.runs.executors import Executor, LocalExecutor, Task, available_cpus
+from seqcast.forecast import metrics
 from seqcast.inputs.windows import MIN_TEST_WINDOWS, MIN_TRAIN_WINDOWS, first_position
+from seqcast.runs.executors import Executor, LocalExecutor, Task, available_cpus
 
 if TYPE_CHECKING:
     import pandas as pd

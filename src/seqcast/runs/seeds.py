@@ -104,10 +104,10 @@ def train_parallel(cfg: RunConfig, seeds: int, workers: int, home: Path | str | 
     of the seeds that had finished (saved), naming those that had not.
     """
     from seqcast.config import make_config
-    from seqcast.runs.executors import LocalExecutor, Task
     from seqcast.inputs.loading import load_input
-    from seqcast.runs.train import TrainResult, save_run
+    from seqcast.runs.executors import LocalExecutor, Task
     from seqcast.runs.registry import RunStore
+    from seqcast.runs.train import TrainResult, save_run
     from seqcast.workspace import Workspace
 
     ws = Workspace.resolve(home)

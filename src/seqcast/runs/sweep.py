@@ -12,33 +12,26 @@ cell's state, so an interrupted sweep resumes with only its unfinished cells.
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import secrets
 import time
-import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqcast import fileio
-from seqcast.config import SECTIONS, RunConfig, check_seeds, option_specs
+from seqcast.config import RunConfig
 from seqcast.errors import ConfigError, SeqcastError
 from seqcast.runs.grid import (
     DATA_KEYS,
-    MAX_CELLS,
-    MAX_SEEDS,
-    NOT_IN_GRID,
     SweepSpec,
     config_label,
     grid_options,
-    old_flags,
     parse_grid_args,
-    parse_value,
     read_config_file,
 )
 from seqcast.workspace import Workspace
@@ -252,8 +245,8 @@ def run_sweep(
     on_retry: RetryCallback | None = None,
 ) -> Sweep:
     """Run every unfinished cell of a new sweep (spec) or of a saved one (resume=ID)."""
-    from seqcast.runs.registry import RunStore
     from seqcast.data.store import check_writable
+    from seqcast.runs.registry import RunStore
 
     ws = Workspace.resolve(home)
     check_writable(ws)
@@ -346,8 +339,8 @@ def _data_key(cfg: RunConfig, symbol: str | None) -> _DataKey:
 
 def _new_record(sweep_id: str, spec: SweepSpec, inputs: dict[_DataKey, SeriesInput], backend: str,
                 address: str | None) -> dict[str, Any]:
-    from seqcast.runs.backtest import check_folds
     from seqcast.config import make_config
+    from seqcast.runs.backtest import check_folds
 
     configs = spec.configs()
     cells: list[dict[str, Any]] = []
