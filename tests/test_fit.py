@@ -181,7 +181,7 @@ def test_the_trained_level_forecasts_as_predict_next_and_a_saved_run_is_a_normal
     assert back.run_id == run_id and back.verdict == alone.verdict
     pd.testing.assert_frame_equal(back.predictions, alone.predictions, check_exact=False, atol=1e-9, rtol=0)
     np.testing.assert_allclose(back.forecast(horizon=3)["upper_90"], mine["upper_90"], rtol=1e-9)
-    with pytest.raises(seqcast.SeqcastError, match="calibrated at level 0.9"):
+    with pytest.raises(seqcast.SeqcastError, match=r"calibrated at level 0\.9"):
         back.forecast(level=0.8)  # a saved run keeps one level's multipliers (until runs store residuals)
     # Retraining on the stored series from the CLI reads the source "python" like any other.
     again = runner.invoke(app, ["train", "--symbol", "eurpln", "--source", "python", *TINY_FLAGS, "--json",
