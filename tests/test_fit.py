@@ -130,8 +130,9 @@ def test_the_table_history_and_verdict_are_the_runs(pair) -> None:
 
 @pytest.fixture(scope="module")
 def alone():
-    """The sample alone (no covariate): forecasts several days ahead."""
-    return seqcast.fit(sample_close(600), **TINY)
+    """The sample alone (no covariate): forecasts several days ahead; unshrunk, so that its forecasts
+    are the network's own (shrunk to naive, every horizon would forecast the last close)."""
+    return seqcast.fit(sample_close(600), shrink=False, **TINY)
 
 
 def test_bands_are_nested_at_any_level(alone) -> None:
@@ -146,6 +147,21 @@ def test_bands_are_nested_at_any_level(alone) -> None:
     assert (frame["lower_95"] < at_trained["lower_90"]).all() and (at_trained["lower_90"] < frame["lower_80"]).all()
     single = alone.forecast(horizon=5, level=0.8)
     np.testing.assert_array_equal(single["lower_80"], frame["lower_80"])
+
+
+def test_other_levels_come_from_the_residuals_the_trained_level_was_calibrated_on(alone, pair) -> None:
+    """The seam (runs.inmemory.widths_at_level): at the trained level the kept residuals give back the
+    recorded multipliers exactly, so another level is the same calibration at another quantile."""
+    for fitted, horizons in ((alone, 30), (pair["fitted"], 1)):  # with a covariate: one day ahead only
+        recorded = fitted.meta["interval_widths"]
+        assert len(recorded) == horizons
+        assert fitted._calibration.multipliers(0.9) == pytest.approx(recorded, rel=1e-12)
+        wider = fitted._calibration.multipliers(0.95)
+        assert all(w > r for w, r in zip(wider, recorded, strict=True))
+    bands = pair["fitted"].forecast(level=(0.8, 0.95))
+    assert len(bands) == 1 and bands["lower_95"].iloc[0] < bands["lower_80"].iloc[0] < bands["predicted"].iloc[0]
+    with pytest.raises(seqcast.SeqcastError, match="one day ahead only"):
+        pair["fitted"].forecast(horizon=2)
 
 
 def test_report_and_plot_of_a_fit_in_memory(alone, tmp_path) -> None:
@@ -184,8 +200,8 @@ def test_the_trained_level_forecasts_as_predict_next_and_a_saved_run_is_a_normal
     with pytest.raises(seqcast.SeqcastError, match=r"calibrated at level 0\.9"):
         back.forecast(level=0.8)  # a saved run keeps one level's multipliers (until runs store residuals)
     # Retraining on the stored series from the CLI reads the source "python" like any other.
-    again = runner.invoke(app, ["train", "--symbol", "eurpln", "--source", "python", *TINY_FLAGS, "--json",
-                                "--home", str(home)])
+    again = runner.invoke(app, ["train", "--symbol", "eurpln", "--source", "python", *TINY_FLAGS, "--no-shrink",
+                                "--json", "--home", str(home)])
     assert again.exit_code == 0, again.output
     assert json.loads(again.output)["metrics"]["test"]["rmse"] == pytest.approx(alone.scores["test"]["rmse"],
                                                                                 rel=1e-12)

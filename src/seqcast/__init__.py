@@ -3,7 +3,8 @@
 On a pandas Series you hold (nothing written to disk):
 
     import seqcast
-    fitted = seqcast.fit(close, epochs=20)      # close: a Series with a DatetimeIndex
+    close = seqcast.sample("eurpln")            # or your own Series of closes
+    fitted = seqcast.fit(close, epochs=20)      # a Series with a DatetimeIndex
     fitted.verdict, fitted.metrics, fitted.forecast(level=(0.8, 0.95))
 
 On a workspace of fetched series and saved runs (the CLI's verbs):
@@ -26,7 +27,7 @@ __version__ = "0.1.0"
 __all__ = [  # the verbs (fit and load on data in memory, the rest on a workspace) and their results
     "BacktestResult", "Fitted", "Forecast", "Run", "SeedsResult", "SeqcastError", "StoredSeries", "Sweep",
     "TrainResult", "Workspace", "backtest", "fetch", "fit", "list_runs", "load", "load_run", "load_series", "plot",
-    "predict_next", "report", "sweep", "train", "train_seeds",
+    "predict_next", "report", "sample", "sweep", "train", "train_seeds",
 ]
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqcast.config import DataConfig, ModelConfig, RunConfig, RunOptions, TrainConfig, make_config
+from seqcast.data.sources.sample import sample_series as sample
 from seqcast.data.store import StoredSeries
 from seqcast.fitted import Fitted, fit, load
 from seqcast.reports.outputs import find, plot, report
@@ -169,7 +170,7 @@ __all__ = [  # the verbs, their results and the configuration they take
     "RunOptions", "SeedsResult", "StoredSeries", "Sweep", "TrainConfig", "TrainResult", "Workspace", "backtest",
     "export_predictions", "fetch", "find", "fit", "list_backtests", "list_runs", "list_sweeps", "load",
     "load_backtest", "load_run", "load_series", "load_sweep", "make_config", "plot", "predict_next", "remove",
-    "remove_series", "report", "stored_series", "sweep", "train", "train_seeds",
+    "remove_series", "report", "sample", "stored_series", "sweep", "train", "train_seeds",
 ]
 
 

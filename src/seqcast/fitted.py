@@ -123,13 +123,15 @@ class Fitted:
 
     def __init__(self, record: RunRecord, *, series: SeriesInput | None = None, store: MemoryStore | None = None,
                  evaluation: Evaluation | None = None) -> None:
-        from seqcast.runs.inmemory import MemoryRun
+        from seqcast.runs.inmemory import Calibration, MemoryRun
 
         self._record = record
         self._series = series
         self._store = store
         self._evaluation = evaluation
         self._memory = MemoryRun(record)
+        self._calibration = (Calibration(evaluation, series.values)
+                             if evaluation is not None and series is not None else None)
         self._saved: tuple[Run, Path] | None = None
 
     # ------------------------------------------------------------------ what train reports
@@ -253,10 +255,9 @@ class Fitted:
         if self._store is None:  # a saved run: the workspace's latest data, as predict-next reads it
             assert self._saved is not None
             run, home = self._saved
-            widths_at_level(run, None, _no_values(), level)  # refuses a level it has no multipliers for
+            widths_at_level(run, None, level)  # refuses a level it has no multipliers for
             return predict_next(run.run_id, horizon=horizon, home=home)
-        values = self._series.values if self._series is not None else _no_values()
-        widths = widths_at_level(self._memory, self._evaluation, values, level)
+        widths = widths_at_level(self._memory, self._calibration, level)
         record = dataclasses.replace(self._record, meta={**self._record.meta, "interval_widths": widths,
                                                          "level": level})
         return forecast_run(MemoryRun(record, self._memory.run_id), self._store, horizon)
@@ -383,9 +384,3 @@ def _level_tag(level: float) -> str:
 
 def _number(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
-
-
-def _no_values() -> Any:
-    import numpy as np
-
-    return np.empty(0)

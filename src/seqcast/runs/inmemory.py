@@ -96,13 +96,39 @@ def check_level(level: Any) -> float:
     return float(level)
 
 
-def widths_at_level(run: Any, evaluation: Evaluation | None, values: np.ndarray, level: float) -> list[float]:
+class Calibration:
+    """The standardized out-of-sample residuals a run in memory calibrated its intervals on, per horizon.
+
+    fit_evaluate (seqcast.forecast.evaluation) takes one conformal quantile of them at the trained
+    level (horizon_multipliers; one day ahead with extra inputs); here they are kept, computed once
+    on first use, so that any level is one quantile away.
+    """
+
+    def __init__(self, evaluation: Evaluation, values: np.ndarray) -> None:
+        self.evaluation = evaluation
+        self.values = values
+        self._scores: list[np.ndarray] | None = None
+
+    @property
+    def scores(self) -> list[np.ndarray]:
+        """scores[h - 1]: |residual| / volatility scale of the h-day forecasts from the latest origins."""
+        if self._scores is None:
+            self._scores = _scores(self.evaluation, self.values)
+        return self._scores
+
+    def multipliers(self, level: float) -> list[float]:
+        from seqcast.forecast.stats import conformal_quantile
+
+        return [float(conformal_quantile(z, level)) for z in self.scores]
+
+
+def widths_at_level(run: Any, calibration: Calibration | None, level: float) -> list[float]:
     """The run's interval multipliers per horizon (meta.json's interval_widths) at `level`.
 
     At the level the run was trained at: the recorded ones, as predict-next uses them. At another
-    level: the same conformal quantiles of the same standardized out-of-sample residuals, taken
-    again at `level`, which needs the evaluation in memory (a run from seqcast.fit). A saved run
-    records its multipliers at one level only, so another level raises ConfigError.
+    level: the conformal quantiles at `level` of the same standardized out-of-sample residuals,
+    which a run in memory keeps (Calibration). A saved run records its multipliers at one level
+    only, so another level raises ConfigError.
 
     This is the seam for stored calibration residuals (seqcast.forecast.intervals): once runs keep
     them, a saved run's multipliers at any level come from there too.
@@ -111,34 +137,51 @@ def widths_at_level(run: Any, evaluation: Evaluation | None, values: np.ndarray,
     trained = float(run.meta.get("level", run.config.train.level))
     if not widths or math.isclose(level, trained, rel_tol=0, abs_tol=1e-12):
         return widths
-    if evaluation is None:
+    if calibration is None:
         raise ConfigError(
             f"run {run.run_id} was calibrated at level {trained:g} and a saved run keeps only that level's "
             f"multipliers; forecast at level={trained:g}, or fit again (a Fitted from seqcast.fit forecasts "
             "at any level)")
-    return _recalibrated(evaluation, run.config, values, level)
+    return calibration.multipliers(level)[:len(widths)]
 
 
-def _recalibrated(ev: Evaluation, cfg: RunConfig, values: np.ndarray, level: float) -> list[float]:
-    """fit_evaluate's calibration of the widths (seqcast.forecast.evaluation), at another level."""
+def _scores(ev: Evaluation, values: np.ndarray) -> list[np.ndarray]:
+    """fit_evaluate's calibration residuals (horizon_multipliers' z per horizon), before the quantile."""
     import numpy as np
 
     from seqcast.forecast.evaluation import MAX_HORIZON
-    from seqcast.forecast.intervals import CALIBRATION_DAYS, horizon_multipliers, interval_residuals
-    from seqcast.forecast.stats import conformal_quantile
+    from seqcast.forecast.intervals import CALIBRATION_DAYS, interval_residuals, recursive_forecast
     from seqcast.forecast.volatility import horizon_scales
+    from seqcast.inputs.windows import first_position
     from seqcast.models.threads import torch_threads
     from seqcast.models.training import predict_numpy
 
-    ds, vol = ev.ds, ev.vol
+    ds, vol, relative = ev.ds, ev.vol, ev.relative
     if vol is None:
         return []
-    if ds.n_features > 1:  # one day ahead only: the latest out-of-sample days' multiplier
-        scale = horizon_scales(values, ds.positions, vol, ev.relative)[:, 0]
-        z = interval_residuals(ds.actual, ev.predicted, ev.relative) / scale
-        return [float(conformal_quantile(z[ds.val.start:][-CALIBRATION_DAYS:], level))]
-    with torch_threads(ev.threads):
-        return horizon_multipliers(
-            lambda x: predict_numpy(ev.model, x, ev.device), np.asarray(values, dtype=np.float64),
-            ds.positions[ds.val.start:], MAX_HORIZON, level, vol=vol, target=ds.target, scaler=ds.scaler,
-            lookback=ds.lookback, shrinkage_weight=ev.shrinkage_weight, relative=ev.relative)
+    values = np.asarray(values, dtype=np.float64)
+    if ds.n_features > 1:  # one day ahead only: the latest out-of-sample days
+        scale = horizon_scales(values, ds.positions, vol, relative)[:, 0]
+        z = interval_residuals(ds.actual, ev.predicted, relative) / scale
+        return [z[ds.val.start:][-CALIBRATION_DAYS:]]
+    need, n, window = first_position(ds.lookback, ds.target), len(values), CALIBRATION_DAYS
+    origins = ds.positions[ds.val.start:]
+    origins = origins[(origins >= need) & (origins < n)][-(window + MAX_HORIZON):]
+    if len(origins) == 0:
+        return []
+    if ev.shrinkage_weight == 0.0:
+        paths = np.repeat(values[origins - 1][:, None], MAX_HORIZON, axis=1)
+    else:
+        idx = origins[:, None] - need + np.arange(need)[None, :]
+        with torch_threads(ev.threads):
+            paths = recursive_forecast(lambda x: predict_numpy(ev.model, x, ev.device), values[idx], MAX_HORIZON,
+                                       target=ds.target, scaler=ds.scaler, lookback=ds.lookback,
+                                       shrinkage_weight=ev.shrinkage_weight)
+    scales = horizon_scales(values, origins, vol, relative, MAX_HORIZON)
+    out = []
+    for h in range(MAX_HORIZON):
+        ok = np.flatnonzero(origins + h < n)[-window:]
+        if len(ok) < 10:
+            break
+        out.append(interval_residuals(values[origins[ok] + h], paths[ok, h], relative) / scales[ok, h])
+    return out
