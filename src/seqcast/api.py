@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqcast.config import DataConfig, ModelConfig, RunConfig, RunOptions, TrainConfig, make_config
-from seqcast.data.sources.sample import sample_series as sample
 from seqcast.data.store import StoredSeries
 from seqcast.fitted import Fitted, fit, load
 from seqcast.reports.outputs import find, plot, report
@@ -72,6 +71,15 @@ def fetch(
     """Fetch a series and store it; a later fetch only asks for the newest days (Workspace.fetch)."""
     return Workspace(home).fetch(symbol, source=source, start=start, end=end, interval=interval, csv=csv,
                                  apikey=apikey, domain=domain, full=full, date_format=date_format, options=options)
+
+
+def sample(symbol: str = "eurpln") -> pd.Series:
+    """A bundled sample as a pandas Series of closes named `symbol` (DatetimeIndex "Date"), ready for
+    fit; "eurpln": the ECB's EUR/PLN reference rate (PLN per EUR) from 1999, offline. Raises NoDataError
+    for a symbol the sample does not have."""
+    from seqcast.data.sources.sample import sample_series
+
+    return sample_series(symbol)
 
 
 def remove_series(
