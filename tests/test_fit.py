@@ -214,3 +214,27 @@ def test_a_saved_fit_can_take_another_name(tmp_path) -> None:
     run = seqcast.load_run(run_id, home=tmp_path)
     assert run.meta["symbol"] == "eurpln_ecb" and run.config.data.symbol == "eurpln_ecb"
     assert seqcast.predict_next(run_id, home=tmp_path).symbol == "eurpln_ecb"
+
+
+def test_a_frame_with_bars_a_timezone_and_any_row_order() -> None:
+    """A yfinance-style DataFrame: OHLCV bars, dates at midnight in the exchange's zone, newest first."""
+    n = 220
+    rng = np.random.default_rng(3)
+    close = 50 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    index = pd.bdate_range("2021-01-04", periods=n).tz_localize("America/New_York")
+    bars = pd.DataFrame({"Open": close * 0.999, "High": close * 1.01, "Low": close * 0.99, "Close": close,
+                         "Volume": rng.integers(1_000, 9_000, n), "Dividends": 0.0}, index=index).iloc[::-1]
+    epochs = []
+    fitted = seqcast.fit(bars, symbol="aapl.us", features="ohlc,volume",
+                         on_epoch_end=lambda epoch, *_: epochs.append(epoch), **TINY)
+    assert epochs == [1, 2] and fitted.symbol == "aapl.us"
+    assert fitted.predictions.index.is_monotonic_increasing
+    assert fitted.predictions.index[-1] == pd.Timestamp(index[-1].date())  # the same calendar day, no zone
+    assert [r["name"] for r in fitted.meta["inputs"]][1:] == ["aapl.us:python range", "aapl.us:python body",
+                                                              "aapl.us:python volume"]
+    from seqcast.inputs.memory import checked_frame
+
+    frame = checked_frame(bars, "bars")  # the same closes on the same calendar days, oldest first, no zone
+    assert list(frame.columns) == ["Close", "Open", "High", "Low", "Volume"]  # Dividends is not read
+    pd.testing.assert_series_equal(frame["Close"], pd.Series(close, index=index.tz_localize(None).rename("Date"),
+                                                             name="Close"), check_freq=False)
