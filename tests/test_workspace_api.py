@@ -92,6 +92,7 @@ def test_the_workspace_carries_its_home(tmp_path) -> None:
     other = seqcast.Workspace(tmp_path / "elsewhere")
     assert other.runs() == [] and ws.runs() != []
     assert repr(ws) == f"seqcast.Workspace({str(ws.home)!r})"
+    assert [r.run_id for r in api.list_runs(home=ws)] == [result.run.run_id]  # a Workspace is a path too
 
 
 def test_the_default_workspace_is_seqcast_home(workspace) -> None:

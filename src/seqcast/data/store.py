@@ -111,7 +111,7 @@ def fetch_command(symbol: str, source: str) -> str:
     if source == "csv":
         return f"seqcast fetch {symbol} --csv FILE"
     if source == "python":  # saved from Python: seqcast.data.sources.memory
-        return f"seqcast.fit(series).save() in Python, the series named {symbol}"
+        return f"seqcast.fit(...) on a newer {symbol} series in Python (Fitted.save() stores it)"
     return f"seqcast fetch {symbol} --source {source}"
 
 

@@ -54,6 +54,10 @@ class Workspace(Folders):
         """The workspace folder, resolved (absolute, links followed)."""
         return self.root
 
+    def __fspath__(self) -> str:
+        """A Workspace is a path too: home=ws works wherever home= is taken."""
+        return str(self.root)
+
     def __repr__(self) -> str:
         return f"seqcast.Workspace({str(self.root)!r})"
 
