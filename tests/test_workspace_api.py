@@ -84,6 +84,10 @@ def test_the_workspace_carries_its_home(tmp_path) -> None:
     assert ws.run().run_id == result.run.run_id
     forecast = ws.predict_next(horizon=2)
     assert forecast.run_id == result.run.run_id and len(forecast.rows) == 2
+    frame = forecast.to_frame()
+    assert list(frame.columns) == ["predicted", "lower", "upper", "change_pct"]
+    assert [d.strftime("%Y-%m-%d") for d in frame.index] == [r["date"] for r in forecast.rows]
+    assert frame["upper"].tolist() == [r["upper"] for r in forecast.rows]
     assert ws.report().name == "report.html" and ws.plot().name == "plot.png"
     assert ws.export_predictions().startswith("date,part,actual,predicted")
     fitted = ws.load()

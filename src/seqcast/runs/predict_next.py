@@ -19,6 +19,7 @@ from seqcast.workspace import Workspace
 
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
 
     from seqcast.data.calendars import Calendar
     from seqcast.runs.registry import Run
@@ -52,6 +53,14 @@ class Forecast:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """`rows` as a DataFrame indexed by the forecast dates ("date"): predicted, lower, upper (the
+        interval at `level`; NaN past the calibrated horizons), change_pct (vs last_close, in %)."""
+        import pandas as pd
+
+        frame = pd.DataFrame(self.rows, columns=["date", "predicted", "lower", "upper", "change_pct"])
+        return frame.set_index(pd.DatetimeIndex(pd.to_datetime(frame.pop("date")), name="date"))
 
 
 def predict_next(run_id: str | None = None, *, horizon: int | None = None, home: Path | str | None = None,
