@@ -296,6 +296,11 @@ def _configuration_section(run: Run) -> Section:
 def _files_section(run: Run, report_path: Path | None) -> Section:
     """The files in the run folder, with their sizes."""
     files = Section("Files")
+    if not run.path.is_dir():  # a run in memory (seqcast.fit): nothing on disk yet
+        files.p("Not saved: the run lives in Python; Fitted.save() stores it as a run in a workspace.")
+        if report_path is not None:
+            files.p(f"This report: {report_path}")
+        return files
     listing = [[p.name, _size(p)] for p in sorted(run.path.iterdir()) if p.is_file()]
     files.p(f"Run folder: {run.path}")
     files.blocks.append(Table(["file", "size"], listing))

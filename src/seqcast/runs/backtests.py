@@ -83,7 +83,7 @@ def get_backtest(ws: Workspace, ident: str | None = None) -> BacktestRecord:
 def resolve(ws: Workspace, ident: str | None) -> Run | BacktestRecord:
     """A run or a backtest named by id or unique prefix (None: the latest run)."""
     store = RunStore(ws)
-    if ident is None or not _ID_RE.match(ident) or ".." in ident:
+    if not isinstance(ident, str) or not _ID_RE.match(ident) or ".." in ident:
         return store.get(ident)  # the latest run, or RunStore's message for what is not an id
     runs, backtests = store.ids(), backtest_ids(ws)
     if ident in runs:
@@ -188,7 +188,7 @@ def get_run(ws: Workspace, ident: str | None, command: str) -> Run:
     try:
         return RunStore(ws).get(ident)
     except RunNotFoundError:
-        if ident is not None and _ID_RE.match(ident) and ".." not in ident:
+        if isinstance(ident, str) and _ID_RE.match(ident) and ".." not in ident:
             ids = backtest_ids(ws)
             if ident in ids or len([i for i in ids if i.startswith(ident)]) == 1:
                 raise RunNotFoundError(

@@ -309,7 +309,7 @@ class RunStore:
             if not ids:
                 raise RunNotFoundError("no runs yet; train one first: seqcast train")
             return Run(ids[-1], self.root / ids[-1])
-        if not _RUN_ID_RE.match(run_id) or ".." in run_id:
+        if not isinstance(run_id, str) or not _RUN_ID_RE.match(run_id) or ".." in run_id:
             raise RunNotFoundError(
                 f"{run_id!r} is not a run id; list runs with: seqcast runs"
             )

@@ -71,6 +71,13 @@ def train(
 
 def fit_run(series: SeriesInput, *, on_epoch_end: EpochCallback | None = None) -> tuple[RunRecord, FitResult]:
     """Train and evaluate on series; touches no workspace, so any process can run it."""
+    record, fitted = fit_record(series, on_epoch_end=on_epoch_end)
+    return record, fitted.fit
+
+
+def fit_record(series: SeriesInput, *, on_epoch_end: EpochCallback | None = None) -> tuple[RunRecord, Fitted]:
+    """fit_run with the evaluation itself (the network, the windows, the calibration) instead of
+    only the loop's result: seqcast.fit keeps it to forecast at other levels."""
     from seqcast.forecast.evaluation import fit_evaluate
     from seqcast.models.memory import memory_hint
 
@@ -79,7 +86,7 @@ def fit_run(series: SeriesInput, *, on_epoch_end: EpochCallback | None = None) -
     weights = {k: v.detach().cpu().numpy() for k, v in fitted.model.state_dict().items()}
     record = RunRecord(series.cfg, _run_meta(series, fitted), weights, fitted.ds.scaler.to_dict(),
                        fitted.fit.history, fitted.report, _predictions_frame(series, fitted))
-    return record, fitted.fit
+    return record, fitted
 
 
 def _predictions_frame(series: SeriesInput, fitted: Fitted) -> pd.DataFrame:
