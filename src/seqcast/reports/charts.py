@@ -123,7 +123,7 @@ def _test_note(metrics: dict[str, Any], meta: dict[str, Any]) -> str:
 
     found = {f.key: f.text for f in run_findings(metrics, meta)}
     lines = [found[key] for key in CHART_FINDINGS if key in found]
-    return "\n".join(textwrap.fill(line, 150, subsequent_indent="    ") for line in lines)
+    return "\n".join(textwrap.fill(line, 100, subsequent_indent="    ") for line in lines)
 
 
 def run_figure(run: Run) -> Figure:
@@ -178,14 +178,14 @@ def run_figure(run: Run) -> Figure:
         )
         if name == "test":
             note = _test_note(metrics, meta)
-            ax.text(0.01, 0.97, note, transform=ax.transAxes, va="top", fontsize=9,
+            ax.text(0.01, 0.97, note, transform=ax.transAxes, va="top", fontsize=8,
                     bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "#ced4da"})
         ax.set_ylabel(unit_label(meta.get("symbol")))
         _date_axis(ax)
         if len(part):
             _clamp_dates(ax)
         ax.grid(alpha=0.3)
-        ax.legend(loc="best", fontsize=8, framealpha=0.85)
+        ax.legend(loc="upper right" if name == "test" else "best", fontsize=8, framealpha=0.85)  # box: upper left
 
     ax = fig.add_subplot(grid[2])
     history = run.history()

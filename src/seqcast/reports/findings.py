@@ -138,7 +138,7 @@ def misses_finding(test: Mapping[str, Any]) -> Finding | None:
     else:
         how = "as expected"
     if math.isnan(ind):
-        spread = "clustering not testable (no miss before the last day)"
+        spread = f"clustering not testable (too few {'misses' if rate < 0.5 else 'days inside the interval'})"
     elif not ind < _significance():
         spread = f"not clustered (Christoffersen p = {_p(ind)})"
     elif _float(test.get("interval_miss_after_miss")) > rate:
@@ -269,6 +269,18 @@ def _weekdays(days: Any) -> str:
     return _and([_WEEKDAYS[d] for d in picked])
 
 
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+
+
+def _month_day(text: str) -> str:
+    """"12-24" -> "24 December"; anything else as it is."""
+    month, _, day = text.partition("-")
+    if month.isdigit() and day.isdigit() and 1 <= int(month) <= 12:
+        return f"{int(day)} {_MONTHS[int(month) - 1]}"
+    return text
+
+
 def _rhythm(cal: Mapping[str, Any]) -> str:
     frequency, anchor = cal.get("frequency"), cal.get("anchor")
     if frequency == "weekly":
@@ -294,15 +306,13 @@ def calendar_sentence(calendar: Any) -> str:
     if not isinstance(calendar, Mapping):
         return str(calendar)
     parts = [_rhythm(calendar)]
-    closed: list[str] = []
-    if calendar.get("holidays"):
-        closed.append(f"{calendar['holidays']} holidays")
-    dates = [str(d) for d in calendar.get("closed_dates") or []]
+    dates = [_month_day(str(d)) for d in calendar.get("closed_dates") or []]
     easter = [_EASTER.get(k, f"{k:+d} days from Easter") for k in calendar.get("closed_easter") or []
               if isinstance(k, int)]
-    if dates or easter:
-        closed.append("each year on " + _and(dates + easter))
-    if closed:
-        parts.append("closed on " + " and ".join(closed))
+    yearly = f"each year on {_and(dates + easter)}" if dates or easter else ""
+    if calendar.get("holidays"):
+        parts.append(f"closed on {calendar['holidays']} holidays" + (f" and {yearly}" if yearly else ""))
+    elif yearly:
+        parts.append(f"closed {yearly}")
     reason = f" ({calendar['reason']})" if calendar.get("reason") else ""
     return f"the {calendar.get('name', 'recorded')} calendar: " + ", ".join(parts) + reason
