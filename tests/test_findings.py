@@ -242,6 +242,11 @@ def test_the_report_says_word_for_word_what_the_terminal_says(tmp_path):
     said = _findings_lines(trained.output)
     assert any(line.startswith("misses: ") for line in said)  # the coverage backtests, on every run
     assert any(line.startswith("interval vs GARCH(1,1)") for line in said)
+    from seqcast import api
+
+    test = api.load_run().metrics["test"]  # metrics.json: the backtests behind the sentence
+    assert {"kupiec_pvalue", "christoffersen_ind_pvalue", "christoffersen_cc_pvalue", "interval_miss_rate"} <= set(test)
+    assert test["interval_miss_rate"] == pytest.approx(1 - test["interval_coverage"])
     out = tmp_path / "r.md"
     report = runner.invoke(app, ["report", "--format", "md", "--out", str(out)])
     assert report.exit_code == 0, report.output
