@@ -122,11 +122,11 @@ def test_the_interval_sentence_names_both_scores():
 
 
 def test_a_skipped_garch_comparison_is_said_instead_of_a_number():
-    test = _test(interval_score=0.05, garch_skipped="the training part barely moves")
-    text = interval_finding(test).text
-    assert text == ("interval vs GARCH(1,1): no comparison; the training part barely moves "
-                    "(interval score 0.05)")
-    assert "vs 0" not in text and "sharper" not in text
+    reason = ("the training part barely moves (3 of 400 daily moves differ from 0), so a GARCH(1,1) band "
+              "fitted on it is degenerate")
+    text = interval_finding(_test(interval_score=0.05, interval_coverage=1.0, garch_skipped=reason)).text
+    assert text == f"no comparison with a GARCH(1,1) band: {reason}"
+    assert "sharper" not in text and "wider-scored" not in text and "p =" not in text
 
 
 @pytest.mark.parametrize(("extra", "sentence"), [

@@ -175,10 +175,9 @@ def interval_verdict(ratio: float, pvalue: float | None) -> tuple[str, Tone]:
 def interval_finding(test: Mapping[str, Any]) -> Finding | None:
     """The interval score next to a GARCH(1,1) band's, with the verdict of its test (or why there is none)."""
     skipped = test.get("garch_skipped")
-    if skipped and "interval_score" in test:
-        reason = skipped if isinstance(skipped, str) else "the run recorded no GARCH(1,1) band to compare with"
-        return Finding("interval", "interval vs GARCH(1,1): ", "no comparison",
-                       f"; {reason} (interval score {_num(_float(test['interval_score']), 4)})", tone="neutral")
+    if skipped and "garch_interval_score" not in test:  # the evaluation's reason (forecast.evaluation)
+        reason = skipped if isinstance(skipped, str) else "the run recorded no GARCH(1,1) band"
+        return Finding("interval", "no comparison with a GARCH(1,1) band: ", reason, tone="neutral")
     if "garch_interval_score" not in test:
         return None
     words, tone = interval_verdict(_float(test.get("interval_score_ratio")), test.get("interval_score_dm_pvalue"))
