@@ -1,0 +1,253 @@
+"""A sweep's grid: its options parsed from the command line or a TOML file, and the cells.
+
+Every train option may take several values; the grid is their product, times the symbols,
+times the seeds (--seed, --seed+1, ...), or times the folds of a walk-forward backtest.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seqcast import fileio
+from seqcast.config import SECTIONS, RunConfig, check_seeds, option_specs
+from seqcast.errors import ConfigError
+
+NOT_IN_GRID = ("symbol", "seed")
+"""Given by --symbol (repeatable) and --seed/--seeds instead."""
+DATA_KEYS = ("source", "start", "end", "covariates", "features", "max_stale_days")
+"""DataConfig fields that change what api.load_input reads (besides the symbol)."""
+MAX_CELLS = 100_000
+MAX_SEEDS = 1000
+"""A sweep's --seeds: seeds per config and symbol."""
+
+
+# --------------------------------------------------------------------------- options
+
+
+def grid_options() -> dict[str, tuple[str, Any]]:
+    """Every train option a sweep takes: flag name -> (make_config key, type).
+
+    The flags are the config fields' own (seqcast.config.option_specs), as `seqcast train` takes them.
+    """
+    hints = {section: typing.get_type_hints(cls) for section, cls in SECTIONS}
+    return {spec.flag: (spec.option, hints[spec.section][spec.name])
+            for spec in option_specs() if spec.option not in NOT_IN_GRID}
+
+
+def old_flags() -> dict[str, str]:
+    """Flags of earlier seqcast versions -> the flag now (--coverage -> level)."""
+    return {old: spec.flag for spec in option_specs() for old in spec.old_flags}
+
+
+def _comma_lists() -> set[str]:
+    """make_config keys whose one value is a comma list (--features ohlc,volume); other list
+    options (--covariate) collect their repeats."""
+    return {spec.option for spec in option_specs() if spec.comma_list}
+
+
+def _base_type(tp: Any) -> Any:
+    """int | None -> int; Literal[...] -> str; list[str] / tuple[str, ...] -> list."""
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    origin = typing.get_origin(tp)
+    if origin is typing.Literal:
+        return type(args[0]) if args else str
+    if origin in (list, tuple):
+        return list
+    if args and origin is not None and len(args) == 1:
+        return _base_type(args[0])
+    return tp
+
+
+def parse_value(flag: str, value: Any, tp: Any) -> Any:
+    """One option value from text (CLI) or TOML, checked against the option's type."""
+    base = _base_type(tp)
+    if base is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "yes", "1", "on"):
+            return True
+        if text in ("false", "no", "0", "off"):
+            return False
+        raise ConfigError(f"--{flag} takes true or false, got {value!r}")
+    if base is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            raise ConfigError(f"--{flag} takes whole numbers, got {value!r}") from None
+    if base is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        try:
+            return float(str(value).strip())
+        except ValueError:
+            raise ConfigError(f"--{flag} takes numbers, got {value!r}") from None
+    if base is list:
+        return tuple(value) if isinstance(value, (list, tuple)) else (str(value),)
+    return str(value).strip()
+
+
+def parse_grid_args(args: list[str]) -> dict[str, list[Any]]:
+    """`--model lstm,gru --lookback 20,60 --no-shrink` -> {"model": ["lstm", "gru"], ...}.
+
+    A comma-separated value is a grid dimension; a list-typed option (repeatable, such
+    as a covariate) collects its repeats into one value instead.
+    """
+    options = grid_options()
+    grid: dict[str, list[Any]] = {}
+    i = 0
+    while i < len(args):
+        token = args[i]
+        if not token.startswith("--") or token == "--":
+            raise ConfigError(f"unexpected argument {token!r}; sweep options look like --model lstm,gru")
+        name, eq, text = token[2:].partition("=")
+        name = old_flags().get(name, name)
+        negated = name.startswith("no-") and name[3:] in options and name not in options
+        flag = name[3:] if negated else name
+        if flag not in options:
+            raise ConfigError(f"no such option: --{flag}; a sweep takes every train option: "
+                              + ", ".join(f"--{f}" for f in options))
+        key, tp = options[flag]
+        base = _base_type(tp)
+        if negated or (base is bool and not eq and (i + 1 >= len(args) or args[i + 1].startswith("--"))):
+            if base is not bool or eq:
+                raise ConfigError(f"--no-{flag} is not an option; give values: --{flag} A,B")
+            grid[key] = [*grid.get(key, []), not negated]
+            i += 1
+            continue
+        if not eq:
+            if i + 1 >= len(args):
+                raise ConfigError(f"--{flag} needs a value")
+            text = args[i + 1]
+            i += 1
+        i += 1
+        if base is list:
+            previous = grid.get(key, [()])[0]
+            parts = [p.strip() for p in text.split(",")] if key in _comma_lists() else [text]
+            grid[key] = [(*previous, *(p for p in parts if p))]
+        else:
+            parts = text.split(",")
+            if any(part.strip() == "" for part in parts):
+                raise ConfigError(f"--{flag} has an empty value in {text!r}; give values separated by single "
+                                  f"commas: --{flag} A,B")
+            # A repeated option adds its values: --model lstm --model gru is --model lstm,gru.
+            grid[key] = [*grid.get(key, []), *(parse_value(flag, part, tp) for part in parts)]
+    return grid
+
+
+def read_config_file(path: Path | str) -> dict[str, Any]:
+    """A sweep written down (TOML): option = value or [values], plus symbol, seed, seeds, backtest."""
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise ConfigError("--config needs Python 3.11 or the tomli package: pip install tomli") from None
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    options = grid_options()
+    by_key = {key: flag for flag, (key, _tp) in options.items()}
+    out: dict[str, Any] = {"grid": {}}
+    for name, value in raw.items():
+        flag = name.replace("_", "-")
+        flag = old_flags().get(flag, flag)
+        if flag in ("symbol", "symbols"):
+            values = value if isinstance(value, list) else [value]
+            out["symbols"] = [str(v) for v in values]
+        elif flag in ("seed", "seeds", "backtest"):
+            out[flag] = value
+        elif flag in options or name in by_key:
+            flag = flag if flag in options else by_key[name]
+            key, tp = options[flag]
+            if _base_type(tp) is list:
+                if key in _comma_lists() and isinstance(value, str):
+                    value = [v.strip() for v in value.split(",") if v.strip()]
+                out["grid"][key] = [parse_value(flag, value, tp)]
+            else:
+                values = value if isinstance(value, list) else [value]
+                out["grid"][key] = [parse_value(flag, v, tp) for v in values]
+        else:
+            raise ConfigError(f"{path}: unknown key {name!r}; use train options (model, lookback, ...), "
+                              "symbol, seed, seeds or backtest")
+    return out
+
+
+# --------------------------------------------------------------------------- the grid
+
+
+@dataclass
+class SweepSpec:
+    """What to sweep: option values (a product), symbols, seeds, and optionally backtest folds."""
+
+    grid: dict[str, list[Any]] = field(default_factory=dict)  # make_config key -> values
+    symbols: list[str | None] = field(default_factory=lambda: [None])  # None: the last fetched
+    seeds: int = 1
+    seed: int = 0
+    backtest: int = 0  # folds per config × symbol × seed; 0: one training per cell
+
+    def __post_init__(self) -> None:
+        from seqcast.runs.backtest import MAX_FOLDS
+
+        check_seeds(self.seed, self.seeds, max_seeds=MAX_SEEDS)
+        if not isinstance(self.backtest, int) or isinstance(self.backtest, bool) or not 0 <= self.backtest <= MAX_FOLDS:
+            raise ConfigError(f"--backtest must be a whole number between 0 and {MAX_FOLDS}, got {self.backtest!r}")
+        if not self.symbols:
+            self.symbols = [None]
+        if len(set(self.symbols)) != len(self.symbols):
+            raise ConfigError("a --symbol is given twice")
+        flags = {key: flag for flag, (key, _tp) in grid_options().items()}
+        for key, values in self.grid.items():
+            if not values:
+                raise ConfigError(f"--{flags.get(key, key)} has no values (an empty list): give at least one, "
+                                  "or leave the option out")
+            if len(values) != len(set(map(repr, values))):
+                raise ConfigError(f"--{flags.get(key, key)} is given a value twice: {values}; give each value once")
+        if self.n_cells > MAX_CELLS:
+            raise ConfigError(f"the grid has {self.n_cells} cells (at most {MAX_CELLS}); give fewer values")
+        for config in self.configs():
+            from seqcast.config import make_config
+
+            make_config(**config)  # every combination is a valid config, or fail before any training
+
+    def configs(self) -> list[dict[str, Any]]:
+        keys = list(self.grid)
+        return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*self.grid.values())]
+
+    @property
+    def n_cells(self) -> int:
+        return math.prod(len(v) for v in self.grid.values()) * len(self.symbols) * self.seeds * max(1, self.backtest)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"grid": {k: [list(v) if isinstance(v, tuple) else v for v in vs] for k, vs in self.grid.items()},
+                "symbols": self.symbols, "seeds": self.seeds, "seed": self.seed, "backtest": self.backtest}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> SweepSpec:
+        from seqcast.config import OLD_NAMES
+
+        old = {k: v for section in OLD_NAMES.values() for k, v in section.items()}  # a sweep saved before a rename
+        grid = {old.get(k, k): [tuple(v) if isinstance(v, list) else v for v in vs] for k, vs in raw["grid"].items()}
+        return cls(grid, list(raw["symbols"]), raw["seeds"], raw["seed"], raw["backtest"])
+
+
+def config_label(config: dict[str, Any], varying: set[str] | None = None) -> str:
+    """model=gru lookback=20, with CLI flag names; only the options that vary when given."""
+    flags = {key: flag for flag, (key, _tp) in grid_options().items()}
+    parts = [f"{flags.get(k, k)}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
+             for k, v in config.items() if varying is None or k in varying]
+    return " ".join(parts) or "defaults"
