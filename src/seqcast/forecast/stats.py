@@ -8,6 +8,7 @@ accurate to roughly 1e-12, which is far more than a p-value needs.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -332,3 +333,65 @@ def pesaran_timmermann(forecast_up: object, actual_up: object) -> tuple[float, f
         return math.nan, math.nan
     stat = (hit - expected) / math.sqrt(denominator)
     return float(stat), float(normal_cdf(-stat))
+
+
+def holm(pvalues: object, alpha: float = 0.05) -> np.ndarray:
+    """Holm's step-down correction: which of m tests are rejected at family-wise level alpha.
+
+    pvalues: (m,) p-values in [0, 1] (NaN: not a test, never rejected, not counted in m).
+    Returns a (m,) bool array. Sorted ascending, p_(i) is rejected while p_(i) <= alpha / (m - i)
+    (i = 0, 1, ...); the first that is not stops the procedure. It controls the chance of even one
+    false "better than naive" among all m at alpha, whatever the dependence between the tests.
+    """
+    p = np.asarray(pvalues, dtype=np.float64).reshape(-1)
+    rejected = np.zeros(p.shape, dtype=bool)
+    valid = np.flatnonzero(np.isfinite(p))
+    m = len(valid)
+    if m == 0:
+        return rejected
+    order = valid[np.argsort(p[valid], kind="stable")]
+    thresholds = alpha / (m - np.arange(m))
+    ok = p[order] <= thresholds
+    stop = m if ok.all() else int(np.argmin(ok))
+    rejected[order[:stop]] = True
+    return rejected
+
+
+def multiple_testing(pvalues: object, ratios: object, alpha: float = 0.05) -> dict[str, float | int | str]:
+    """Honest counting over a family of model-vs-naive tests (one per sweep unit).
+
+    pvalues: (m,) two-sided Diebold–Mariano p-values; ratios: (m,) RMSE / naive of the same units
+    (below 1: the model's RMSE is lower). Returns the record's "multiple_testing" field:
+    method "holm", tests (finite p-values), better / worse (rejected by Holm with ratio below /
+    above 1), the raw counts at p < alpha (raw_better, raw_worse) and expected_by_chance
+    (alpha × tests: how many raw "differences" chance alone gives when no unit differs).
+    """
+    p = np.asarray(pvalues, dtype=np.float64).reshape(-1)
+    r = np.asarray(ratios, dtype=np.float64).reshape(-1)
+    if p.shape != r.shape:
+        raise DataError(f"{p.size} p-values but {r.size} ratios")
+    valid = np.isfinite(p) & np.isfinite(r)
+    p = np.where(valid, p, np.nan)
+    rejected = holm(p, alpha)
+    raw = valid & (p < alpha)
+    tests = int(valid.sum())
+    return {"method": "holm", "alpha": alpha, "tests": tests,
+            "better": int((rejected & (r < 1)).sum()), "worse": int((rejected & (r > 1)).sum()),
+            "raw_better": int((raw & (r < 1)).sum()), "raw_worse": int((raw & (r > 1)).sum()),
+            "expected_by_chance": round(alpha * tests, 1)}
+
+
+def multiple_testing_sentence(mt: dict[str, Any], unit: str = "cells") -> str:
+    """The counting in words: "31 of 500 cells differ from naive at p < 0.05, about 25 expected by
+    chance; none after Holm's correction" (better / worse named when some remain)."""
+    tests, alpha = int(mt.get("tests", 0) or 0), float(mt.get("alpha", 0.05) or 0.05)
+    if tests == 0:
+        return f"no {unit} with a test against naive yet"
+    raw = int(mt.get("raw_better", 0) or 0) + int(mt.get("raw_worse", 0) or 0)
+    better, worse = int(mt.get("better", 0) or 0), int(mt.get("worse", 0) or 0)
+    expected = float(mt.get("expected_by_chance", alpha * tests) or 0.0)
+    chance = f"{expected:.0f}" if expected >= 1 else f"{expected:.2g}"
+    after = "none" if better + worse == 0 else " and ".join(
+        part for part in (f"{better} better" if better else "", f"{worse} worse" if worse else "") if part)
+    return (f"{raw} of {tests} {unit} differ from naive at p < {alpha:g}, about {chance} expected by chance; "
+            f"{after} after Holm's correction")

@@ -19,8 +19,8 @@ from seqcast.runs.registry import CSV_FLOAT_FORMAT, Run, RunStore, remove_run, r
 from seqcast.workspace import Workspace
 
 if TYPE_CHECKING:
-    from seqcast.runs.backtest import BacktestResult
     from seqcast.inputs.loading import SeriesInput
+    from seqcast.runs.backtest import BacktestResult
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._^=-]{0,120}$")
 

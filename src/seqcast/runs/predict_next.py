@@ -13,8 +13,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seqcast.errors import ConfigError, DataError, NotEnoughDataError, RunCorruptError
 from seqcast.data.store import Store, StoredSeries, fetch_command
+from seqcast.errors import ConfigError, DataError, NotEnoughDataError, RunCorruptError
 from seqcast.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -59,9 +59,9 @@ def predict_next(run_id: str | None = None, *, horizon: int | None = None, home:
     """Forecast the next `horizon` periods (business days, or the series' weeks or months) from the
     latest stored data of the run's symbol. `days` is horizon's old name, still accepted."""
 
-    from seqcast.runs.backtests import get_run
     from seqcast.data.calendars import recorded_calendar, staleness
     from seqcast.forecast.intervals import interval_bounds
+    from seqcast.runs.backtests import get_run
 
     if days is not None and horizon is not None:
         raise ConfigError("give the horizon once: days is horizon's old name")
@@ -145,8 +145,8 @@ def _forecast_path(ws: Workspace, run: Run, dates: np.ndarray, values: np.ndarra
     import numpy as np
 
     from seqcast.forecast.intervals import recursive_forecast
-    from seqcast.runs.networks import predictor
     from seqcast.inputs.windows import first_position
+    from seqcast.runs.networks import predictor
 
     cfg = run.config
     if cfg.data.n_inputs > 1:  # covariates or extra columns: one day, from every input's latest data

@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from torch import nn
 
-    from seqcast.runs.networks import Predictor
     from seqcast.inputs.windows import Scaler
+    from seqcast.runs.networks import Predictor
 
 REQUIRED_FILES = ("config.json", "meta.json", "metrics.json", "scaler.json", "model.pt")
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._^=-]{0,120}$")

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seqcast.config import RunConfig, RunOptions, check_seeds, make_config
-from seqcast.errors import SeqcastError
+from seqcast.config import RunConfig, RunOptions, make_config
 from seqcast.inputs.loading import SeriesInput, fingerprint, load_input
 from seqcast.runs.registry import CSV_FLOAT_FORMAT, Run, RunStore
 from seqcast.workspace import Workspace
@@ -25,9 +23,9 @@ if TYPE_CHECKING:
     import pandas as pd
     from typing_extensions import Unpack
 
-    from seqcast.runs.backtest import BacktestResult, FoldCallback
     from seqcast.forecast.evaluation import Fitted
     from seqcast.models.training import EpochCallback, FitResult
+    from seqcast.runs.backtest import BacktestResult, FoldCallback
 
 
 @dataclass
@@ -195,10 +193,10 @@ def backtest(
     Keyword overrides set single options, as for train(): backtest(folds=5, model="gru").
     backend="ray" runs the folds as Ray tasks (address: an existing cluster).
     """
+    from seqcast.data.store import check_writable
+    from seqcast.models.memory import memory_hint
     from seqcast.runs.backtest import walk_forward
     from seqcast.runs.backtests import save_backtest
-    from seqcast.models.memory import memory_hint
-    from seqcast.data.store import check_writable
 
     cfg = make_config(config, **overrides)
     ws = Workspace.resolve(home)
