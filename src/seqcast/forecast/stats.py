@@ -384,12 +384,16 @@ def multiple_testing(pvalues: object, ratios: object, alpha: float = 0.05) -> di
 def multiple_testing_sentence(mt: dict[str, Any], unit: str = "cells") -> str:
     """The counting in words: "31 of 500 cells differ from naive at p < 0.05, about 25 expected by
     chance; none after Holm's correction" (better / worse named when some remain)."""
-    tests, alpha = int(mt.get("tests", 0) or 0), float(mt.get("alpha", 0.05) or 0.05)
-    if tests == 0:
+    def number(name: str, default: float = 0.0) -> float:
+        value = mt.get(name, default)
+        return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else default
+
+    tests, alpha = int(number("tests")), number("alpha", 0.05) or 0.05
+    if tests <= 0:
         return f"no {unit} with a test against naive yet"
-    raw = int(mt.get("raw_better", 0) or 0) + int(mt.get("raw_worse", 0) or 0)
-    better, worse = int(mt.get("better", 0) or 0), int(mt.get("worse", 0) or 0)
-    expected = float(mt.get("expected_by_chance", alpha * tests) or 0.0)
+    raw = int(number("raw_better")) + int(number("raw_worse"))
+    better, worse = int(number("better")), int(number("worse"))
+    expected = number("expected_by_chance", alpha * tests)
     chance = f"{expected:.0f}" if expected >= 1 else f"{expected:.2g}"
     after = "none" if better + worse == 0 else " and ".join(
         part for part in (f"{better} better" if better else "", f"{worse} worse" if worse else "") if part)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seqcast import fileio
 from seqcast.config import SECTIONS, check_seeds, option_specs
 from seqcast.errors import ConfigError
 
@@ -170,7 +171,15 @@ def read_config_file(path: Path | str) -> dict[str, Any]:
         flag = old_flags().get(flag, flag)
         if flag in ("symbol", "symbols"):
             values = value if isinstance(value, list) else [value]
-            out["symbols"] = [str(v) for v in values]
+            if not values:
+                raise ConfigError(f"{path}: {name} = [] names no symbol; give at least one, or leave it out "
+                                  "(the last fetched)")
+            out["symbols"] = [*out.get("symbols", []), *symbol_args([str(v) for v in values], f"{path}: {name}")]
+        elif flag == "symbol-file":
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{path}: symbol-file takes a file name, got {value!r}")
+            listed = path.parent / Path(value).expanduser()  # relative to the TOML file
+            out["symbols"] = [*out.get("symbols", []), *read_symbol_file(listed)]
         elif flag in ("seed", "seeds", "backtest"):
             out[flag] = value
         elif flag in options or name in by_key:
@@ -185,8 +194,59 @@ def read_config_file(path: Path | str) -> dict[str, Any]:
                 out["grid"][key] = [parse_value(flag, v, tp) for v in values]
         else:
             raise ConfigError(f"{path}: unknown key {name!r}; use train options (model, lookback, ...), "
-                              "symbol, seed, seeds or backtest")
+                              "symbol, symbol-file, seed, seeds or backtest")
     return out
+
+
+MAX_SYMBOL_FILE_BYTES = 4 << 20
+"""A --symbol-file is at most this big (100,000 symbols of 40 characters)."""
+
+
+def symbol_args(texts: list[str], what: str = "--symbol") -> list[str]:
+    """--symbol values (each may be a comma list) as the sweep's symbols; an empty one is refused."""
+    out: list[str] = []
+    for text in texts:
+        parts = [part.strip() for part in str(text).split(",")]
+        if any(not part for part in parts):
+            raise ConfigError(f"{what} has an empty value in {text!r}: give symbols (eurpln or eurpln:stooq), "
+                              "or leave it out for the last fetched")
+        out += parts
+    return out
+
+
+def read_symbol_file(path: Path | str) -> list[str]:
+    """A --symbol-file: one SYMBOL or SYMBOL:SOURCE per line; blank lines and # comments skipped.
+
+    Read as a regular file of at most MAX_SYMBOL_FILE_BYTES (no device, FIFO or link); a line
+    that is not one symbol, a symbol twice or no symbol at all is a ConfigError naming the line.
+    """
+    import re
+
+    path = Path(path).expanduser()
+    try:
+        raw = fileio.read_bytes(path, max_bytes=MAX_SYMBOL_FILE_BYTES, follow_links=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot read --symbol-file {path}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError(f"--symbol-file {path} is not UTF-8 text") from None
+    symbols: list[str] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        if not re.fullmatch(r"[^\s:,]+(:[A-Za-z0-9_-]+)?", entry):
+            raise ConfigError(f"{path}, line {number}: {line.strip()[:60]!r} is not SYMBOL or SYMBOL:SOURCE "
+                              "(one per line)")
+        if entry in seen:
+            raise ConfigError(f"{path}, line {number}: {entry} is already on line {seen[entry]}")
+        seen[entry] = number
+        symbols.append(entry)
+    if not symbols:
+        raise ConfigError(f"--symbol-file {path} lists no symbol (one SYMBOL or SYMBOL:SOURCE per line)")
+    return symbols
 
 
 # --------------------------------------------------------------------------- the grid
@@ -210,6 +270,9 @@ class SweepSpec:
             raise ConfigError(f"--backtest must be a whole number between 0 and {MAX_FOLDS}, got {self.backtest!r}")
         if not self.symbols:
             self.symbols = [None]
+        if any(s is not None and (not isinstance(s, str) or not s.strip()) for s in self.symbols):
+            raise ConfigError("a --symbol is empty: give symbols (eurpln or eurpln:stooq), or leave --symbol out "
+                              "for the last fetched")
         if len(set(self.symbols)) != len(self.symbols):
             raise ConfigError("a --symbol is given twice")
         flags = {key: flag for flag, (key, _tp) in grid_options().items()}

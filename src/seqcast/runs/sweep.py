@@ -37,6 +37,8 @@ from seqcast.runs.grid import (
     grid_options,
     parse_grid_args,
     read_config_file,
+    read_symbol_file,
+    symbol_args,
 )
 from seqcast.runs.results import KEEP_RUNS_HELP, SUMMARY_METRICS, parse_keep_runs
 from seqcast.workspace import Workspace
@@ -152,8 +154,8 @@ def load_sweep(sweep_id: str | None = None, home: Path | str | None = None) -> S
     return _read(root / f"{matches[0]}.json")
 
 
-_BESIDE = ("html", "md", "png", "svg", "pdf")
-"""What seqcast writes beside a sweep's JSON: its report (html, md) and chart (png, svg, pdf)."""
+_BESIDE = ("html", "md", "png", "svg", "pdf", "sqlite", "sqlite-journal")
+"""What seqcast writes beside a sweep's JSON: its report (html, md), chart (png, svg, pdf) and results table."""
 
 
 def sweep_files(sweep: Sweep) -> list[Path]:
@@ -546,4 +548,5 @@ def _finish(sweep: Sweep, spec: SweepSpec) -> None:
 
 __all__ = ["KEEP_RUNS_HELP", "MAX_CELLS", "MAX_SEEDS", "NOT_IN_GRID", "SUMMARY_METRICS", "Sweep", "SweepInterrupted",
            "SweepSpec", "grid_options", "leaderboard", "list_sweeps", "load_sweep",
-           "parse_grid_args", "parse_keep_runs", "read_config_file", "remove_sweep", "run_sweep", "sweep_files"]
+           "parse_grid_args", "parse_keep_runs", "read_config_file", "read_symbol_file", "remove_sweep", "run_sweep", "sweep_files",
+           "symbol_args"]
