@@ -289,10 +289,11 @@ class SweepSpec:
     def check_configs(self, budget: int = CHECK_ALL_CONFIGS) -> None:
         """Every combination is a valid config, or ConfigError before any training.
 
-        Up to `budget` configs every combination is built; a bigger grid (where that alone would
-        take seconds) checks every value of every option against the others' first values and
-        every pair of options (linear in the values, not their product): the only constraints a
-        config has are between two options (--hidden divisible by --heads, ...).
+        Up to `budget` configs every combination is built. A bigger grid (where building them all
+        would take seconds) builds every value of every option with the others' first values, then
+        the combinations of each pair of options, smallest pairs first, while the budget lasts: a
+        config's constraints are between two options (--hidden divisible by --heads, ...). A cell
+        whose config still fails is a failed cell that says why (its task is built as it starts).
         """
         from seqcast.config import make_config
 
@@ -300,14 +301,20 @@ class SweepSpec:
             for config in self.iter_configs():
                 make_config(**config)
             return
-        keys = list(self.grid)
         first = {k: v[0] for k, v in self.grid.items()}
-        for a, b in itertools.combinations_with_replacement(range(len(keys)), 2):
-            for va, vb in itertools.product(self.grid[keys[a]], self.grid[keys[b]] if a != b else [None]):
-                config = {**first, keys[a]: va}
-                if a != b:
-                    config[keys[b]] = vb
-                make_config(**config)
+        for key, values in self.grid.items():
+            for value in values:
+                make_config(**{**first, key: value})
+        left = budget
+        pairs = sorted(itertools.combinations(self.grid, 2),
+                       key=lambda ab: len(self.grid[ab[0]]) * len(self.grid[ab[1]]))
+        for a, b in pairs:
+            size = len(self.grid[a]) * len(self.grid[b])
+            if size > left:
+                break
+            left -= size
+            for va, vb in itertools.product(self.grid[a], self.grid[b]):
+                make_config(**{**first, a: va, b: vb})
 
     def configs(self) -> list[dict[str, Any]]:
         """Every config of the grid, in order (a list: iter_configs streams them)."""
