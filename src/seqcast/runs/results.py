@@ -68,16 +68,16 @@ def results_path(record_path: Path) -> Path:
 
 
 def _dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(_plain(value), allow_nan=False)
+    return None if value is None else json.dumps(plain(value), allow_nan=False)
 
 
-def _plain(obj: Any) -> Any:
+def plain(obj: Any) -> Any:
     if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
+        return {str(k): plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
+        return [plain(v) for v in obj]
     if hasattr(obj, "tolist"):
-        return _plain(obj.tolist())
+        return plain(obj.tolist())
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj
@@ -109,16 +109,20 @@ class Results:
     # ------------------------------------------------------------------ writing
 
     def add_configs(self, configs: Iterable[tuple[int, str, dict[str, Any]]]) -> None:
-        """(config, label, options) for every config of the grid, once, at the sweep's start."""
+        """(config, label, options) of configs at once (save_cell adds each finished cell's own)."""
         with self._db:
             self._db.executemany("INSERT OR REPLACE INTO configs VALUES (?, ?, ?)",
-                                 ((i, label, json.dumps(_plain(options))) for i, label, options in configs))
+                                 ((i, label, json.dumps(options)) for i, label, options in configs))
 
-    def save_cell(self, cell: dict[str, Any]) -> None:
-        """The cell's row, committed now: from here on it is done (or failed) for a resume."""
+    def save_cell(self, cell: dict[str, Any], config: dict[str, Any] | None = None) -> None:
+        """The cell's row, committed now: from here on it is done (or failed) for a resume.
+        config (the record's {"label", "options"} of the cell's config) is added to configs once."""
         row = [(_dumps(cell.get(c)) if c in _JSON_COLUMNS else cell.get(c)) for c in _CELL_COLUMNS]
         row[_CELL_COLUMNS.index("lasting")] = int(bool(cell.get("lasting")))
         with self._db:
+            if config is not None:
+                self._db.execute("INSERT OR IGNORE INTO configs VALUES (?, ?, ?)",
+                                 (cell["config"], config["label"], json.dumps(config["options"])))
             self._db.execute(f"INSERT OR REPLACE INTO cells ({', '.join(_CELL_COLUMNS)}) VALUES "
                              f"({', '.join('?' * len(_CELL_COLUMNS))})", row)
 
@@ -236,7 +240,7 @@ def tagged_runs(home: Path, sweep_id: str, cells: list[dict[str, Any]]) -> Itera
             continue  # not readable: not adopted (the cell trains again)
         cell = cells[index]
         cell.update(status="done", run_id=run_id, error=None,
-                    test={k: test.get(k) for k in SUMMARY_METRICS if k in test},
+                    test=plain({k: test.get(k) for k in SUMMARY_METRICS if k in test}),
                     seconds=training.get("seconds"), epochs=training.get("epochs_run"))
         yield cell
 
@@ -263,7 +267,7 @@ def tagged_backtests(home: Path, sweep_id: str, cells: list[dict[str, Any]], kno
             first = cells[group[0]]
             entry = {"backtest_id": ident, "config": first["config"], "symbol": first["symbol"],
                      "seed": first["seed"], "cells": group,
-                     "test": {k: pooled.get(k) for k in SUMMARY_METRICS if k in pooled},
+                     "test": plain({k: pooled.get(k) for k in SUMMARY_METRICS if k in pooled}),
                      "seconds": round(sum(float(f.get("seconds") or 0.0) for f in data.get("folds") or []), 3)}
         except (SeqcastError, OSError, AttributeError, TypeError, ValueError):
             continue
@@ -307,7 +311,7 @@ def save_backtest_if_complete(sweep: Any, folds: int, cell_config: CellConfig, c
     _add_backtest(sweep, table, group, {
         "backtest_id": result.backtest_id, "config": cell["config"], "symbol": cell["symbol"],
         "seed": cell["seed"], "cells": [c["cell"] for c in group],
-        "test": {k: pooled.get(k) for k in SUMMARY_METRICS if k in pooled},
+        "test": plain({k: pooled.get(k) for k in SUMMARY_METRICS if k in pooled}),
         "seconds": round(sum(c.get("seconds") or 0.0 for c in group), 3),
     })
 
@@ -339,13 +343,13 @@ def reconcile(sweep: Any, folds: int, cell_config: CellConfig, table: Results, h
             known.add(entry["backtest_id"])
             changed = True
     for cell in tagged_runs(home, sweep.sweep_id, cells):  # a run saved, its row not (killed between)
-        table.save_cell(cell)
+        table.save_cell(cell, sweep.data["configs"][cell["config"]])
         changed = True
     for group_cells, entry in tagged_backtests(home, sweep.sweep_id, cells, known):
         group = [cells[i] for i in group_cells]
         for c in group:
             c.update(status="done")
-            table.save_cell(c)
+            table.save_cell(c, sweep.data["configs"][c["config"]])
         _add_backtest(sweep, table, group, entry)
         changed = True
     if folds:  # every fold done, but killed before its backtest was saved
@@ -396,36 +400,47 @@ def leaderboard(record: dict[str, Any], cells: list[dict[str, Any]]) -> list[dic
     p = np.array([u["test"].get("dm_pvalue") if _finite(u["test"].get("dm_pvalue")) else np.nan for u in units],
                  dtype=np.float64)
     rejected = holm(p)
-    by_config: dict[int, dict[str, list[Any]]] = {}
-
-    def slot(ci: int) -> dict[str, list[Any]]:
-        return by_config.setdefault(ci, {"units": [], "holm": [], "cells": []})
-
+    n = len(record["configs"])
+    unit_of: list[list[Any]] = [[] for _ in range(n)]
+    holm_of: list[list[bool]] = [[] for _ in range(n)]
+    counts = [[0, 0, 0] for _ in range(n)]  # cells, done, failed
+    seconds_of: list[list[float]] = [[] for _ in range(n)]
     for unit, rej in zip(units, rejected, strict=True):
-        slot(unit["config"])["units"].append(unit)
-        slot(unit["config"])["holm"].append(bool(rej))
+        unit_of[unit["config"]].append(unit)
+        holm_of[unit["config"]].append(bool(rej))
     for cell in cells:
-        slot(cell["config"])["cells"].append(cell)
+        tally = counts[cell["config"]]
+        tally[0] += 1
+        if cell["status"] == "done":
+            tally[1] += 1
+            if _finite(cell.get("seconds")):
+                seconds_of[cell["config"]].append(cell["seconds"])
+        elif cell["status"] == "failed":
+            tally[2] += 1
     rows = []
     for ci, config in enumerate(record["configs"]):
-        group = slot(ci)
-        mine, cells = group["units"], group["cells"]
+        mine, seconds, (n_cells, n_done, n_failed) = unit_of[ci], seconds_of[ci], counts[ci]
+        if not mine and not n_done and not n_failed:  # nothing finished yet: a row without numbers
+            rows.append({"config": ci, "label": config["label"], "options": config["options"], "units": 0,
+                         "cells_done": 0, "cells_failed": 0, "cells": n_cells, "rmse_ratio_mean": None,
+                         "rmse_ratio_sd": None, "dm_pvalue_median": None, "better_than_naive": 0,
+                         "worse_than_naive": 0, "better_raw": 0, "worse_raw": 0, "interval_coverage_mean": None,
+                         "fit_seconds_mean": None})
+            continue
         tests = [u["test"] for u in mine]
         ratios = [t["rmse_ratio"] for t in tests if _finite(t.get("rmse_ratio"))]
         pvalues = [t["dm_pvalue"] for t in tests if _finite(t.get("dm_pvalue"))]
         coverage = [t["interval_coverage"] for t in tests if _finite(t.get("interval_coverage"))]
-        seconds = [c["seconds"] for c in cells if c["status"] == "done" and _finite(c.get("seconds"))]
 
         def count(sign: int, corrected: bool, tests: list[dict[str, Any]] = tests,
-                  rejected: list[bool] = group["holm"]) -> int:
+                  rejected: list[bool] = holm_of[ci]) -> int:
             return sum(1 for t, rej in zip(tests, rejected, strict=True)
                        if _finite(t.get("dm_pvalue")) and (rej if corrected else t["dm_pvalue"] < 0.05)
                        and _finite(t.get("rmse_ratio")) and sign * (1 - t["rmse_ratio"]) > 0)
 
         rows.append({
             "config": ci, "label": config["label"], "options": config["options"],
-            "units": len(mine), "cells_done": sum(c["status"] == "done" for c in cells),
-            "cells_failed": sum(c["status"] == "failed" for c in cells), "cells": len(cells),
+            "units": len(mine), "cells_done": n_done, "cells_failed": n_failed, "cells": n_cells,
             "rmse_ratio_mean": statistics.fmean(ratios) if ratios else None,
             "rmse_ratio_sd": statistics.stdev(ratios) if len(ratios) > 1 else None,
             "dm_pvalue_median": statistics.median(pvalues) if pvalues else None,
