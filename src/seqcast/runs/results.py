@@ -330,8 +330,11 @@ def reconcile(sweep: Any, folds: int, cell_config: CellConfig, table: Results, h
     changed = False
     cells = sweep.cells
     for row in table.cells():
-        if 0 <= row["cell"] < len(cells) and cells[row["cell"]] != {**cells[row["cell"]], **row}:
-            cells[row["cell"]].update(row)
+        if not 0 <= row["cell"] < len(cells):
+            continue
+        cell = cells[row["cell"]]
+        if any(cell.get(k) != row.get(k) for k in ("status", "run_id", "backtest_id")):
+            cell.update(row)  # the row is the truth: the record was not rewritten after it
             changed = True
     known = {b["backtest_id"] for b in sweep.data["backtests"]}
     for _requested, entry in table.backtests():
