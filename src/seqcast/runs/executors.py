@@ -158,6 +158,9 @@ def _ray_task(fn: Callable[..., Any], args: tuple[Any, ...], threads: int) -> tu
     import ray
 
     _prepare_worker(threads)
+    # Arguments the driver put in the object store once (RayExecutor._shared) arrive as references
+    # nested in the tuple, which Ray does not resolve by itself: fetched here (cached per node).
+    args = tuple(ray.get(a) if isinstance(a, ray.ObjectRef) else a for a in args)
     status, value, text = _call(fn, args)
     return status, value, text, ray.get_runtime_context().get_node_id()
 
