@@ -203,6 +203,12 @@ def _cell_line(sweep: Any, cell: dict[str, Any], done: int, total: int) -> str:
             f"{cell.get('seconds', 0):.1f} s{where} {ident}").rstrip()
 
 
+def _holm_count(row: dict[str, Any], side: str) -> str:
+    """"0 (3)": units better (or worse) than naive after Holm's correction, and at p < 0.05 alone."""
+    raw = row.get(f"{side}_raw")
+    return f"{row[f'{side}_than_naive']}" + (f" ({raw})" if raw is not None else "")
+
+
 def _print_leaderboard(sweep: Any) -> None:
     from rich.markup import escape
     from rich.table import Table
@@ -224,11 +230,16 @@ def _print_leaderboard(sweep: Any) -> None:
             f" ± {_num(sd, 2)}" if sd is not None else "")
         cov = row["interval_coverage_mean"]
         table.add_row(str(rank), escape(row["label"]), str(row["units"]), ratio, _num(row["dm_pvalue_median"], 2),
-                      str(row["better_than_naive"]), str(row["worse_than_naive"]),
+                      _holm_count(row, "better"), _holm_count(row, "worse"),
                       "–" if cov is None else f"{100 * cov:.1f} %", _num(row["fit_seconds_mean"], 2))
     _print_table(out, table)
     out.print(f"RMSE/naive: mean ± sd over the {unit}; DM p: their median Diebold–Mariano p against naive; "
-              f"better / worse: {unit} whose test says so at p < 0.05 (the rest cannot be told apart from naive)")
+              f"better / worse: {unit} whose test says so after Holm's correction over all the sweep's tests "
+              "(in brackets: at p < 0.05 alone)", soft_wrap=True)
+    if isinstance(sweep.data.get("multiple_testing"), dict):
+        from seqcast.forecast.stats import multiple_testing_sentence
+
+        out.print(multiple_testing_sentence(sweep.data["multiple_testing"], unit), soft_wrap=True)
     for cell in sweep.cells:
         if cell["status"] == "failed":
             out.print(f"[red]failed[/] cell {cell['cell'] + 1} ({escape(cell['symbol'] or '')} seed {cell['seed']}): "

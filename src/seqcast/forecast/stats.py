@@ -8,6 +8,7 @@ accurate to roughly 1e-12, which is far more than a p-value needs.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -413,3 +414,69 @@ def christoffersen(misses: object, level: float) -> dict[str, float]:
     lr_cc = lr_uc + lr_ind
     return {"lr_ind": float(lr_ind), "ind_pvalue": chi2_sf(lr_ind, 1), "lr_cc": float(lr_cc),
             "cc_pvalue": chi2_sf(lr_cc, 2), "miss_after_miss": float(pi11)}
+
+
+def holm(pvalues: object, alpha: float = 0.05) -> np.ndarray:
+    """Holm's step-down correction: which of m tests are rejected at family-wise level alpha.
+
+    pvalues: (m,) p-values in [0, 1] (NaN: not a test, never rejected, not counted in m).
+    Returns a (m,) bool array. Sorted ascending, p_(i) is rejected while p_(i) <= alpha / (m - i)
+    (i = 0, 1, ...); the first that is not stops the procedure. It controls the chance of even one
+    false "better than naive" among all m at alpha, whatever the dependence between the tests.
+    """
+    p = np.asarray(pvalues, dtype=np.float64).reshape(-1)
+    rejected = np.zeros(p.shape, dtype=bool)
+    valid = np.flatnonzero(np.isfinite(p))
+    m = len(valid)
+    if m == 0:
+        return rejected
+    order = valid[np.argsort(p[valid], kind="stable")]
+    thresholds = alpha / (m - np.arange(m))
+    ok = p[order] <= thresholds
+    stop = m if ok.all() else int(np.argmin(ok))
+    rejected[order[:stop]] = True
+    return rejected
+
+
+def multiple_testing(pvalues: object, ratios: object, alpha: float = 0.05) -> dict[str, float | int | str]:
+    """Honest counting over a family of model-vs-naive tests (one per sweep unit).
+
+    pvalues: (m,) two-sided Diebold–Mariano p-values; ratios: (m,) RMSE / naive of the same units
+    (below 1: the model's RMSE is lower). Returns the record's "multiple_testing" field:
+    method "holm", tests (finite p-values), better / worse (rejected by Holm with ratio below /
+    above 1), the raw counts at p < alpha (raw_better, raw_worse) and expected_by_chance
+    (alpha × tests: how many raw "differences" chance alone gives when no unit differs).
+    """
+    p = np.asarray(pvalues, dtype=np.float64).reshape(-1)
+    r = np.asarray(ratios, dtype=np.float64).reshape(-1)
+    if p.shape != r.shape:
+        raise DataError(f"{p.size} p-values but {r.size} ratios")
+    valid = np.isfinite(p) & np.isfinite(r)
+    p = np.where(valid, p, np.nan)
+    rejected = holm(p, alpha)
+    raw = valid & (p < alpha)
+    tests = int(valid.sum())
+    return {"method": "holm", "alpha": alpha, "tests": tests,
+            "better": int((rejected & (r < 1)).sum()), "worse": int((rejected & (r > 1)).sum()),
+            "raw_better": int((raw & (r < 1)).sum()), "raw_worse": int((raw & (r > 1)).sum()),
+            "expected_by_chance": round(alpha * tests, 1)}
+
+
+def multiple_testing_sentence(mt: dict[str, Any], unit: str = "cells") -> str:
+    """The counting in words: "31 of 500 cells differ from naive at p < 0.05, about 25 expected by
+    chance; none after Holm's correction" (better / worse named when some remain)."""
+    def number(name: str, default: float = 0.0) -> float:
+        value = mt.get(name, default)
+        return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else default
+
+    tests, alpha = int(number("tests")), number("alpha", 0.05) or 0.05
+    if tests <= 0:
+        return f"no {unit} with a test against naive yet"
+    raw = int(number("raw_better")) + int(number("raw_worse"))
+    better, worse = int(number("better")), int(number("worse"))
+    expected = number("expected_by_chance", alpha * tests)
+    chance = f"{expected:.0f}" if expected >= 1 else f"{expected:.2g}"
+    after = "none" if better + worse == 0 else " and ".join(
+        part for part in (f"{better} better" if better else "", f"{worse} worse" if worse else "") if part)
+    return (f"{raw} of {tests} {unit} differ from naive at p < {alpha:g}, about {chance} expected by chance; "
+            f"{after} after Holm's correction")

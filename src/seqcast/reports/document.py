@@ -459,7 +459,7 @@ def sweep_document(record: dict[str, Any], *, cell_reports: dict[str, str] | Non
     board = Section("Leaderboard")
     board.p("One row per configuration, best first, over its symbols and seeds: the mean test RMSE / naive "
             "(below 1: a lower RMSE than naive, a win only where the Diebold–Mariano test says so) with its "
-            "spread, the median Diebold–Mariano p, how many trainings beat or lost to naive at the 5 % level, "
+            "spread, the median Diebold–Mariano p, how many trainings beat or lost to naive (Holm-corrected), "
             "the mean 90 % interval coverage and fit time.")
     rows = []
     for row in record.get("leaderboard", []) or []:
@@ -472,6 +472,14 @@ def sweep_document(record: dict[str, Any], *, cell_reports: dict[str, str] | Non
                      f"{row.get('cells_done', 0)}/{row.get('cells', 0)}"])
     board.blocks.append(Table(["config", "RMSE / naive", "sd", "DM p (median)", "beat / lost", "coverage",
                                "fit s", "cells"], rows))
+    counted = record.get("multiple_testing")
+    if isinstance(counted, dict):
+        from seqcast.forecast.stats import multiple_testing_sentence
+
+        unit = "backtests" if spec.get("backtest") else "cells"
+        board.p(multiple_testing_sentence(counted, unit) + ". \"Beat / lost\" counts them after Holm's "
+                "correction over all the sweep's tests: at p < 0.05 alone, chance makes about one test in twenty "
+                "look like a difference.")
     if rows:
         board.blocks.append(Chart("leaderboard", sweep_figure(record), "RMSE / naive per configuration"))
 

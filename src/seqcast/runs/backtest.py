@@ -127,6 +127,8 @@ def walk_forward(
     """
     import pandas as pd
 
+    from seqcast.runs.fanout import fan_out
+
     values = np.asarray(values, dtype=np.float64)
     dates = pd.DatetimeIndex(dates)
     if len(dates) != len(values):
@@ -159,7 +161,7 @@ def walk_forward(
         pool: Executor = (LocalExecutor(workers, threads=max(1, available_cpus() // workers))
                           if executor is None else executor)
         try:
-            for outcome in pool.run(tasks):
+            for outcome in fan_out(pool, tasks):  # Ctrl-C or SIGTERM: workers stopped, KeyboardInterrupt
                 if not outcome.ok:
                     if isinstance(outcome.exception, SeqcastError):
                         raise outcome.exception
