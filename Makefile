@@ -1,4 +1,5 @@
-# One command each: `make demo` sets up and runs the main job, `make test` sets up and runs the tests.
+# One command each: `make demo` sets up and runs the main job, `make test` sets up and runs the tests,
+# `make docs` sets up and builds the documentation site (CI runs `make test docs`).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -6,14 +7,14 @@ BIN := $(VENV)/bin
 # and pip does not pull a multi-GB CUDA build. Override with TORCH= to skip it.
 TORCH ?= torch==2.13.0
 
-.PHONY: setup demo test lint typecheck bench clean
+.PHONY: setup demo test lint typecheck docs bench clean
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(if $(TORCH),$(BIN)/python -m pip install --quiet $(TORCH))
-	$(BIN)/python -m pip install --quiet -e ".[dev,ray]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,ray,docs]"
 	touch $@
 
 demo: setup
@@ -37,8 +38,13 @@ typecheck: setup
 test: lint typecheck
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
+# The site from docs/ and mkdocs.yml, warnings as errors, into site/ (the API pages from the
+# docstrings). NO_MKDOCS_2_WARNING silences mkdocs-material's banner about MkDocs 2.0.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 bench: setup
 	$(BIN)/python benchmarks/bench.py
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) build dist site src/*.egg-info .pytest_cache .ruff_cache .mypy_cache

@@ -2,6 +2,7 @@
 
     python benchmarks/sweep_bench.py                  # 16 cells: --model lstm,gru --lookback 30,60 --seeds 4
     python benchmarks/sweep_bench.py --repeats 3 --json-out /tmp/sweep.json
+    python benchmarks/sweep_bench.py --symbols 100,300,1000   # at scale: cells/s, driver CPU, disk, memory
 
 Both sides run as separate processes in one temporary SEQCAST_HOME holding the bundled
 sample from 2015-01-01, with one torch thread per training (the sweep's workers use one
@@ -40,11 +41,78 @@ def seqcast(home: Path, *args: str) -> tuple[float, str]:
     return wall, out.stdout
 
 
+def at_scale(n_symbols: int, workers: int | None, backend: str, address: str | None) -> dict[str, object]:
+    """A --symbol-file sweep over n synthetic 400-day series, one tiny cell each, --keep-runs none:
+    wall time, cells per second, the driver's own CPU and peak memory, and disk per cell."""
+    home = Path(tempfile.mkdtemp(prefix="seqcast-sweep-scale-"))
+    try:
+        import numpy as np
+        import pandas as pd
+
+        from seqcast import api
+
+        names = [f"s{i:04d}" for i in range(n_symbols)]
+        days = pd.bdate_range("2024-01-01", periods=400, name="Date")
+        for i, name in enumerate(names):  # random walks: no config should beat naive after Holm
+            walk = 100 * np.exp(np.cumsum(np.random.default_rng(i).normal(0, 0.01, 400)))
+            csv = home / f"{name}.csv"
+            pd.DataFrame({"Close": walk}, index=days).to_csv(csv)
+            api.fetch(name, csv=csv, home=home)
+            csv.unlink()
+        (home / "symbols.txt").write_text("\n".join(names) + "\n")
+        cmd = [sys.executable, "-c", DRIVER, str(home), *(["--workers", str(workers)] if workers else []),
+               "--backend", backend, *(["--address", address] if address else [])]
+        started = time.perf_counter()
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        wall = time.perf_counter() - started
+        if out.returncode != 0:
+            raise SystemExit(f"the sweep failed:\n{out.stderr[-2000:]}")
+        stats = json.loads(out.stdout.strip().splitlines()[-1])
+        disk = sum(f.stat().st_size for f in (home / "sweeps").rglob("*") if f.is_file())
+        if (home / "runs").is_dir():
+            disk += sum(f.stat().st_size for f in (home / "runs").rglob("*") if f.is_file())
+        return {"symbols": n_symbols, "cells": stats["cells"], "wall_s": round(wall, 2),
+                "cells_per_s": round(stats["cells"] / wall, 2), "fit_s_sum": round(stats["fit_s"], 2),
+                "driver_cpu_s_per_cell": round(stats["driver_cpu_s"] / stats["cells"], 4),
+                "driver_max_rss_mb": round(stats["max_rss_kb"] / 1024, 1),
+                "disk_kb_per_cell": round(disk / 1024 / stats["cells"], 2), "backend": backend,
+                "multiple_testing": stats["multiple_testing"]}
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+DRIVER = """
+import json, resource, sys, time
+from seqcast.runs import sweep as sw
+home, rest = sys.argv[1], sys.argv[2:]
+opts = dict(zip(rest[::2], rest[1::2]))
+spec = sw.SweepSpec(sw.parse_grid_args(["--epochs", "1", "--hidden", "8", "--lookback", "10", "--patience", "0",
+                                        "--threads", "1", "--no-shrink"]), sw.read_symbol_file(home + "/symbols.txt"))
+workers = int(opts["--workers"]) if "--workers" in opts else None
+result = sw.run_sweep(spec, home=home, keep_runs="none", workers=workers, backend=opts.get("--backend", "local"),
+                      address=opts.get("--address"))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"cells": len(result.cells), "fit_s": sum(c.get("seconds") or 0 for c in result.cells),
+                  "multiple_testing": result.data["multiple_testing"],
+                  "driver_cpu_s": usage.ru_utime + usage.ru_stime, "max_rss_kb": usage.ru_maxrss}))
+"""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument("--symbols", help="comma list of symbol counts: the at-scale mode (e.g. 100,300,1000)")
+    parser.add_argument("--workers", type=int, default=None, help="at-scale mode: the sweep's --workers")
+    parser.add_argument("--backend", default="local", help="at-scale mode: local or ray (with --address)")
+    parser.add_argument("--address", default=None)
     args = parser.parse_args()
+    if args.symbols:
+        rows = [at_scale(int(n), args.workers, args.backend, args.address) for n in args.symbols.split(",")]
+        print(json.dumps(rows, indent=1))
+        if args.json_out:
+            args.json_out.write_text(json.dumps(rows, indent=1) + "\n")
+        return
 
     home = Path(tempfile.mkdtemp(prefix="seqcast-sweep-bench-"))
     try:

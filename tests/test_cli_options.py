@@ -21,6 +21,7 @@ from seqcast.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from seqcast.data import sources
 from seqcast.data.sources import FetchResult
 from seqcast.runs import sweep as sw
+from seqcast.runs.grid import NOT_IN_GRID
 
 runner = CliRunner()
 FIELDS = [f"{section}.{f.name}" for section, cls in (("data", DataConfig), ("model", ModelConfig),
@@ -111,7 +112,7 @@ def test_train_and_backtest_share_each_declaration():
 
 def test_sweep_takes_every_run_option_by_the_same_flag():
     grid = sw.grid_options()  # flag -> (config key, type)
-    table = {o.long: o for o in RUN_OPTIONS if o.name not in sw.NOT_IN_GRID}
+    table = {o.long: o for o in RUN_OPTIONS if o.name not in NOT_IN_GRID}
     assert set(grid) == set(table)
     for flag, (key, _tp) in grid.items():
         assert key == ("model" if table[flag].field == "model.kind" else table[flag].field_name)

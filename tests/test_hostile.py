@@ -89,7 +89,7 @@ def char_device(path: Path) -> Path:
 def test_a_fifo_without_a_reader_is_refused_in_one_line_and_stays_a_fifo(tmp_path):
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    with pytest.raises(SeqcastError, match="FIFO .* that no process is reading"):
+    with pytest.raises(SeqcastError, match=r"FIFO .* that no process is reading"):
         fileio.write_text(fifo, "x")
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and os.listdir(tmp_path) == ["fifo"]
 

@@ -82,7 +82,7 @@ def test_run_report_is_one_self_contained_html_file(home):
     # What a reader needs: the data, the split with dates, naive, the verdict, the tests, the files.
     meta = run.meta
     for needle in ("sine", "synthetic", meta["split"]["test_first"], meta["split"]["train_last"],
-                   "naive", run.metrics["verdict"], "Diebold", "Lag diagnosis", "predictions.csv",
+                   "naive", run.metrics["verdict"], "Diebold", "Pesaran–Timmermann", "predictions.csv",
                    str(run.path), "seqcast train --symbol sine", "generator"):
         assert needle in text, needle
 

@@ -205,13 +205,14 @@ def test_resume_after_an_interrupted_sweep(fetched, workspace):
     assert again.exit_code == 2  # --resume takes the sweep as saved
 
 
-def dying_train_cell(series):
+def dying_train_cell(series, cfg=None):
     """Kills its own worker process: once for seed 1 (then trains), every time for seed 2."""
-    marker = Path(os.environ["SEQCAST_TEST_MARKER"]) / f"seed{series.cfg.train.seed}"
-    if series.cfg.train.seed == 2 or (series.cfg.train.seed == 1 and not marker.exists()):
+    seed = (cfg or series.cfg).train.seed
+    marker = Path(os.environ["SEQCAST_TEST_MARKER"]) / f"seed{seed}"
+    if seed == 2 or (seed == 1 and not marker.exists()):
         marker.touch()
         os.kill(os.getpid(), signal.SIGKILL)
-    return sw.train_cell(series)
+    return sw.train_cell(series, cfg)
 
 
 def test_a_killed_worker_fails_only_its_cell_and_is_retried_once(fetched, monkeypatch, tmp_path):

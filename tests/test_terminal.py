@@ -266,11 +266,15 @@ def test_dates_near_year_one_are_refused_with_one_line(workspace, tmp_path) -> N
 
 
 def test_readme_plot_example_is_an_unambiguous_prefix() -> None:
-    readme = (ROOT / "README.md").read_text()
-    ids = set(re.findall(r"\b\d{8}-\d{6}\.\d{3}-[a-z]+-[a-z0-9]+-[0-9a-f]{4}\b", readme))
-    for prefix in re.findall(r"seqcast plot (\d{8}-\d+)", readme):
+    # The README and the docs/ pages show one workspace's runs: a shortened id they give names one.
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    text = "\n".join(page.read_text(encoding="utf-8") for page in pages)
+    ids = set(re.findall(r"\b\d{8}-\d{6}\.\d{3}-[a-z]+-[a-z0-9]+-[0-9a-f]{4}\b", text))
+    prefixes = re.findall(r"seqcast (?:plot|report|runs show|runs export|runs rm|predict-next) (\d{8}-\d+)\b", text)
+    assert "20261130-151444" in prefixes  # the docs still show the example this test checks
+    for prefix in prefixes:
         matching = {i for i in ids if i.startswith(prefix)}
-        assert len(matching) <= 1, (prefix, matching)
+        assert len(matching) == 1, (prefix, matching)
 
 
 def test_the_fetch_hint_names_a_source_that_has_the_symbol(workspace) -> None:

@@ -46,7 +46,8 @@ def test_pegged_level_model_is_worse_than_exact_naive(tmp_path, workspace):
     assert report.exit_code == 0, report.output
     text = (tmp_path / "r.md").read_text()
     assert "worse than naive (naive is exact" in text
-    assert "p = n/a (naive is exact: any error is worse, nothing to test)" in text
+    assert "test vs naive (Diebold–Mariano): worse than naive (naive is exact here: its RMSE is 0; no test needed)" \
+        in text  # the terminal's sentence, word for word
 
 
 def test_weekly_run_without_intervals_says_why_and_what_to_do(tmp_path, workspace):
@@ -83,9 +84,9 @@ def test_lag_warning_speaks_the_calendars_unit(frequency, words):
 
 
 def test_report_lag_sentence_in_weeks():
-    from seqcast.reports.document import _lag_sentence
+    from seqcast.reports.findings import lag_finding
 
     test = {"lag_detected": True, "lag_ratio": 0.8, "rmse_ratio": 1.2, "dm_pvalue": 0.01}
-    sentence = _lag_sentence(test, 1.0, {"frequency": "weekly"})
+    sentence = lag_finding(test, 1.0, {"calendar": {"frequency": "weekly"}}).text
     assert "previous week's price" in sentence and "a week late" in sentence and "day" not in sentence
     assert lag_words({"frequency": "daily"}) == ("day", "yesterday")

@@ -1,4 +1,4 @@
-"""The Python API: everything the CLI does, as functions.
+"""The Python API: everything the CLI does, as functions, plus seqcast.fit on data held in memory.
 
     from seqcast import api
     api.fetch("eurpln", source="sample")
@@ -6,10 +6,15 @@
     print(result.run.metrics["test"]["rmse_ratio"])
     print(api.predict_next().rows[0])
 
-Every function takes `home` (the workspace root; default $SEQCAST_HOME or
-~/.seqcast) and raises only SeqcastError subclasses for problems a user can fix.
-This module is a thin facade: the logic lives in the modules named below, and the
-names re-exported here (train, predict_next, SeriesInput, ...) are theirs.
+    fitted = api.fit(close_series, epochs=20)    # no workspace: seqcast.fitted
+    ws = api.Workspace("~/fx")                   # the verbs as methods: seqcast.runs.session
+
+Every workspace function takes `home` (the workspace root; default $SEQCAST_HOME or
+~/.seqcast) and is a thin wrapper of the Workspace method of the same name; all raise only
+SeqcastError subclasses for problems a user can fix. This module is a thin facade: the logic
+lives in the modules named below, and the names re-exported here are theirs. `__all__` lists
+the verbs and their result types; the internals still importable from here for older code
+(fit_run, save_run, load_input, fingerprint, CSV_FLOAT_FORMAT, SEED_METRICS, ...) are not in it.
 """
 
 from __future__ import annotations
@@ -19,22 +24,31 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqcast.config import DataConfig, ModelConfig, RunConfig, RunOptions, TrainConfig, make_config
-from seqcast.data.store import Store, StoredSeries, check_source_name, fetch_series, load_stored
-from seqcast.inputs.loading import SeriesInput, fingerprint, load_input
+from seqcast.data.store import StoredSeries
+from seqcast.fitted import Fitted, fit, load
 from seqcast.reports.outputs import find, plot, report
-from seqcast.runs.backtests import BacktestRecord, predictions_csv, save_backtest
+from seqcast.runs.backtests import BacktestRecord
 from seqcast.runs.predict_next import Forecast, predict_next
-from seqcast.runs.registry import CSV_FLOAT_FORMAT, Run, RunStore
-from seqcast.runs.seeds import SEED_METRICS, SeedsResult, train_seeds
-from seqcast.runs.train import RunRecord, TrainResult, backtest, fit_run, save_run, train
-from seqcast.workspace import Workspace
+from seqcast.runs.registry import Run
+from seqcast.runs.seeds import SeedsResult, train_seeds
+from seqcast.runs.session import Workspace
+from seqcast.runs.train import TrainResult, backtest, train
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     import pandas as pd
 
+    from seqcast.runs.backtest import BacktestResult
     from seqcast.runs.sweep import Sweep
+
+# Internals that older code imports from here; not part of the API (not in __all__).
+from seqcast.data.store import Store, check_source_name, fetch_series, load_stored  # noqa: F401
+from seqcast.inputs.loading import SeriesInput, fingerprint, load_input  # noqa: F401
+from seqcast.runs.backtests import predictions_csv, save_backtest  # noqa: F401
+from seqcast.runs.registry import CSV_FLOAT_FORMAT, RunStore  # noqa: F401
+from seqcast.runs.seeds import SEED_METRICS  # noqa: F401
+from seqcast.runs.train import RunRecord, fit_run, save_run  # noqa: F401
 
 # --------------------------------------------------------------------------- data
 
@@ -54,39 +68,37 @@ def fetch(
     date_format: str | None = None,
     options: dict[str, Any] | None = None,
 ) -> StoredSeries:
-    """Fetch a series and store it; a later fetch only asks for the newest days.
+    """Fetch a series and store it; a later fetch only asks for the newest days (Workspace.fetch)."""
+    return Workspace(home).fetch(symbol, source=source, start=start, end=end, interval=interval, csv=csv,
+                                 apikey=apikey, domain=domain, full=full, date_format=date_format, options=options)
 
-    `csv=` imports a file (source "csv"); `date_format` ("dmy", "mdy" or "ymd") reads its
-    dates when they read both day- and month-first. Stored rows are kept: new rows are merged
-    in, and the newer value wins on dates both have; `full=True` replaces the stored
-    series instead (a generated series, source "synthetic", is always replaced). A download
-    that fails, is cut off or holds implausible values leaves what was stored untouched
-    (see Store.fetch). `options=` passes source settings such as
-    {"length": 1000, "noise": 0.1, "period": 20, "seed": 0} for "synthetic".
-    """
-    return fetch_series(Workspace.resolve(home), symbol, source=source, start=start, end=end,
-                        interval=interval, csv=csv, apikey=apikey, domain=domain, full=full,
-                        date_format=date_format, options=options)
+
+def sample(symbol: str = "eurpln") -> pd.Series:
+    """A bundled sample as a pandas Series of closes named `symbol` (DatetimeIndex "Date"), ready for
+    fit; "eurpln": the ECB's EUR/PLN reference rate (PLN per EUR) from 1999, offline. Raises NoDataError
+    for a symbol the sample does not have."""
+    from seqcast.data.sources.sample import sample_series
+
+    return sample_series(symbol)
 
 
 def remove_series(
     symbol: str, *, source: str | None = None, home: Path | str | None = None
 ) -> list[StoredSeries]:
     """Delete a stored series (from one source, or from every source that has it); what was removed."""
-    check_source_name(source)
-    return Store(Workspace.resolve(home)).remove(symbol, source)
+    return Workspace(home).remove_series(symbol, source=source)
 
 
 def stored_series(home: Path | str | None = None) -> list[StoredSeries]:
     """Every series in the workspace's store."""
-    return Store(Workspace.resolve(home)).list()
+    return Workspace(home).stored_series()
 
 
 def load_series(
     symbol: str | None = None, source: str | None = None, home: Path | str | None = None
 ) -> tuple[StoredSeries, pd.DataFrame]:
     """A stored series (the most recently fetched when symbol is None) and its frame."""
-    return load_stored(Workspace.resolve(home), symbol, source)
+    return Workspace(home).series(symbol, source)
 
 
 # --------------------------------------------------------------------------- sweeps
@@ -106,34 +118,24 @@ def sweep(
     home: Path | str | None = None,
     on_cell_end: Callable[[dict[str, Any], int, int], None] | None = None,
 ) -> Sweep:
-    """Train every cell of a grid (options × symbols × seeds, or × backtest folds); see seqcast.runs.sweep.
+    """Train every cell of a grid (options × symbols × seeds, or × backtest folds); see Workspace.sweep.
 
     grid maps train options (as for train(): model, lookback, lr, ...) to a value or a list of
     values: sweep({"model": ["lstm", "gru"], "lookback": [20, 60]}, symbols=["eurpln"], seeds=3).
     Each cell is saved as a run; the record with its leaderboard as <home>/sweeps/<id>.json.
     """
-    from seqcast.runs.sweep import SweepSpec, run_sweep
-
-    spec = None
-    if resume is None:
-        values = {k: list(v) if isinstance(v, (list, tuple)) else [v] for k, v in (grid or {}).items()}
-        spec = SweepSpec(values, list(symbols) if symbols else [None], seeds, seed, backtest)
-    return run_sweep(spec, resume=resume, home=home, backend=backend, address=address, workers=workers,
-                     on_cell_end=on_cell_end)
+    return Workspace(home).sweep(grid, symbols=symbols, seeds=seeds, seed=seed, backtest=backtest, resume=resume,
+                                 backend=backend, address=address, workers=workers, on_cell_end=on_cell_end)
 
 
 def list_sweeps(home: Path | str | None = None) -> list[Sweep]:
     """Saved sweeps, oldest first."""
-    from seqcast.runs.sweep import list_sweeps as listed
-
-    return listed(home)
+    return Workspace(home).sweeps()
 
 
 def load_sweep(sweep_id: str | None = None, home: Path | str | None = None) -> Sweep:
     """A sweep record by id or unique prefix (the latest when None)."""
-    from seqcast.runs.sweep import load_sweep as loaded
-
-    return loaded(sweep_id, home)
+    return Workspace(home).load_sweep(sweep_id)
 
 
 # --------------------------------------------------------------------------- runs and backtests
@@ -141,26 +143,22 @@ def load_sweep(sweep_id: str | None = None, home: Path | str | None = None) -> S
 
 def list_runs(home: Path | str | None = None) -> list[Run]:
     """Completed runs, oldest first."""
-    return RunStore(Workspace.resolve(home)).list()
+    return Workspace(home).runs()
 
 
 def load_run(run_id: str | None = None, home: Path | str | None = None) -> Run:
     """A run by id or unique id prefix; the latest when None."""
-    return RunStore(Workspace.resolve(home)).get(run_id)
+    return Workspace(home).run(run_id)
 
 
 def list_backtests(home: Path | str | None = None) -> list[str]:
     """Ids of saved backtests, oldest first."""
-    from seqcast.runs.backtests import backtest_ids
-
-    return backtest_ids(Workspace.resolve(home))
+    return Workspace(home).backtests()
 
 
 def load_backtest(backtest_id: str | None = None, home: Path | str | None = None) -> BacktestRecord:
     """A saved backtest by id or unique prefix (the latest when None)."""
-    from seqcast.runs.backtests import get_backtest
-
-    return get_backtest(Workspace.resolve(home), backtest_id)
+    return Workspace(home).load_backtest(backtest_id)
 
 
 def remove(found: Run | BacktestRecord) -> None:
@@ -172,14 +170,22 @@ def remove(found: Run | BacktestRecord) -> None:
 
 def export_predictions(ident: str | None = None, home: Path | str | None = None) -> str:
     """A run's predictions.csv as text; for a backtest, every fold's test forecasts."""
-    return predictions_csv(find(ident, home))
+    return Workspace(home).export_predictions(ident)
 
 
-__all__ = [
-    "DataConfig", "Forecast", "ModelConfig", "RunConfig", "RunRecord", "SeedsResult", "SeriesInput",
-    "TrainConfig", "TrainResult", "backtest", "fetch", "fit_run", "list_runs", "list_sweeps", "load_input",
-    "load_run", "load_series", "load_sweep", "make_config", "plot", "predict_next", "save_backtest", "save_run",
-    "stored_series", "sweep", "train", "train_seeds",
+__all__ = [  # the verbs, their results and the configuration they take
+    "BacktestRecord", "BacktestResult", "DataConfig", "Fitted", "Forecast", "ModelConfig", "Run", "RunConfig",
+    "RunOptions", "SeedsResult", "StoredSeries", "Sweep", "TrainConfig", "TrainResult", "Workspace", "backtest",
+    "export_predictions", "fetch", "find", "fit", "list_backtests", "list_runs", "list_sweeps", "load",
+    "load_backtest", "load_run", "load_series", "load_sweep", "make_config", "plot", "predict_next", "remove",
+    "remove_series", "report", "sample", "stored_series", "sweep", "train", "train_seeds",
 ]
-__all__ += ["export_predictions", "find", "list_backtests", "load_backtest", "remove", "report"]
-__all__ += ["CSV_FLOAT_FORMAT", "SEED_METRICS", "BacktestRecord", "RunOptions", "fingerprint", "remove_series"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("BacktestResult", "Sweep"):  # imported on use: sweeps and backtests pull in more
+        from seqcast.runs.backtest import BacktestResult
+        from seqcast.runs.sweep import Sweep
+
+        return {"BacktestResult": BacktestResult, "Sweep": Sweep}[name]
+    raise AttributeError(f"module 'seqcast.api' has no attribute {name!r}")

@@ -30,6 +30,9 @@ class Workspace:
     @classmethod
     def resolve(cls, home: Path | str | None = None) -> Workspace:
         """Pick the root: explicit argument, then $SEQCAST_HOME, then ~/.seqcast."""
+        if home is not None and not isinstance(home, (str, os.PathLike)):
+            raise WorkspaceError(f"home must be a folder path (a str or pathlib.Path), got {home!r}; "
+                                 "pass --home or set SEQCAST_HOME")
         try:
             if home is None:
                 home = os.environ.get(ENV_HOME) or default_home()
@@ -49,6 +52,10 @@ class Workspace:
                 raise WorkspaceError(
                     f"cannot write the workspace {root}: {exc.strerror}; {WRITE_HINT}"
                 ) from None
+        if root.exists() and not root.is_dir():  # refused here, not listed as an empty workspace
+            raise WorkspaceError(
+                f"the workspace {root} is a file, not a folder; choose another with --home or SEQCAST_HOME"
+            )
         return cls(root)
 
     @property

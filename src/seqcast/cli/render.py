@@ -113,55 +113,33 @@ def _print_report(run: Any) -> None:
     table.add_row("direction %", da[0], "", da[1], "")
     table.add_row("RMSE / naive", _num(m["train"]["rmse_ratio"], 4), "", _num(m["test"]["rmse_ratio"], 4), "")
     out.print(table)
-    test = m["test"]
-    from seqcast.forecast.metrics import lag_warning, naive_is_exact
+    from seqcast.reports.findings import run_findings
 
-    colour = "red" if naive_is_exact(test) else _ratio_colour(test["rmse_ratio"], test.get("dm_pvalue"))
-    out.print(f"test vs naive (Diebold–Mariano): [{colour}]{m['verdict']}[/]")
-    for line in _quality_lines(test):
-        out.print(line)
-    if not meta.get("interval_widths") and "interval_coverage" not in test:
-        from seqcast.forecast.evaluation import no_intervals_reason
-
-        val_windows = meta.get("split", {}).get("windows", {}).get("val")
-        out.print(f"[yellow]no intervals:[/] {no_intervals_reason(val_windows)}")
-    shrinkage_weight = meta.get("shrinkage_weight", 1.0)
-    if shrinkage_weight == 0.0:
-        out.print("[yellow]no signal:[/] on the validation tail the network's moves did not beat "
-                  "'no change', so its forecasts were shrunk to the naive forecast "
-                  "(direction shown is the network's own)")
-    elif shrinkage_weight < 1.0:
-        out.print(f"predicted moves scaled by {shrinkage_weight:.3f} (fitted on the validation tail)")
-    if "linear_rmse_ratio" in test:
-        out.print(f"linear regression on the same inputs: ratio {_num(test['linear_rmse_ratio'], 4)}")
-    _print_inputs(out, meta)
-    beats = test["rmse_ratio"] < 1 and (test.get("dm_pvalue") or 1.0) < 0.05
-    if test.get("lag_detected") and shrinkage_weight > 0.0 and not beats:  # a significant win is no lag
-        out.print("[yellow]lag warning:[/] " + lag_warning(meta.get("calendar")))
+    found = run_findings(m, meta)
+    for finding in found:
+        if finding.key == "lag":
+            _print_inputs(out, meta)  # the run's inputs come before the lag warning
+        out.print(_finding_markup(finding))
+    if not any(f.key == "lag" for f in found):
+        _print_inputs(out, meta)
     out.print(f"run id: [bold]{run.run_id}[/]")
     out.print(f"files: {run.path} (predictions.csv; seqcast report {run.run_id[:15]} for a report)", soft_wrap=True)
 
 
-def _quality_lines(test: dict[str, Any]) -> list[str]:
-    """Direction against the right null, and the interval's quality next to a GARCH(1,1) band."""
-    from seqcast.forecast.metrics import p_text
+_TONE_COLOURS = {"good": "green", "bad": "red", "neutral": "yellow"}
 
-    lines = []
-    if "pt_pvalue" in test:
-        lines.append(f"direction: {_num(100 * test['directional_accuracy'], 3)} % called right; always the "
-                     f"majority direction: {_num(100 * test['majority_direction_accuracy'], 3)} % "
-                     f"(Pesaran–Timmermann p = {p_text(test['pt_pvalue'])}, one-sided)")
-    if "interval_coverage" in test:
-        pct = {k: f"{100 * test.get(f'interval_coverage_{k}', math.nan):.1f}" for k in ("calm", "mid", "wild")}
-        lines.append(f"{test['interval_level']:.0%} intervals covered {100 * test['interval_coverage']:.1f} % "
-                     f"of test days (calm / middle / wild third by recent volatility: "
-                     f"{pct['calm']} / {pct['mid']} / {pct['wild']} %)")
-    if "garch_interval_score" in test:
-        ratio = test["interval_score_ratio"]
-        lines.append(f"interval score {_num(test['interval_score'], 4)} vs {_num(test['garch_interval_score'], 4)} "
-                     f"for a GARCH(1,1) band (ratio {_num(ratio, 4)}, Diebold–Mariano p = "
-                     f"{p_text(test['interval_score_dm_pvalue'])}; lower is better)")
-    return lines
+
+def _finding_markup(finding: Any) -> str:
+    """A finding (seqcast.reports.findings) in rich markup: a verdict's words in its colour, a warning's
+    lead in yellow."""
+    from rich.markup import escape
+
+    lead, words, tail = escape(finding.lead), escape(finding.words), escape(finding.tail)
+    if finding.tone == "warning":
+        return f"[yellow]{lead.rstrip()}[/] {words}{tail}" if lead else f"{words}{tail}"
+    if finding.tone in _TONE_COLOURS:
+        return f"{lead}[{_TONE_COLOURS[finding.tone]}]{words}[/]{tail}"
+    return f"{lead}{words}{tail}"
 
 
 def _print_inputs(out: Any, meta: dict[str, Any]) -> None:
@@ -197,16 +175,14 @@ def _print_backtest(result: Any) -> None:
               f"folds, each trained from {first.train_first} to the day before its test block "
               f"({result.workers} worker{'s' if result.workers > 1 else ''})")
     out.print(table)
-    from seqcast.forecast.metrics import SIGNIFICANCE
+    from seqcast.reports.findings import backtest_findings
 
-    colour = _ratio_colour(result.pooled["rmse_ratio"], result.pooled.get("dm_pvalue"))
-    beats = sum(1 for f in result.folds
-                if f.metrics["rmse_ratio"] < 1 and f.metrics.get("dm_pvalue", math.nan) < SIGNIFICANCE)
-    out.print(f"pooled test vs naive (Diebold–Mariano): [{colour}]{result.verdict}[/]; {beats} of "
-              f"{len(result.folds)} folds beat naive significantly")
+    verdict, *rest = backtest_findings(result.pooled, result.verdict, [f.metrics for f in result.folds],
+                                       result.linear)
+    out.print(_finding_markup(verdict))
     _print_data_warnings(result.meta)
-    if result.linear:
-        out.print(f"linear regression on the same inputs: pooled ratio {_num(result.linear['rmse_ratio'], 4)}")
+    for finding in rest:
+        out.print(_finding_markup(finding))
     if result.path:
         out.print(f"saved: {result.path}", soft_wrap=True)
 
@@ -225,6 +201,12 @@ def _cell_line(sweep: Any, cell: dict[str, Any], done: int, total: int) -> str:
     ident = cell.get("run_id") or ""
     return (f"{escape(what)}: RMSE/naive [{colour}]{_num(ratio, 4)}[/] (DM p {_num(test.get('dm_pvalue'), 2)}), "
             f"{cell.get('seconds', 0):.1f} s{where} {ident}").rstrip()
+
+
+def _holm_count(row: dict[str, Any], side: str) -> str:
+    """"0 (3)": units better (or worse) than naive after Holm's correction, and at p < 0.05 alone."""
+    raw = row.get(f"{side}_raw")
+    return f"{row[f'{side}_than_naive']}" + (f" ({raw})" if raw is not None else "")
 
 
 def _print_leaderboard(sweep: Any) -> None:
@@ -248,11 +230,16 @@ def _print_leaderboard(sweep: Any) -> None:
             f" ± {_num(sd, 2)}" if sd is not None else "")
         cov = row["interval_coverage_mean"]
         table.add_row(str(rank), escape(row["label"]), str(row["units"]), ratio, _num(row["dm_pvalue_median"], 2),
-                      str(row["better_than_naive"]), str(row["worse_than_naive"]),
+                      _holm_count(row, "better"), _holm_count(row, "worse"),
                       "–" if cov is None else f"{100 * cov:.1f} %", _num(row["fit_seconds_mean"], 2))
     _print_table(out, table)
     out.print(f"RMSE/naive: mean ± sd over the {unit}; DM p: their median Diebold–Mariano p against naive; "
-              f"better / worse: {unit} whose test says so at p < 0.05 (the rest cannot be told apart from naive)")
+              f"better / worse: {unit} whose test says so after Holm's correction over all the sweep's tests "
+              "(in brackets: at p < 0.05 alone)", soft_wrap=True)
+    if isinstance(sweep.data.get("multiple_testing"), dict):
+        from seqcast.forecast.stats import multiple_testing_sentence
+
+        out.print(multiple_testing_sentence(sweep.data["multiple_testing"], unit), soft_wrap=True)
     for cell in sweep.cells:
         if cell["status"] == "failed":
             out.print(f"[red]failed[/] cell {cell['cell'] + 1} ({escape(cell['symbol'] or '')} seed {cell['seed']}): "

@@ -32,6 +32,9 @@ def sweep(
     symbol: Annotated[list[str] | None, typer.Option(
         "--symbol", help="Stored symbol; repeat it (or give a comma list) for several \\[default: the last "
         "fetched].")] = None,
+    symbol_file: Annotated[Path | None, typer.Option(
+        "--symbol-file", help="A file with one SYMBOL or SYMBOL:SOURCE per line (# comments, blank lines "
+        "skipped): a sweep over many series.")] = None,
     config: Annotated[Path | None, typer.Option(
         "--config", help="A TOML file with the grid: option = value or \\[values], symbol, seeds, backtest.")] = None,
     seeds: Annotated[int | None, typer.Option(help="Seeds per config and symbol: --seed, --seed+1, ... "
@@ -44,6 +47,9 @@ def sweep(
     address: AddressOption = None,
     workers: Annotated[int | None, typer.Option(help="Cells run at once \\[default: one per CPU core this "
                                                      "process may use; on Ray, the cluster's CPUs].")] = None,
+    keep_runs: Annotated[str, typer.Option(
+        "--keep-runs", help="Which cells get a run folder: all, best:N (the N lowest RMSE / naive) or none; "
+        "every cell's config, seed, metrics and fit time are in the sweep's results table either way.")] = "all",
     resume: Annotated[str | None, typer.Option(help="Finish the unfinished cells of a sweep (its id).")] = None,
     as_json: JsonOption = False,
     home: HomeOption = None,
@@ -82,9 +88,10 @@ def sweep(
             except ConfigError as exc:
                 raise typer.BadParameter(str(exc), ctx) from None
             written: dict[str, Any] = sw.read_config_file(config) if config else {"grid": {}}
-            symbols: list[str | None] = [s for text in (symbol or []) for s in text.split(",") if s.strip()]
-            if symbol and not symbols:  # --symbol '' is no "the last fetched" (that is: leave --symbol out)
-                raise ConfigError("--symbol is empty; give a value (or leave --symbol out for the last fetched)")
+            symbols: list[str | None] = list(sw.symbol_args(symbol or []))
+            if symbol_file is not None:
+                symbols += sw.read_symbol_file(symbol_file)
+            sw.parse_keep_runs(keep_runs)
             spec = sw.SweepSpec(
                 grid={**written["grid"], **grid},
                 symbols=symbols or written.get("symbols") or [None],
@@ -92,7 +99,8 @@ def sweep(
                 seed=seed if seed is not None else written.get("seed", 0),
                 backtest=backtest if backtest is not None else written.get("backtest", 0),
             )
-        elif ctx.args or config or symbol or seeds is not None or backtest is not None:
+        elif ctx.args or config or symbol or symbol_file or seeds is not None or backtest is not None \
+                or keep_runs != "all":
             raise typer.BadParameter("--resume takes the sweep as it was saved; give no other grid options", ctx)
         if resume is not None:
             saved = sw.load_sweep(resume, home)
@@ -107,7 +115,7 @@ def sweep(
                     _print_leaderboard(saved)
                 return
         try:
-            result = _run(sw, spec, resume, home, backend, address, workers, quiet=as_json)
+            result = _run(sw, spec, resume, home, backend, address, workers, keep_runs, quiet=as_json)
         except sw.SweepInterrupted as stop:
             _console(stderr=True).print(
                 f"[yellow]interrupted[/]: {stop.done} of {stop.total} cells finished and saved; "
@@ -128,9 +136,10 @@ def _strict(sw: Any, result: Any) -> Any:
 
 
 def _run(sw: Any, spec: Any, resume: str | None, home: Path | None, backend: str, address: str | None,
-         workers: int | None, *, quiet: bool) -> Any:
+         workers: int | None, keep_runs: str, *, quiet: bool) -> Any:
     if quiet:
-        return sw.run_sweep(spec, resume=resume, home=home, backend=backend, address=address, workers=workers)
+        return sw.run_sweep(spec, resume=resume, home=home, backend=backend, address=address, workers=workers,
+                            keep_runs=keep_runs)
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -166,7 +175,7 @@ def _run(sw: Any, spec: Any, resume: str | None, home: Path | None, backend: str
 
     try:
         return sw.run_sweep(spec, resume=resume, home=home, backend=backend, address=address, workers=workers,
-                            on_start=on_start, on_cell_end=on_cell_end, on_retry=on_retry)
+                            keep_runs=keep_runs, on_start=on_start, on_cell_end=on_cell_end, on_retry=on_retry)
     finally:
         if state.get("started"):
             progress.stop()

@@ -109,6 +109,8 @@ def fetch_command(symbol: str, source: str) -> str:
     """The command that fetches (source, symbol) again: a csv series needs its file, not a source."""
     if source == "csv":
         return f"seqcast fetch {symbol} --csv FILE"
+    if source == "python":  # saved from Python: seqcast.data.sources.memory
+        return f"seqcast.fit(...) on a newer {symbol} series in Python (Fitted.save() stores it)"
     return f"seqcast fetch {symbol} --source {source}"
 
 

@@ -173,6 +173,7 @@ def _interval_report(values: np.ndarray, ds: WindowedData, lower: np.ndarray, up
     t = ds.test
     out = metrics.interval_metrics(ds.actual[t], lower[t], upper[t], level,
                                    local_scale(values, ds.positions[t], relative))
+    out.update(metrics.coverage_backtests(ds.actual[t], lower[t], upper[t], level))  # Kupiec, Christoffersen
     ref_half = normal_ppf(0.5 + level / 2) * horizon_scales(values, ds.positions[t], ref, relative)[:, 0]
     ref_lower, ref_upper = interval_bounds(ds.previous[t], ref_half, relative)
     out.update(metrics.compare_intervals(ds.actual[t], lower[t], upper[t], ref_lower, ref_upper, level))

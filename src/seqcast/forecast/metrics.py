@@ -11,12 +11,15 @@ from typing import Any
 
 import numpy as np
 
+from seqcast.errors import DataError
 from seqcast.forecast.stats import (
     as_float_arrays,
     binomial_test,
+    christoffersen,
     diebold_mariano,
     interval_coverage,
     interval_scores,
+    kupiec,
     lag_diagnosis,
     pesaran_timmermann,
     rms,
@@ -166,6 +169,31 @@ def interval_metrics(
     for name, days in zip(("calm", "mid", "wild"), thirds, strict=True):
         out[f"interval_coverage_{name}"] = float(np.mean(inside[days])) if len(days) else math.nan
     return out
+
+
+def coverage_backtests(actual: object, lower: object, upper: object, level: float) -> dict[str, float]:
+    """Backtests of an interval's coverage, as value-at-risk models are backtested.
+
+    A miss is a day whose actual value fell outside [lower, upper]. Returns interval_miss_rate
+    (0..1, expected 1 - level), kupiec_pvalue (the miss rate vs 1 - level), christoffersen_ind_pvalue
+    (misses independent from one day to the next), christoffersen_cc_pvalue (both together) and
+    interval_miss_after_miss (0..1: the share of days after a miss that missed too); a p-value is
+    nan where its test cannot be run (no miss before the last day).
+    """
+    (act,) = as_float_arrays(actual, names=("actual",))
+    lo, hi = as_float_arrays(lower, upper, names=("lower", "upper"), allow_inf=True)
+    if lo.size != act.size:
+        raise DataError(f"arrays differ in length: actual={act.size}, bounds={lo.size}")
+    misses = ((act < lo) | (act > hi)).astype(float)
+    _, uc_pvalue = kupiec(misses, level)
+    independence = christoffersen(misses, level)
+    return {
+        "interval_miss_rate": float(misses.mean()),
+        "kupiec_pvalue": uc_pvalue,
+        "christoffersen_ind_pvalue": independence["ind_pvalue"],
+        "christoffersen_cc_pvalue": independence["cc_pvalue"],
+        "interval_miss_after_miss": independence["miss_after_miss"],
+    }
 
 
 def compare_intervals(

@@ -8,6 +8,7 @@ accurate to roughly 1e-12, which is far more than a p-value needs.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -332,3 +333,150 @@ def pesaran_timmermann(forecast_up: object, actual_up: object) -> tuple[float, f
         return math.nan, math.nan
     stat = (hit - expected) / math.sqrt(denominator)
     return float(stat), float(normal_cdf(-stat))
+
+
+def chi2_sf(x: float, df: int) -> float:
+    """Upper tail P(X > x) of a chi-square distribution with df = 1 or 2 degrees of freedom.
+
+    The two closed forms the coverage backtests need: erfc(sqrt(x / 2)) and exp(-x / 2).
+    x below 0 (rounding in a likelihood ratio that is 0 in theory) counts as 0; nan stays nan.
+    """
+    x = float(x)
+    if df not in (1, 2):
+        raise ConfigError(f"chi2_sf covers df 1 and 2, got {df}")
+    if math.isnan(x):
+        return math.nan
+    x = max(x, 0.0)
+    return math.erfc(math.sqrt(x / 2.0)) if df == 1 else math.exp(-x / 2.0)
+
+
+def _xlogp(count: int, p: float) -> float:
+    """count * log(p), with 0 * log(0) = 0 (a probability a likelihood raises to the power 0)."""
+    return 0.0 if count == 0 else count * math.log(p)
+
+
+def _miss_flags(misses: object) -> np.ndarray:
+    """A miss sequence (1 / True = the value fell outside its interval) as a bool array."""
+    (flags,) = as_float_arrays(misses, names=("misses",))
+    if not np.all((flags == 0.0) | (flags == 1.0)):
+        raise DataError("misses must be 0 or 1 (False or True) on each day")
+    out: np.ndarray = flags == 1.0
+    return out
+
+
+def kupiec(misses: object, level: float) -> tuple[float, float]:
+    """Kupiec (1995) unconditional coverage test; returns (LR_uc, p-value from chi-square(1)).
+
+    misses: (n,) 0/1, 1 on a day whose value fell outside its interval; level: the interval's
+    nominal level, so the expected miss rate is a = 1 - level. With x misses in n days,
+    LR_uc = -2 ln[(1 - a)^(n - x) a^x / ((1 - x/n)^(n - x) (x/n)^x)]: large when the miss rate
+    x/n is far from a, either way (too many misses: too narrow; too few: too wide).
+    """
+    alpha = 1.0 - _interval_level(level)
+    flags = _miss_flags(misses)
+    n, x = int(flags.size), int(flags.sum())
+    rate = x / n
+    null = _xlogp(n - x, 1.0 - alpha) + _xlogp(x, alpha)
+    fitted = _xlogp(n - x, 1.0 - rate) + _xlogp(x, rate)
+    stat = max(-2.0 * (null - fitted), 0.0)
+    return float(stat), chi2_sf(stat, 1)
+
+
+def christoffersen(misses: object, level: float) -> dict[str, float]:
+    """Christoffersen (1998) independence and conditional coverage tests of a miss sequence.
+
+    From the day-to-day transitions n_ij (a day in state i followed by one in state j; 1 = miss):
+    pi01 = n01 / (n00 + n01), pi11 = n11 / (n10 + n11), pi = (n01 + n11) / (n - 1), and
+    LR_ind = -2 ln[(1 - pi)^(n00 + n10) pi^(n01 + n11) / ((1 - pi01)^n00 pi01^n01 (1 - pi11)^n10 pi11^n11)],
+    chi-square(1): large when a miss makes the next day's miss more (clustered) or less likely.
+    LR_cc = LR_uc (Kupiec) + LR_ind, chi-square(2): right rate and independent misses together.
+
+    Returns lr_ind, ind_pvalue, lr_cc, cc_pvalue and miss_after_miss (pi11, the share of days
+    after a miss that missed too). Without a miss before the last day (or with misses only)
+    independence cannot be tested: those values are nan.
+    """
+    flags = _miss_flags(misses)
+    lr_uc, _ = kupiec(flags, level)
+    before, after = flags[:-1], flags[1:]
+    n00 = int(np.sum(~before & ~after))
+    n01 = int(np.sum(~before & after))
+    n10 = int(np.sum(before & ~after))
+    n11 = int(np.sum(before & after))
+    nan = {"lr_ind": math.nan, "ind_pvalue": math.nan, "lr_cc": math.nan, "cc_pvalue": math.nan,
+           "miss_after_miss": math.nan}
+    if n10 + n11 == 0 or n00 + n01 == 0:
+        return nan
+    pi01, pi11 = n01 / (n00 + n01), n11 / (n10 + n11)
+    pi = (n01 + n11) / (n00 + n01 + n10 + n11)
+    null = _xlogp(n00 + n10, 1.0 - pi) + _xlogp(n01 + n11, pi)
+    fitted = _xlogp(n00, 1.0 - pi01) + _xlogp(n01, pi01) + _xlogp(n10, 1.0 - pi11) + _xlogp(n11, pi11)
+    lr_ind = max(-2.0 * (null - fitted), 0.0)
+    lr_cc = lr_uc + lr_ind
+    return {"lr_ind": float(lr_ind), "ind_pvalue": chi2_sf(lr_ind, 1), "lr_cc": float(lr_cc),
+            "cc_pvalue": chi2_sf(lr_cc, 2), "miss_after_miss": float(pi11)}
+
+
+def holm(pvalues: object, alpha: float = 0.05) -> np.ndarray:
+    """Holm's step-down correction: which of m tests are rejected at family-wise level alpha.
+
+    pvalues: (m,) p-values in [0, 1] (NaN: not a test, never rejected, not counted in m).
+    Returns a (m,) bool array. Sorted ascending, p_(i) is rejected while p_(i) <= alpha / (m - i)
+    (i = 0, 1, ...); the first that is not stops the procedure. It controls the chance of even one
+    false "better than naive" among all m at alpha, whatever the dependence between the tests.
+    """
+    p = np.asarray(pvalues, dtype=np.float64).reshape(-1)
+    rejected = np.zeros(p.shape, dtype=bool)
+    valid = np.flatnonzero(np.isfinite(p))
+    m = len(valid)
+    if m == 0:
+        return rejected
+    order = valid[np.argsort(p[valid], kind="stable")]
+    thresholds = alpha / (m - np.arange(m))
+    ok = p[order] <= thresholds
+    stop = m if ok.all() else int(np.argmin(ok))
+    rejected[order[:stop]] = True
+    return rejected
+
+
+def multiple_testing(pvalues: object, ratios: object, alpha: float = 0.05) -> dict[str, float | int | str]:
+    """Honest counting over a family of model-vs-naive tests (one per sweep unit).
+
+    pvalues: (m,) two-sided Diebold–Mariano p-values; ratios: (m,) RMSE / naive of the same units
+    (below 1: the model's RMSE is lower). Returns the record's "multiple_testing" field:
+    method "holm", tests (finite p-values), better / worse (rejected by Holm with ratio below /
+    above 1), the raw counts at p < alpha (raw_better, raw_worse) and expected_by_chance
+    (alpha × tests: how many raw "differences" chance alone gives when no unit differs).
+    """
+    p = np.asarray(pvalues, dtype=np.float64).reshape(-1)
+    r = np.asarray(ratios, dtype=np.float64).reshape(-1)
+    if p.shape != r.shape:
+        raise DataError(f"{p.size} p-values but {r.size} ratios")
+    valid = np.isfinite(p) & np.isfinite(r)
+    p = np.where(valid, p, np.nan)
+    rejected = holm(p, alpha)
+    raw = valid & (p < alpha)
+    tests = int(valid.sum())
+    return {"method": "holm", "alpha": alpha, "tests": tests,
+            "better": int((rejected & (r < 1)).sum()), "worse": int((rejected & (r > 1)).sum()),
+            "raw_better": int((raw & (r < 1)).sum()), "raw_worse": int((raw & (r > 1)).sum()),
+            "expected_by_chance": round(alpha * tests, 1)}
+
+
+def multiple_testing_sentence(mt: dict[str, Any], unit: str = "cells") -> str:
+    """The counting in words: "31 of 500 cells differ from naive at p < 0.05, about 25 expected by
+    chance; none after Holm's correction" (better / worse named when some remain)."""
+    def number(name: str, default: float = 0.0) -> float:
+        value = mt.get(name, default)
+        return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else default
+
+    tests, alpha = int(number("tests")), number("alpha", 0.05) or 0.05
+    if tests <= 0:
+        return f"no {unit} with a test against naive yet"
+    raw = int(number("raw_better")) + int(number("raw_worse"))
+    better, worse = int(number("better")), int(number("worse"))
+    expected = number("expected_by_chance", alpha * tests)
+    chance = f"{expected:.0f}" if expected >= 1 else f"{expected:.2g}"
+    after = "none" if better + worse == 0 else " and ".join(
+        part for part in (f"{better} better" if better else "", f"{worse} worse" if worse else "") if part)
+    return (f"{raw} of {tests} {unit} differ from naive at p < {alpha:g}, about {chance} expected by chance; "
+            f"{after} after Holm's correction")

@@ -48,19 +48,32 @@ class SeriesInput:
 
 def load_input(cfg: RunConfig, home: Path | str | None = None) -> SeriesInput:
     """The stored series cfg names (the last fetched when None), cut to --from/--to."""
+    ws = Workspace.resolve(home)
+    stored, frame = load_stored(ws, cfg.data.symbol, cfg.data.source)
+    return _input_of(Store(ws), cfg, stored, frame)
+
+
+def input_from(store: Any, cfg: RunConfig) -> SeriesInput:
+    """load_input on any store: the workspace's Store, or seqcast.inputs.memory.MemoryStore (data
+    held in Python). `store` has get(symbol, source) and latest(source), whose series have
+    symbol, source, meta, load() and load_close() as data.store.StoredSeries has."""
+    stored = store.get(cfg.data.symbol, cfg.data.source) if cfg.data.symbol else store.latest(cfg.data.source)
+    return _input_of(store, cfg, stored, stored.load())
+
+
+def _input_of(store: Any, cfg: RunConfig, stored: Any, frame: pd.DataFrame) -> SeriesInput:
+    """The run's input from the target series (stored, its frame) and the covariates in store."""
     import pandas as pd
 
     from seqcast.data.series import between
 
-    ws = Workspace.resolve(home)
-    stored, frame = load_stored(ws, cfg.data.symbol, cfg.data.source)
     # The saved config names the series actually used, not "the last fetched".
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, symbol=stored.symbol, source=stored.source))
     selected = between(frame, parse_date(cfg.data.start, "--from"), parse_date(cfg.data.end, "--to"))
     if selected.empty:
         raise DataError(_empty_range_message(stored.symbol, cfg.data, frame))
     sampling = _sampling_record(stored, frame.index, selected.index)  # calendar + data warnings
-    prepared = _prepare_inputs(ws, cfg, stored, selected)  # past covariates, extra columns
+    prepared = prepare_inputs(store, cfg.data, stored.symbol, stored.source, selected)  # covariates, columns
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, covariates=list(prepared.stored)))
     frame = prepared.frame
     if len(frame) < len(selected):  # the inputs are known on fewer rows than the target has: say so
@@ -81,11 +94,6 @@ def fingerprint(dates: Any, values: np.ndarray) -> str:
     digest.update(days.tobytes())
     digest.update(np.asarray(values, dtype="<f8").tobytes())
     return digest.hexdigest()[:16]
-
-
-def _prepare_inputs(ws: Workspace, cfg: RunConfig, stored: StoredSeries, frame: pd.DataFrame) -> PreparedInputs:
-    """The covariates and extra columns of cfg on the target's rows (covariates.prepare_inputs)."""
-    return prepare_inputs(Store(ws), cfg.data, stored.symbol, stored.source, frame)
 
 
 def _inputs_range_warning(symbol: str, frame: pd.DataFrame, selected: pd.DataFrame) -> dict[str, str]:

@@ -111,29 +111,19 @@ def _interval_label(test: dict[str, Any], level: float) -> str:
     return label + ")"
 
 
-def _test_note(metrics: dict[str, Any], meta: dict[str, Any]) -> str:
-    """The verdict box: the test's words, shrinkage, direction vs its null, interval score vs GARCH."""
-    test = metrics.get("test", {})
-    lines = [f"test vs naive (Diebold–Mariano): {metrics.get('verdict', '')}"]
-    shrinkage_weight = meta.get("shrinkage_weight", 1.0)
-    if shrinkage_weight == 0.0:
-        lines.append("no signal on the validation tail: forecasts shrunk to naive (shrinkage weight = 0)")
-    elif test.get("lag_detected") and not (test.get("rmse_ratio", 1.0) < 1
-                                          and (test.get("dm_pvalue") or 1.0) < 0.05):
-        # Shown as the CLI shows it: only when the network's moves are kept, and never beside a
-        # significant win over naive (a cautious forecaster sits near yesterday and still wins).
-        from seqcast.forecast.metrics import lag_words
+CHART_FINDINGS = ("verdict", "shrinkage", "lag", "direction", "misses", "interval")
+"""The findings the test panel's box shows (the coverage is in the band's legend)."""
 
-        period, last = lag_words(meta.get("calendar"))
-        lines.append(f"lag warning: predictions track {last}'s price (a one-{period}-late copy of the series)")
-    if "pt_pvalue" in test:
-        lines.append(f"direction {_fmt(100 * test.get('directional_accuracy', math.nan), 3)} % vs always-majority "
-                     f"{_fmt(100 * test['majority_direction_accuracy'], 3)} % "
-                     f"(Pesaran–Timmermann p = {_fmt(test['pt_pvalue'], 2)})")
-    if "garch_interval_score" in test:
-        lines.append(f"interval score {_fmt(test['interval_score'])} vs GARCH(1,1) "
-                     f"{_fmt(test['garch_interval_score'])} (p = {_fmt(test['interval_score_dm_pvalue'], 2)})")
-    return "\n".join(lines)
+
+def _test_note(metrics: dict[str, Any], meta: dict[str, Any]) -> str:
+    """The verdict box: the run's findings (seqcast.reports.findings) as the terminal words them, wrapped."""
+    import textwrap
+
+    from seqcast.reports.findings import run_findings
+
+    found = {f.key: f.text for f in run_findings(metrics, meta)}
+    lines = [found[key] for key in CHART_FINDINGS if key in found]
+    return "\n".join(textwrap.fill(line, 100, subsequent_indent="    ") for line in lines)
 
 
 def run_figure(run: Run) -> Figure:
@@ -188,14 +178,14 @@ def run_figure(run: Run) -> Figure:
         )
         if name == "test":
             note = _test_note(metrics, meta)
-            ax.text(0.01, 0.97, note, transform=ax.transAxes, va="top", fontsize=9,
+            ax.text(0.01, 0.97, note, transform=ax.transAxes, va="top", fontsize=8,
                     bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "#ced4da"})
         ax.set_ylabel(unit_label(meta.get("symbol")))
         _date_axis(ax)
         if len(part):
             _clamp_dates(ax)
         ax.grid(alpha=0.3)
-        ax.legend(loc="best", fontsize=8, framealpha=0.85)
+        ax.legend(loc="upper right" if name == "test" else "best", fontsize=8, framealpha=0.85)  # box: upper left
 
     ax = fig.add_subplot(grid[2])
     history = run.history()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqcast.reports.blocks import Callout, Chart, Code, Columns, Document, KeyValues, Link, Section, Table
+from seqcast.reports.findings import backtest_findings, calendar_sentence, run_findings
 
 if TYPE_CHECKING:
 
@@ -25,29 +26,48 @@ if TYPE_CHECKING:
     from seqcast.runs.predict_next import Forecast
     from seqcast.runs.registry import Run
 
-# Known metric keys: label, and a factor for display (shares shown as percent).
+# Known metric keys: label (the terminal table's where it has the row), and a factor for display
+# (shares shown as percent).
 METRIC_LABELS: dict[str, tuple[str, float]] = {
     "n": ("days", 1),
     "rmse": ("RMSE", 1),
     "mae": ("MAE", 1),
     "mape": ("MAPE %", 1),
     "mase": ("MASE", 1),
-    "directional_accuracy": ("direction % (right sign of the move)", 100),
+    "directional_accuracy": ("direction %", 100),
     "rmse_ratio": ("RMSE / naive", 1),
     "mae_ratio": ("MAE / naive", 1),
-    "da_pvalue": ("direction vs 50 %: p (binomial)", 1),
-    "dm_stat": ("Diebold–Mariano statistic", 1),
-    "dm_pvalue": ("Diebold–Mariano p", 1),
+    "dm_stat": ("Diebold–Mariano statistic (vs naive)", 1),
+    "dm_pvalue": ("Diebold–Mariano p (vs naive)", 1),
+    "majority_direction_accuracy": ("always the majority direction %", 100),
     "pt_stat": ("Pesaran–Timmermann statistic", 1),
-    "pt_pvalue": ("Pesaran–Timmermann p", 1),
-    "lag_ratio": ("lag ratio (< 1: closer to yesterday)", 1),
-    "lag_spread": ("lag spread (distance from yesterday, in day-to-day moves)", 1),
+    "pt_pvalue": ("Pesaran–Timmermann p (direction, one-sided)", 1),
+    "linear_rmse": ("linear regression RMSE", 1),
+    "linear_rmse_ratio": ("linear regression RMSE / naive", 1),
+    "lag_ratio": ("lag ratio (below 1: closer to yesterday than to today)", 1),
+    "lag_spread": ("distance from yesterday, in day-to-day moves", 1),
     "lag_detected": ("lag detected", 1),
     "interval_level": ("interval level %", 100),
     "interval_coverage": ("interval coverage %", 100),
+    "interval_coverage_calm": ("coverage in the calm third %", 100),
+    "interval_coverage_mid": ("coverage in the middle third %", 100),
+    "interval_coverage_wild": ("coverage in the wild third %", 100),
+    "interval_miss_rate": ("interval misses %", 100),
+    "interval_miss_after_miss": ("misses on the day after a miss %", 100),
+    "kupiec_pvalue": ("Kupiec p (miss rate as expected)", 1),
+    "christoffersen_ind_pvalue": ("Christoffersen p (misses not clustered)", 1),
+    "christoffersen_cc_pvalue": ("Christoffersen p (conditional coverage)", 1),
     "interval_score": ("interval score (lower is better)", 1),
     "interval_width": ("mean interval width", 1),
+    "garch_interval_score": ("GARCH(1,1) band's interval score", 1),
+    "garch_interval_coverage": ("GARCH(1,1) band's coverage %", 100),
+    "interval_score_ratio": ("interval score / GARCH(1,1)'s", 1),
+    "interval_score_dm_pvalue": ("Diebold–Mariano p (interval score vs GARCH(1,1))", 1),
+    "garch_skipped": ("GARCH(1,1) comparison skipped", 1),
 }
+HIDDEN_METRICS = frozenset({"da_pvalue"})
+"""Recorded but not shown: the binomial test of the direction against 50 %, which calls "always up"
+skill in a trending market (the findings test the direction with Pesaran–Timmermann)."""
 
 PARTS = ("train", "val", "test")
 
@@ -105,7 +125,7 @@ def metrics_table(parts: dict[str, dict[str, Any]]) -> Table:
     keys: list[str] = []
     for values in flat.values():
         for key in values:
-            if key not in keys and not key.startswith("naive_"):
+            if key not in keys and not key.startswith("naive_") and key not in HIDDEN_METRICS:
                 keys.append(key)
     order = {k: i for i, k in enumerate(METRIC_LABELS)}
     seen = {k: i for i, k in enumerate(keys)}
@@ -200,9 +220,7 @@ def _what_section(run: Run, symbol: str, store_meta: dict[str, Any] | None) -> S
                              "level": "the next day's price level"}.get(cfg.data.target, cfg.data.target)))
     items.append(("data", f"{data.get('first', '?')} .. {data.get('last', '?')}, {data.get('rows', '?')} rows"))
     if meta.get("calendar") is not None:
-        cal = meta["calendar"]
-        items.append(("calendar", ", ".join(f"{k} {v}" for k, v in _flatten(cal).items())
-                      if isinstance(cal, dict) else str(cal)))
+        items.append(("calendar", calendar_sentence(meta["calendar"])))
     items.append(("data fingerprint", str(data.get("fingerprint", "n/a"))))
     what.blocks.append(KeyValues(items))
     return what
@@ -230,31 +248,13 @@ def _split_section(run: Run) -> Section:
 
 
 def _result_section(run: Run) -> Section:
-    """The verdict on the test part, shrinkage, lag and interval sentences."""
-    from seqcast.forecast.metrics import naive_is_exact
-
-    meta, metrics = run.meta, run.metrics
-    test = metrics.get("test", {})
-    verdict = Section("Result")
-    verdict.blocks.append(Callout(
-        f"Test: {metrics.get('verdict', 'n/a')} (RMSE {fmt_number(test.get('rmse'))} vs naive "
-        f"{fmt_number(test.get('naive_rmse'))}, ratio {fmt_number(test.get('rmse_ratio'), 4)}).",
-        "bad" if naive_is_exact(test) else _tone(test.get("rmse_ratio"))))
-    verdict.p(_tests_sentence(test))
-    shrinkage_weight = meta.get("shrinkage_weight", 1.0)
-    if shrinkage_weight == 0.0:
-        verdict.p("No signal: on the validation tail the network's moves did not beat 'no change', so its "
-                  "forecasts were shrunk to the naive forecast (the direction shown is the network's own).")
-    elif isinstance(shrinkage_weight, (int, float)) and shrinkage_weight < 1.0:
-        verdict.p(f"Predicted moves were scaled by {shrinkage_weight:.3f} (fitted on the validation tail).")
-    verdict.p(_lag_sentence(test, shrinkage_weight, meta.get("calendar")))
-    if "interval_coverage" in test:
-        level = test.get("interval_level", meta.get("level", 0.9))
-        verdict.p(f"Intervals: the {level:.0%} prediction intervals covered "
-                  f"{100 * test['interval_coverage']:.1f} % of test days"
-                  + (f" (interval score {fmt_number(test['interval_score'])})" if "interval_score" in test else "")
-                  + ".")
-    return verdict
+    """The run's findings, word for word as `seqcast train` prints them: the verdict first."""
+    verdict, *rest = run_findings(run.metrics, run.meta)
+    result = Section("Result")
+    result.blocks.append(Callout(verdict.text, _callout_tone(verdict.tone)))
+    result.blocks.extend(f.text for f in rest)
+    result.p(P_VALUE_NOTE)
+    return result
 
 
 def _metrics_section(run: Run) -> Section:
@@ -296,6 +296,11 @@ def _configuration_section(run: Run) -> Section:
 def _files_section(run: Run, report_path: Path | None) -> Section:
     """The files in the run folder, with their sizes."""
     files = Section("Files")
+    if not run.path.is_dir():  # a run in memory (seqcast.fit): nothing on disk yet
+        files.p("Not saved: the run lives in Python; Fitted.save() stores it as a run in a workspace.")
+        if report_path is not None:
+            files.p(f"This report: {report_path}")
+        return files
     listing = [[p.name, _size(p)] for p in sorted(run.path.iterdir()) if p.is_file()]
     files.p(f"Run folder: {run.path}")
     files.blocks.append(Table(["file", "size"], listing))
@@ -304,10 +309,11 @@ def _files_section(run: Run, report_path: Path | None) -> Section:
     return files
 
 
-def _tone(ratio: Any) -> str:
-    if not isinstance(ratio, (int, float)) or math.isnan(ratio) or abs(ratio - 1) < 5e-4:
-        return "neutral"
-    return "good" if ratio < 1 else "bad"
+P_VALUE_NOTE = "A p-value below 0.05 means the difference is unlikely to be luck."
+
+
+def _callout_tone(tone: str) -> str:
+    return tone if tone in ("good", "bad") else "neutral"
 
 
 def _config_columns(config: dict[str, Any]) -> Columns:
@@ -317,37 +323,6 @@ def _config_columns(config: dict[str, Any]) -> Columns:
 
 def _add(a: Any, b: Any) -> Any:
     return a + (b or 0) if isinstance(a, int) else a
-
-
-def _tests_sentence(test: dict[str, Any]) -> str:
-    from seqcast.forecast.metrics import naive_is_exact
-
-    dm = test.get("dm_pvalue")
-    dm_text = fmt_number(dm, 2) if isinstance(dm, (int, float)) and not math.isnan(dm) else (
-        "n/a (the forecasts equal the naive ones: nothing to test)" if test.get("rmse_ratio") == 1 else
-        "n/a (naive is exact: any error is worse, nothing to test)" if naive_is_exact(test) else "n/a")
-    parts = [f"Diebold–Mariano test of model vs naive squared errors: p = {dm_text}"]
-    parts.append(f"direction called right on {fmt_number(100 * test.get('directional_accuracy', math.nan), 3)} % "
-                 f"of days with a move (binomial test vs 50 %: p = {fmt_number(test.get('da_pvalue'), 2)})")
-    if "pt_pvalue" in test:
-        parts.append(f"Pesaran–Timmermann test: p = {fmt_number(test.get('pt_pvalue'), 2)}")
-    return "Tests: " + "; ".join(parts) + ". A p-value below 0.05 means the difference is unlikely to be luck."
-
-
-def _lag_sentence(test: dict[str, Any], shrinkage_weight: Any, calendar: Any = None) -> str:
-    from seqcast.forecast.metrics import lag_words
-
-    ratio = fmt_number(test.get("lag_ratio"), 3)
-    period, last = lag_words(calendar)
-    if shrinkage_weight == 0.0:
-        return "Lag diagnosis: not applicable — the forecast is yesterday's price by construction (shrunk to naive)."
-    if test.get("lag_detected") and test.get("rmse_ratio", 1.0) < 1 and (test.get("dm_pvalue") or 1.0) < 0.05:
-        return (f"Lag diagnosis: the forecasts sit closer to yesterday's price than to the real one (lag ratio "
-                f"{ratio}), yet beat naive significantly: a cautious forecast that moves part of the way.")
-    if test.get("lag_detected"):
-        return (f"Lag diagnosis: warning — test predictions are closer to the previous {period}'s price than to "
-                f"the real one (lag ratio {ratio}): the model mostly repeats {last}, a {period} late.")
-    return f"Lag diagnosis: no one-day lag flagged (lag ratio {ratio})."
 
 
 def forecast_section(fc: Forecast) -> Section:
@@ -393,21 +368,19 @@ def backtest_document(record: BacktestRecord, *, report_path: Path | None = None
         ("inputs", ", ".join(map(str, bt.get("inputs") or ["Close (the series' own past only)"]))),
         ("target", str(cfg.get("data", {}).get("target", "?"))),
         ("data", f"{data.get('first', '?')} .. {data.get('last', '?')}, {data.get('rows', '?')} rows"),
-        *([("calendar", str(bt["calendar"]))] if bt.get("calendar") is not None else []),
+        *([("calendar", calendar_sentence(bt["calendar"]))] if bt.get("calendar") is not None else []),
     ]))
     what.p("Walk-forward: each fold fits its own scaler and model on everything before its test block, "
            "and is tested on that block only.")
     sections.append(what)
 
-    beats = sum(1 for f in folds if f.get("metrics", {}).get("rmse_ratio", math.nan) < 1)
+    verdict, *rest = backtest_findings(pooled, str(bt.get("verdict", "n/a")),
+                                       [f.get("metrics", {}) for f in folds if isinstance(f, dict)],
+                                       bt.get("linear") if isinstance(bt.get("linear"), dict) else None)
     res = Section("Result")
-    res.blocks.append(Callout(
-        f"Pooled test ({fmt_number(pooled.get('n'))} days): {bt.get('verdict', 'n/a')} (RMSE "
-        f"{fmt_number(pooled.get('rmse'))} vs naive {fmt_number(pooled.get('naive_rmse'))}, ratio "
-        f"{fmt_number(pooled.get('rmse_ratio'), 4)}); {beats} of {len(folds)} folds beat naive.",
-        _tone(pooled.get("rmse_ratio"))))
-    res.p(_tests_sentence(pooled))
-    res.p(_lag_sentence(pooled, None))
+    res.blocks.append(Callout(verdict.text, _callout_tone(verdict.tone)))
+    res.blocks.extend(f.text for f in rest)
+    res.p(P_VALUE_NOTE)
     sections.append(res)
 
     fold_sec = Section("Folds")
@@ -489,7 +462,7 @@ def sweep_document(record: dict[str, Any], *, cell_reports: dict[str, str] | Non
     board = Section("Leaderboard")
     board.p("One row per configuration, best first, over its symbols and seeds: the mean test RMSE / naive "
             "(below 1: a lower RMSE than naive, a win only where the Diebold–Mariano test says so) with its "
-            "spread, the median Diebold–Mariano p, how many trainings beat or lost to naive at the 5 % level, "
+            "spread, the median Diebold–Mariano p, how many trainings beat or lost to naive (Holm-corrected), "
             "the mean 90 % interval coverage and fit time.")
     rows = []
     for row in record.get("leaderboard", []) or []:
@@ -502,6 +475,14 @@ def sweep_document(record: dict[str, Any], *, cell_reports: dict[str, str] | Non
                      f"{row.get('cells_done', 0)}/{row.get('cells', 0)}"])
     board.blocks.append(Table(["config", "RMSE / naive", "sd", "DM p (median)", "beat / lost", "coverage",
                                "fit s", "cells"], rows))
+    counted = record.get("multiple_testing")
+    if isinstance(counted, dict):
+        from seqcast.forecast.stats import multiple_testing_sentence
+
+        unit = "backtests" if spec.get("backtest") else "cells"
+        board.p(multiple_testing_sentence(counted, unit) + ". \"Beat / lost\" counts them after Holm's "
+                "correction over all the sweep's tests: at p < 0.05 alone, chance makes about one test in twenty "
+                "look like a difference.")
     if rows:
         board.blocks.append(Chart("leaderboard", sweep_figure(record), "RMSE / naive per configuration"))
 

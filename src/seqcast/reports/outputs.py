@@ -99,7 +99,7 @@ def sweep_or_none(ident: str | None, home: Path | str | None) -> Sweep | None:
     """The sweep ident names when it is no run or backtest id (None otherwise)."""
     from seqcast.runs.sweep import load_sweep
 
-    if ident is None:
+    if not isinstance(ident, str):  # None: the latest run; anything else is no id (find says so)
         return None
     try:
         find(ident, home)

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from seqcast.forecast import metrics
 from seqcast.config import RunConfig, check_workers
 from seqcast.errors import ConfigError, DataError, NotEnoughDataError, SeqcastError
-from seqcast.runs.executors import Executor, LocalExecutor, Task, available_cpus
+from seqcast.forecast import metrics
 from seqcast.inputs.windows import MIN_TEST_WINDOWS, MIN_TRAIN_WINDOWS, first_position
+from seqcast.runs.executors import Executor, LocalExecutor, Task, available_cpus
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -127,6 +127,8 @@ def walk_forward(
     """
     import pandas as pd
 
+    from seqcast.runs.fanout import fan_out
+
     values = np.asarray(values, dtype=np.float64)
     dates = pd.DatetimeIndex(dates)
     if len(dates) != len(values):
@@ -159,7 +161,7 @@ def walk_forward(
         pool: Executor = (LocalExecutor(workers, threads=max(1, available_cpus() // workers))
                           if executor is None else executor)
         try:
-            for outcome in pool.run(tasks):
+            for outcome in fan_out(pool, tasks):  # Ctrl-C or SIGTERM: workers stopped, KeyboardInterrupt
                 if not outcome.ok:
                     if isinstance(outcome.exception, SeqcastError):
                         raise outcome.exception

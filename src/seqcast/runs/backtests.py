@@ -18,8 +18,8 @@ from seqcast.runs.registry import CSV_FLOAT_FORMAT, Run, RunStore, remove_run, r
 from seqcast.workspace import Workspace
 
 if TYPE_CHECKING:
-    from seqcast.runs.backtest import BacktestResult
     from seqcast.inputs.loading import SeriesInput
+    from seqcast.runs.backtest import BacktestResult
 
 FIX = "delete it (seqcast runs rm ID), or run the backtest again"
 """The next step after a backtest record that cannot be used."""

@@ -145,14 +145,22 @@ def _local_worker(conn: Any, threads: int) -> None:
         status, value, text = _call(fn, args)
         try:
             conn.send((status, value, text, node))
+        except OSError:  # the driver is gone (killed): nobody to answer, exit quietly
+            return
         except Exception:  # the value or the exception does not pickle
-            conn.send(("error", None, f"the result could not be sent back: {traceback.format_exc()}", node))
+            try:
+                conn.send(("error", None, f"the result could not be sent back: {traceback.format_exc()}", node))
+            except OSError:
+                return
 
 
 def _ray_task(fn: Callable[..., Any], args: tuple[Any, ...], threads: int) -> tuple[str, Any, str, str]:
     import ray
 
     _prepare_worker(threads)
+    # Arguments the driver put in the object store once (RayExecutor._shared) arrive as references
+    # nested in the tuple, which Ray does not resolve by itself: fetched here (cached per node).
+    args = tuple(ray.get(a) if isinstance(a, ray.ObjectRef) else a for a in args)
     status, value, text = _call(fn, args)
     return status, value, text, ray.get_runtime_context().get_node_id()
 
@@ -211,21 +219,38 @@ class LocalExecutor(Executor):
         from multiprocessing.connection import wait
 
         ctx = multiprocessing.get_context("spawn")
-        queue: deque[tuple[Task, int, list[str]]] = deque((t, 1, []) for t in tasks)
-        size = min(self.workers, len(queue))
+        # Retries first, then the tasks as the caller's iterable yields them: tasks are pulled one at
+        # a time, when a worker is free, so a generator of 100,000 tasks starts its first at once.
+        queue: deque[tuple[Task, int, list[str]]] = deque()
+        pending = iter(tasks)
+
+        def take() -> tuple[Task, int, list[str]] | None:
+            if queue:
+                return queue.popleft()
+            task = next(pending, None)
+            return None if task is None else (task, 1, [])
+
         try:
-            while queue or any(w.task is not None for w in self._pool):
-                # Idle workers take the next tasks; dead ones were replaced below.
-                while queue and len(self._pool) < size:
-                    self._pool.append(_Worker(ctx, self.threads))
-                for worker in self._pool:
-                    if worker.task is None and queue:
-                        worker.task, worker.attempt, worker.deaths = queue.popleft()
-                        try:
-                            worker.conn.send((worker.task.fn, worker.task.args))
-                        except OSError:
-                            pass  # it died while idle: its sentinel is ready, the task is retried
+            while True:
+                # Idle workers take the next tasks; a worker is started only for a task to give it.
+                idle = [w for w in self._pool if w.task is None]
+                while idle or len(self._pool) < self.workers:
+                    item = take()
+                    if item is None:
+                        break
+                    if idle:
+                        worker = idle.pop()
+                    else:
+                        worker = _Worker(ctx, self.threads)
+                        self._pool.append(worker)
+                    worker.task, worker.attempt, worker.deaths = item
+                    try:
+                        worker.conn.send((worker.task.fn, worker.task.args))
+                    except OSError:
+                        pass  # it died while idle: its sentinel is ready, the task is retried
                 busy = [w for w in self._pool if w.task is not None]
+                if not busy:
+                    break
                 ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy]))
                 for worker in busy:
                     if worker.conn in ready or worker.process.sentinel in ready:
@@ -296,6 +321,57 @@ def _is_loopback(address: str) -> bool:
     return host in ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
+PROBE_TIMEOUT_S = 3.0
+"""Each step of the --address check (TCP connect, the gRPC answer) waits at most this long."""
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def check_ray_address(address: str, timeout: float = PROBE_TIMEOUT_S) -> str:
+    """A Ray head at HOST:PORT (or ray://HOST:PORT, Ray's client server), checked before ray.init
+    (which retries a wrong address for ever): the form, a TCP connect and a gRPC (HTTP/2) answer,
+    each bounded by `timeout` seconds. Returns the address; ConfigError in one line otherwise.
+    `auto` (a cluster started on this machine with `ray start`) is left to Ray."""
+    text = address.strip()
+    if text == "auto":
+        return text
+    client = text.startswith("ray://")
+    rest = text.removeprefix("ray://")
+    host, sep, port_text = rest.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    form = (f"--address must be HOST:PORT, the Ray head's address (`ray start --head --port 6379` on "
+            f"10.0.0.5: --address 10.0.0.5:6379), got {address!r}")
+    if not sep or not host or not port_text.isdigit() or any(c in host for c in "/ ?#@"):
+        raise ConfigError(form)
+    port = int(port_text)
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"--address {address!r}: the port must be between 1 and 65535")
+    where = f"{host}:{port}"
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except socket.gaierror:
+        raise ConfigError(f"--address {address!r}: no such host {host!r}") from None
+    except TimeoutError:
+        raise ConfigError(f"no answer from {where} within {timeout:g} s; check --address (the Ray head's "
+                          "HOST:PORT) and that the head is running (`ray status` on it)") from None
+    except OSError as exc:
+        raise ConfigError(f"nothing answers as a Ray head at {where} ({exc.strerror or exc}); start one with "
+                          f"`ray start --head --port {port}` or check --address") from None
+    with sock:
+        try:
+            sock.settimeout(timeout)
+            sock.sendall(_H2_PREFACE)
+            reply = sock.recv(9)
+        except OSError:
+            reply = b""
+    # A gRPC server (Ray's GCS, or its client server for ray://) answers the HTTP/2 preface with a
+    # SETTINGS frame: a 9-byte frame header whose type byte is 4.
+    if len(reply) < 4 or reply[3] != 0x04:
+        what = "Ray's client server (ray://)" if client else "a Ray head"
+        raise ConfigError(f"{where} answers, but not as {what}; check --address (the head's GCS port, "
+                          "6379 by default" + (", or 10001 for ray://)" if client else ")"))
+    return text
+
+
 class RayExecutor(Executor):
     """Ray tasks, one CPU each: an existing cluster (`address`), or a private Ray on 127.0.0.1.
 
@@ -307,6 +383,8 @@ class RayExecutor(Executor):
     name = "ray"
 
     def __init__(self, *, address: str | None = None, workers: int | None = None, threads: int = 1) -> None:
+        if address:
+            address = check_ray_address(address)
         ray = import_ray()
         self._ray = ray
         self.threads = threads
@@ -340,6 +418,7 @@ class RayExecutor(Executor):
         self.workers = min(workers, cpus) if workers else cpus
         self._remote = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
         self._refs: dict[Any, tuple[Task, int, list[str]]] = {}
+        self._objects: dict[int, tuple[Any, Any]] = {}
 
     def run(self, tasks: Iterable[Task], *, on_retry: RetryCallback | None = None) -> Iterator[Outcome]:
         ray = self._ray
@@ -349,11 +428,21 @@ class RayExecutor(Executor):
                 rex.TaskUnschedulableError, rex.LocalRayletDiedError)
 
         def submit(task: Task, attempt: int, deaths: list[str]) -> None:
-            self._refs[self._remote.remote(task.fn, task.args, self.threads)] = (task, attempt, deaths)
+            args = tuple(self._shared(a) for a in task.args)
+            self._refs[self._remote.remote(task.fn, args, self.threads)] = (task, attempt, deaths)
+
+        pending = iter(tasks)
+        in_flight = 2 * max(1, self.workers)  # enough to keep every CPU busy; the rest wait in the iterable
+
+        def top_up() -> None:
+            while len(self._refs) < in_flight:
+                task = next(pending, None)
+                if task is None:
+                    return
+                submit(task, 1, [])
 
         try:
-            for task in tasks:
-                submit(task, 1, [])
+            top_up()
             while self._refs:
                 ready, _ = ray.wait(list(self._refs), num_returns=1)
                 for ref in ready:
@@ -376,9 +465,24 @@ class RayExecutor(Executor):
                                       attempts=attempt, worker_deaths=deaths)
                         continue
                     yield _outcome(task, attempt, deaths, reply)
+                top_up()
         except BaseException:
             self._cancel()
             raise
+
+    def _shared(self, arg: Any) -> Any:
+        """A task argument given to several tasks (the same object: a sweep's series) goes to the object
+        store once, on its second use; the tasks get its reference, which Ray resolves to the value."""
+        if isinstance(arg, (int, float, str, bool, type(None))):
+            return arg
+        key = id(arg)
+        held = self._objects.get(key)
+        if held is not None and held[0] is arg:
+            if held[1] is None:
+                self._objects[key] = (arg, self._ray.put(arg))
+            return self._objects[key][1]
+        self._objects[key] = (arg, None)  # held, so its id stays its own
+        return arg
 
     def _cancel(self) -> None:
         for ref in list(self._refs):
@@ -423,6 +527,7 @@ class RayExecutor(Executor):
 
     def close(self) -> None:
         self._cancel()
+        self._objects.clear()
         if self._owned:
             self._ray.shutdown()
             self._owned = False

@@ -9,12 +9,13 @@ from __future__ import annotations
 import itertools
 import math
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from seqcast import fileio
-from seqcast.config import SECTIONS, RunConfig, check_seeds, option_specs
+from seqcast.config import SECTIONS, check_seeds, option_specs
 from seqcast.errors import ConfigError
 
 NOT_IN_GRID = ("symbol", "seed")
@@ -24,6 +25,8 @@ DATA_KEYS = ("source", "start", "end", "covariates", "features", "max_stale_days
 MAX_CELLS = 100_000
 MAX_SEEDS = 1000
 """A sweep's --seeds: seeds per config and symbol."""
+CHECK_ALL_CONFIGS = 5000
+"""Grids with up to this many configs have every combination built before any cell (~0.2 s)."""
 
 
 # --------------------------------------------------------------------------- options
@@ -161,10 +164,15 @@ def read_config_file(path: Path | str) -> dict[str, Any]:
         flag = old_flags().get(flag, flag)
         if flag in ("symbol", "symbols"):
             values = value if isinstance(value, list) else [value]
-            if not values:  # an empty list is no "the last fetched" (that is: leave the key out)
-                raise ConfigError(f"{path}: {name} = [] has no values; give at least one symbol, or leave "
-                                  f"{name} out for the last fetched")
-            out["symbols"] = [str(v) for v in values]
+            if not values:
+                raise ConfigError(f"{path}: {name} = [] names no symbol; give at least one, or leave it out "
+                                  "(the last fetched)")
+            out["symbols"] = [*out.get("symbols", []), *symbol_args([str(v) for v in values], f"{path}: {name}")]
+        elif flag == "symbol-file":
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{path}: symbol-file takes a file name, got {value!r}")
+            listed = path.parent / Path(value).expanduser()  # relative to the TOML file
+            out["symbols"] = [*out.get("symbols", []), *read_symbol_file(listed)]
         elif flag in ("seed", "seeds", "backtest"):
             out[flag] = value
         elif flag in options or name in by_key:
@@ -179,8 +187,59 @@ def read_config_file(path: Path | str) -> dict[str, Any]:
                 out["grid"][key] = [parse_value(flag, v, tp) for v in values]
         else:
             raise ConfigError(f"{path}: unknown key {name!r}; use train options (model, lookback, ...), "
-                              "symbol, seed, seeds or backtest")
+                              "symbol, symbol-file, seed, seeds or backtest")
     return out
+
+
+MAX_SYMBOL_FILE_BYTES = 4 << 20
+"""A --symbol-file is at most this big (100,000 symbols of 40 characters)."""
+
+
+def symbol_args(texts: list[str], what: str = "--symbol") -> list[str]:
+    """--symbol values (each may be a comma list) as the sweep's symbols; an empty one is refused."""
+    out: list[str] = []
+    for text in texts:
+        parts = [part.strip() for part in str(text).split(",")]
+        if any(not part for part in parts):
+            raise ConfigError(f"{what} has an empty value in {text!r}: give symbols (eurpln or eurpln:stooq), "
+                              "or leave it out for the last fetched")
+        out += parts
+    return out
+
+
+def read_symbol_file(path: Path | str) -> list[str]:
+    """A --symbol-file: one SYMBOL or SYMBOL:SOURCE per line; blank lines and # comments skipped.
+
+    Read as a regular file of at most MAX_SYMBOL_FILE_BYTES (no device, FIFO or link); a line
+    that is not one symbol, a symbol twice or no symbol at all is a ConfigError naming the line.
+    """
+    import re
+
+    path = Path(path).expanduser()
+    try:
+        raw = fileio.read_bytes(path, max_bytes=MAX_SYMBOL_FILE_BYTES, follow_links=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot read --symbol-file {path}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError(f"--symbol-file {path} is not UTF-8 text") from None
+    symbols: list[str] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        if not re.fullmatch(r"[^\s:,]+(:[A-Za-z0-9_-]+)?", entry):
+            raise ConfigError(f"{path}, line {number}: {line.strip()[:60]!r} is not SYMBOL or SYMBOL:SOURCE "
+                              "(one per line)")
+        if entry in seen:
+            raise ConfigError(f"{path}, line {number}: {entry} is already on line {seen[entry]}")
+        seen[entry] = number
+        symbols.append(entry)
+    if not symbols:
+        raise ConfigError(f"--symbol-file {path} lists no symbol (one SYMBOL or SYMBOL:SOURCE per line)")
+    return symbols
 
 
 # --------------------------------------------------------------------------- the grid
@@ -204,6 +263,9 @@ class SweepSpec:
             raise ConfigError(f"--backtest must be a whole number between 0 and {MAX_FOLDS}, got {self.backtest!r}")
         if not self.symbols:
             self.symbols = [None]
+        if any(s is not None and (not isinstance(s, str) or not s.strip()) for s in self.symbols):
+            raise ConfigError("a --symbol is empty: give symbols (eurpln or eurpln:stooq), or leave --symbol out "
+                              "for the last fetched")
         if len(set(self.symbols)) != len(self.symbols):
             raise ConfigError("a --symbol is given twice")
         flags = {key: flag for flag, (key, _tp) in grid_options().items()}
@@ -215,18 +277,77 @@ class SweepSpec:
                 raise ConfigError(f"--{flags.get(key, key)} is given a value twice: {values}; give each value once")
         if self.n_cells > MAX_CELLS:
             raise ConfigError(f"the grid has {self.n_cells} cells (at most {MAX_CELLS}); give fewer values")
-        for config in self.configs():
-            from seqcast.config import make_config
+        self.check_configs()
 
-            make_config(**config)  # every combination is a valid config, or fail before any training
+    def check_configs(self, budget: int = CHECK_ALL_CONFIGS) -> None:
+        """Every combination is a valid config, or ConfigError before any training.
+
+        Up to `budget` configs every combination is built. A bigger grid (where building them all
+        would take seconds) builds every value of every option with the others' first values, then
+        the combinations of each pair of options, smallest pairs first, while the budget lasts: a
+        config's constraints are between two options (--hidden divisible by --heads, ...). A cell
+        whose config still fails is a failed cell that says why (its task is built as it starts).
+        """
+        from seqcast.config import make_config
+
+        if self.n_configs <= budget:
+            for config in self.iter_configs():
+                make_config(**config)
+            return
+        first = {k: v[0] for k, v in self.grid.items()}
+        for key, values in self.grid.items():
+            for value in values:
+                make_config(**{**first, key: value})
+        left = budget
+        pairs = sorted(itertools.combinations(self.grid, 2),
+                       key=lambda ab: len(self.grid[ab[0]]) * len(self.grid[ab[1]]))
+        for a, b in pairs:
+            size = len(self.grid[a]) * len(self.grid[b])
+            if size > left:
+                break
+            left -= size
+            for va, vb in itertools.product(self.grid[a], self.grid[b]):
+                make_config(**{**first, a: va, b: vb})
 
     def configs(self) -> list[dict[str, Any]]:
+        """Every config of the grid, in order (a list: iter_configs streams them)."""
+        return list(self.iter_configs())
+
+    def iter_configs(self) -> Iterator[dict[str, Any]]:
+        """The configs one by one, in the order of itertools.product over the grid's options."""
         keys = list(self.grid)
-        return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*self.grid.values())]
+        for combo in itertools.product(*self.grid.values()):
+            yield dict(zip(keys, combo, strict=True))
+
+    def iter_cells(self) -> Iterator[tuple[int, int, str | None, int, int | None]]:
+        """(cell, config, symbol, seed, fold) for every cell, in the record's order, one at a time:
+        config-major, then symbol, seed and fold. Linear: the first cell comes at once whatever the
+        grid's size (a 100,000-cell grid's first cell in microseconds)."""
+        folds: list[int | None] = list(range(1, self.backtest + 1)) if self.backtest else [None]
+        cell = 0
+        for ci in range(self.n_configs):
+            for symbol in self.symbols:
+                for seed in range(self.seed, self.seed + self.seeds):
+                    for fold in folds:
+                        yield cell, ci, symbol, seed, fold
+                        cell += 1
+
+    def config_at(self, index: int) -> dict[str, Any]:
+        """The index-th config of iter_configs, computed (mixed radix, the last option fastest)."""
+        out: dict[str, Any] = {}
+        for key in reversed(list(self.grid)):
+            values = self.grid[key]
+            index, digit = divmod(index, len(values))
+            out[key] = values[digit]
+        return {key: out[key] for key in self.grid}
+
+    @property
+    def n_configs(self) -> int:
+        return math.prod(len(v) for v in self.grid.values())
 
     @property
     def n_cells(self) -> int:
-        return math.prod(len(v) for v in self.grid.values()) * len(self.symbols) * self.seeds * max(1, self.backtest)
+        return self.n_configs * len(self.symbols) * self.seeds * max(1, self.backtest)
 
     def to_dict(self) -> dict[str, Any]:
         return {"grid": {k: [list(v) if isinstance(v, tuple) else v for v in vs] for k, vs in self.grid.items()},
@@ -241,9 +362,16 @@ class SweepSpec:
         return cls(grid, list(raw["symbols"]), raw["seeds"], raw["seed"], raw["backtest"])
 
 
-def config_label(config: dict[str, Any], varying: set[str] | None = None) -> str:
-    """model=gru lookback=20, with CLI flag names; only the options that vary when given."""
-    flags = {key: flag for flag, (key, _tp) in grid_options().items()}
+def config_label(config: dict[str, Any], varying: set[str] | None = None,
+                 flags: dict[str, str] | None = None) -> str:
+    """model=gru lookback=20, with CLI flag names; only the options that vary when given.
+    flags (make_config key -> flag, from grid_flags()) saves rebuilding it for every config."""
+    flags = flags if flags is not None else grid_flags()
     parts = [f"{flags.get(k, k)}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
              for k, v in config.items() if varying is None or k in varying]
     return " ".join(parts) or "defaults"
+
+
+def grid_flags() -> dict[str, str]:
+    """make_config key -> its CLI flag (lookback -> lookback, nonlinearity -> activation)."""
+    return {key: flag for flag, (key, _tp) in grid_options().items()}

@@ -13,12 +13,13 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seqcast.errors import ConfigError, DataError, NotEnoughDataError, RunCorruptError
 from seqcast.data.store import Store, StoredSeries, fetch_command
+from seqcast.errors import ConfigError, DataError, NotEnoughDataError, RunCorruptError
 from seqcast.workspace import Workspace
 
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
 
     from seqcast.data.calendars import Calendar
     from seqcast.runs.registry import Run
@@ -53,6 +54,14 @@ class Forecast:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def to_frame(self) -> pd.DataFrame:
+        """`rows` as a DataFrame indexed by the forecast dates ("date"): predicted, lower, upper (the
+        interval at `level`; NaN past the calibrated horizons), change_pct (vs last_close, in %)."""
+        import pandas as pd
+
+        frame = pd.DataFrame(self.rows, columns=["date", "predicted", "lower", "upper", "change_pct"])
+        return frame.set_index(pd.DatetimeIndex(pd.to_datetime(frame.pop("date")), name="date"))
+
 
 def predict_next(run_id: str | None = None, *, horizon: int | None = None, home: Path | str | None = None,
                  days: int | None = None) -> Forecast:
@@ -60,8 +69,6 @@ def predict_next(run_id: str | None = None, *, horizon: int | None = None, home:
     latest stored data of the run's symbol. `days` is horizon's old name, still accepted."""
 
     from seqcast.runs.backtests import get_run
-    from seqcast.data.calendars import recorded_calendar, staleness
-    from seqcast.forecast.intervals import interval_bounds
 
     if days is not None and horizon is not None:
         raise ConfigError("give the horizon once: days is horizon's old name")
@@ -70,17 +77,25 @@ def predict_next(run_id: str | None = None, *, horizon: int | None = None, home:
     if not isinstance(horizon, int) or isinstance(horizon, bool) or not 1 <= horizon <= MAX_HORIZON:
         raise ConfigError(f"--horizon must be between 1 and {MAX_HORIZON}, got {horizon!r}")
     ws = Workspace.resolve(home)
-    run = get_run(ws, run_id, "predict-next")
+    return forecast_run(get_run(ws, run_id, "predict-next"), Store(ws), horizon)
+
+
+def forecast_run(run: Any, store: Any, horizon: int) -> Forecast:
+    """predict_next of a run (a saved Run, or any object with its meta, config, scaler, run_id, path and
+    weights_bytes) from the series in store (the workspace's Store, or an inputs.memory.MemoryStore)."""
+    from seqcast.data.calendars import recorded_calendar, staleness
+    from seqcast.forecast.intervals import interval_bounds
+
     meta = run.meta
     try:
         symbol, source = meta["symbol"], meta["source"]
     except KeyError:
         raise RunCorruptError(f"{run.path / 'meta.json'} lacks the symbol; train again") from None
-    stored = Store(ws).get(symbol, source)
+    stored = store.get(symbol, source)
     dates, values = stored.load_close()
     notes: list[str] = []
     trained_first = _check_stored_data(run, stored, dates, values, notes)
-    path = _forecast_path(ws, run, dates, values, horizon, notes)
+    path = _forecast_path(store, run, dates, values, horizon, notes)
     # The series' own next dates: its business days, weeks or months (seqcast.data.calendars).
     calendar = recorded_calendar(meta.get("calendar"), dates, source=source, symbol=symbol,
                                  interval=stored.meta.get("interval"))
@@ -139,18 +154,18 @@ def _check_stored_data(run: Run, stored: StoredSeries, dates: np.ndarray, values
     return trained_first
 
 
-def _forecast_path(ws: Workspace, run: Run, dates: np.ndarray, values: np.ndarray, horizon: int,
+def _forecast_path(store: Any, run: Run, dates: np.ndarray, values: np.ndarray, horizon: int,
                    notes: list[str]) -> np.ndarray:
     """The forecast prices of the next `horizon` periods, (horizon,); refuses a forecast that is not finite."""
     import numpy as np
 
     from seqcast.forecast.intervals import recursive_forecast
-    from seqcast.runs.networks import predictor
     from seqcast.inputs.windows import first_position
+    from seqcast.runs.networks import predictor
 
     cfg = run.config
     if cfg.data.n_inputs > 1:  # covariates or extra columns: one day, from every input's latest data
-        path = predict_one_day(Store(ws), run, dates, values, horizon, notes)
+        path = predict_one_day(store, run, dates, values, horizon, notes)
     else:
         need = first_position(cfg.data.lookback, cfg.data.target)
         path = recursive_forecast(

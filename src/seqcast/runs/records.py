@@ -155,10 +155,11 @@ def read_record(path: Path, *, ident: str, id_key: str | None, check: Check, fix
     return data
 
 
-def beside(path: Path, ident: str) -> list[Path]:
-    """The report and chart files seqcast wrote beside a record (those that exist), its <id>_files/."""
+def beside(path: Path, ident: str, extensions: tuple[str, ...] = BESIDE) -> list[Path]:
+    """The files seqcast wrote beside a record (those that exist): <id>.<ext> for each extension (its
+    report and charts), then <id>_files/ (a Markdown report's charts)."""
     folder = path.parent
-    extra = [folder / f"{ident}.{ext}" for ext in BESIDE] + [folder / f"{ident}_files"]
+    extra = [folder / f"{ident}.{ext}" for ext in extensions] + [folder / f"{ident}_files"]
     return [p for p in extra if os.path.lexists(p)]
 
 
@@ -270,6 +271,7 @@ def check_sweep(data: dict[str, Any], path: Path) -> None:
                f"cell {i}: {key} must be a record id")
         ok(all(cell.get(k) is None or is_number(cell[k]) for k in ("seconds", "epochs", "attempts")),
            f"cell {i}: seconds, epochs and attempts must be numbers")
+        ok(cell["status"] != "done" or isinstance(cell.get("test"), dict), f"cell {i} is done without its test")
         numbers(cell.get("test") or {}, path, f"cell {i}: 'test'", SWEEP_FIX)
         optional(cell, "fold_out", dict, path, SWEEP_FIX, f"cell {i}: fold_out")
         optional(cell, "worker_deaths", list, path, SWEEP_FIX, f"cell {i}: worker_deaths")
@@ -284,7 +286,8 @@ def check_sweep(data: dict[str, Any], path: Path) -> None:
     for unit in data.get("backtests", []):
         ok(isinstance(unit.get("backtest_id"), str) and is_id(unit["backtest_id"])
            and is_int(unit.get("config")) and 0 <= unit["config"] < len(configs)
-           and isinstance(unit.get("cells", []), list), "a backtest of the sweep is wrong")
+           and isinstance(unit.get("cells", []), list) and isinstance(unit.get("test"), dict),
+           "a backtest of the sweep is wrong")
         numbers(unit.get("test") or {}, path, "a backtest's 'test'", SWEEP_FIX)
     optional(data, "nodes", dict, path, SWEEP_FIX)
     ok(data.get("workers") is None or is_int(data["workers"]), "'workers' must be a whole number")

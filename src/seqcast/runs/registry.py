@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from torch import nn
 
-    from seqcast.runs.networks import Predictor
     from seqcast.inputs.windows import Scaler
+    from seqcast.runs.networks import Predictor
 
 REQUIRED_FILES = ("config.json", "meta.json", "metrics.json", "scaler.json", "model.pt")
 # What RunStore.new_id makes (records.ID_RE for a run): <date>-<time>[.<ms>]-<kind>-<symbol>-<hex>.

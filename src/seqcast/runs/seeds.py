@@ -104,10 +104,11 @@ def train_parallel(cfg: RunConfig, seeds: int, workers: int, home: Path | str | 
     of the seeds that had finished (saved), naming those that had not.
     """
     from seqcast.config import make_config
-    from seqcast.runs.executors import LocalExecutor, Task
     from seqcast.inputs.loading import load_input
-    from seqcast.runs.train import TrainResult, save_run
+    from seqcast.runs.executors import LocalExecutor, Task
+    from seqcast.runs.fanout import fan_out
     from seqcast.runs.registry import RunStore
+    from seqcast.runs.train import TrainResult, save_run
     from seqcast.workspace import Workspace
 
     ws = Workspace.resolve(home)
@@ -127,7 +128,7 @@ def train_parallel(cfg: RunConfig, seeds: int, workers: int, home: Path | str | 
 
     executor = LocalExecutor(workers, threads=cfg.train.threads or 1)
     try:
-        for outcome in executor.run(tasks):
+        for outcome in fan_out(executor, tasks):  # Ctrl-C or SIGTERM: workers stopped, KeyboardInterrupt
             index = int(outcome.key)  # type: ignore[call-overload]  # our keys are the seed indexes
             if outcome.ok:
                 finished[index] = outcome.value

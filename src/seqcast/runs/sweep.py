@@ -17,15 +17,14 @@ import json
 import math
 import re
 import time
-import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqcast import fileio
-from seqcast.config import SECTIONS, RunConfig, check_seeds, option_specs
+from seqcast.config import RunConfig
 from seqcast.errors import ConfigError, SeqcastError
 from seqcast.runs import records
 from seqcast.runs.grid import (
@@ -36,11 +35,12 @@ from seqcast.runs.grid import (
     SweepSpec,
     config_label,
     grid_options,
-    old_flags,
     parse_grid_args,
-    parse_value,
     read_config_file,
+    read_symbol_file,
+    symbol_args,
 )
+from seqcast.runs.results import KEEP_RUNS_HELP, SUMMARY_METRICS, parse_keep_runs, plain
 from seqcast.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -49,8 +49,6 @@ if TYPE_CHECKING:
 
 SAVE_EVERY_S = 1.0
 """The record is rewritten at most this often while cells finish (and always at the end)."""
-SUMMARY_METRICS = ("n", "rmse", "naive_rmse", "rmse_ratio", "directional_accuracy", "dm_pvalue",
-                   "interval_coverage")
 SWEEP_ID_RE = re.compile(r"^[0-9]{8}-[0-9]{6}\.[0-9]{3}-sweep-[0-9a-f]{6}$")
 """A sweep's id (seqcast.runs.records.ID_RE with the label "sweep"): its record's file name."""
 
@@ -66,11 +64,14 @@ class SweepInterrupted(KeyboardInterrupt):
 # --------------------------------------------------------------------------- tasks (run in workers)
 
 
-def train_cell(series: SeriesInput) -> RunRecord:
-    """One training cell: api.fit_run on the arrays it was sent (no workspace needed)."""
+def train_cell(series: SeriesInput, cfg: RunConfig | None = None) -> RunRecord:
+    """One training cell: api.fit_run on the arrays it was sent (no workspace needed), with cfg (the
+    cell's config) put on the series (which the sweep's cells of one symbol share) when given."""
+    import dataclasses
+
     from seqcast.runs.train import fit_run
 
-    return fit_run(series)[0]
+    return fit_run(series if cfg is None else dataclasses.replace(series, cfg=cfg))[0]
 
 
 # --------------------------------------------------------------------------- the record
@@ -148,10 +149,14 @@ def load_sweep(sweep_id: str | None = None, home: Path | str | None = None, *, u
     return _read(root / f"{found}.json")
 
 
+_BESIDE = (*records.BESIDE, "sqlite", "sqlite-journal")
+"""What seqcast writes beside a sweep's JSON: its report (html, md), chart (png, svg, pdf) and results table."""
+
+
 def sweep_files(sweep: Sweep) -> list[Path]:
     """Every file of a sweep in sweeps/: its report and charts, the md report's <id>_files/, then the
     JSON itself (last: a sweep stays listed until everything else is gone). Its runs are not here."""
-    return [*records.beside(sweep.path, sweep.sweep_id), sweep.path]
+    return [*records.beside(sweep.path, sweep.sweep_id, _BESIDE), sweep.path]
 
 
 def remove_sweep(sweep: Sweep) -> None:
@@ -224,8 +229,6 @@ CellCallback = Callable[[dict[str, Any], int, int], None]
 """on_cell_end(cell, done, total): a cell finished (cell["status"] is done or failed)."""
 RetryCallback = Callable[[dict[str, Any], str], None]
 """on_retry(cell, reason): the worker running that cell died; it runs once more."""
-
-
 def run_sweep(
     spec: SweepSpec | None = None,
     *,
@@ -234,19 +237,33 @@ def run_sweep(
     backend: str = "local",
     address: str | None = None,
     workers: int | None = None,
+    keep_runs: str = "all",
     on_start: Callable[[Sweep], None] | None = None,
     on_cell_end: CellCallback | None = None,
     on_retry: RetryCallback | None = None,
 ) -> Sweep:
-    """Run every unfinished cell of a new sweep (spec) or of a saved one (resume=ID)."""
-    from seqcast.runs.registry import RunStore
+    """Run every unfinished cell of a new sweep (spec) or of a saved one (resume=ID).
+
+    Every finished cell is a row of the sweep's results table (<id>.sqlite, seqcast.runs.results),
+    committed as it finishes; keep_runs says which cells also get a run folder (all, best:N, none;
+    a resume keeps the sweep's own). A resume adopts every cell whose row or run is saved, so no
+    done cell trains twice. Ctrl-C or SIGTERM: the record is marked interrupted, the workers are
+    stopped, SweepInterrupted is raised.
+    """
     from seqcast.data.store import check_writable
+    from seqcast.runs.executors import check_ray_address
+    from seqcast.runs.fanout import sigterm_as_interrupt
+    from seqcast.runs.registry import RunStore
+    from seqcast.runs.results import Results, reconcile, results_path
 
     ws = Workspace.resolve(home)
     check_writable(ws)
     RunStore(ws).check_writable()
+    parse_keep_runs(keep_runs)
     if (spec is None) == (resume is None):
         raise ConfigError("give a sweep (options or --config) or --resume SWEEP_ID, not both")
+    if backend == "ray" and address:
+        address = check_ray_address(address)  # one clear line before any data is loaded
     if resume is not None:
         sweep = load_sweep(resume, ws.root)
         spec = SweepSpec.from_dict(sweep.data["spec"])
@@ -256,43 +273,72 @@ def run_sweep(
         sweep = Sweep(sweep_id, sweeps_dir(ws.root) / f"{sweep_id}.json", {})
     if backend == "local":
         check_devices(spec)
-    with _locked(sweep.path.parent / f".{sweep.sweep_id}.lock"):
+    with _locked(sweep.path.parent / f".{sweep.sweep_id}.lock"), sigterm_as_interrupt():
         if resume is not None:
             sweep = _read(sweep.path)  # as the previous process left it, now that we hold the lock
-        inputs = _load_inputs(spec, ws.root, sweep)
+            keep_runs = str(sweep.data.get("keep_runs") or "all")
+        inputs = _load_inputs(spec, ws.root)
         if resume is None:
             sweep.data = _new_record(sweep.sweep_id, spec, inputs, backend, address)
-        from seqcast.runs.executors import make_executor
-
-        todo = [c for c in sweep.cells if c["status"] != "done"]
-        if resume is not None and not todo:
-            return sweep  # every cell is done: nothing runs, so the record stays as it was (its backend too)
-        # Started before anything is saved: a backend that cannot start changes nothing.
-        executor = make_executor(backend, workers=workers, address=address) if todo else None
-        try:
-            for cell in todo:
-                cell.update(status="pending", error=None)
-                cell.pop("lasting", None)
-            sweep.data.update(status="running", backend=backend, address=address)
-            _save(sweep)
-            if on_start is not None:
-                on_start(sweep)
-            if executor is not None:
-                _drive(sweep, spec, inputs, todo, executor, ws.root, on_cell_end, on_retry)
-        except KeyboardInterrupt:
-            if executor is not None:
-                executor.close()
-            sweep.data["status"] = "interrupted"
-            _finish(sweep, spec)
-            counts = sweep.counts()
-            raise SweepInterrupted(sweep.sweep_id, counts["done"], len(sweep.cells)) from None
-        finally:
-            if executor is not None:
-                executor.close()
-        failed = sweep.counts()["failed"]
-        sweep.data["status"] = "finished" if not failed else "finished with failed cells"
-        _finish(sweep, spec)
+            sweep.data["keep_runs"] = keep_runs
+        fileio.make_folder(sweep.path.parent)
+        with Results(results_path(sweep.path)) as table:
+            if resume is None:
+                adopted = False
+            else:
+                adopted = reconcile(sweep, spec.backtest, lambda c: _cell_config(spec, c, inputs), table, ws.root)
+            todo = [c for c in sweep.cells if c["status"] != "done"]
+            if resume is not None and not todo:
+                if adopted:  # the last cells were saved but the record did not say so yet
+                    sweep.data["status"] = "finished" if not sweep.counts()["failed"] else "finished with failed cells"
+                    _finish(sweep, spec)
+                return sweep  # every cell is done: nothing runs (the record keeps its backend)
+            _run_todo(sweep, spec, inputs, todo, table, ws.root, backend, address, workers,
+                      (on_start, on_cell_end, on_retry))
     return sweep
+
+
+def _run_todo(sweep: Sweep, spec: SweepSpec, inputs: dict[_DataKey, SeriesInput], todo: list[dict[str, Any]],
+              table: Any, home: Path, backend: str, address: str | None, workers: int | None,
+              callbacks: tuple[Any, CellCallback | None, RetryCallback | None]) -> None:
+    from seqcast.runs.executors import make_executor
+
+    on_start, on_cell_end, on_retry = callbacks
+    # Started before anything is saved: a backend that cannot start changes nothing.
+    executor = make_executor(backend, workers=workers, address=address)
+    try:
+        for cell in todo:
+            cell.update(status="pending", error=None)
+            cell.pop("lasting", None)
+        sweep.data.update(status="running", backend=backend, address=address)
+        _save_summary(sweep)
+        if on_start is not None:
+            on_start(sweep)
+        _drive(sweep, spec, inputs, todo, executor, home, table, on_cell_end, on_retry)
+    except KeyboardInterrupt:
+        executor.close()
+        sweep.data["status"] = "interrupted"
+        _finish(sweep, spec)
+        counts = sweep.counts()
+        raise SweepInterrupted(sweep.sweep_id, counts["done"], len(sweep.cells)) from None
+    finally:
+        executor.close()
+    failed = sweep.counts()["failed"]
+    sweep.data["status"] = "finished" if not failed else "finished with failed cells"
+    _finish(sweep, spec)
+
+
+def _save_summary(sweep: Sweep) -> None:
+    """The record rewritten while cells finish: as _save, compact (the C JSON encoder: a 100,000-cell
+    record in well under a second, where an indented one takes many). Every value the driver puts in
+    the record is plain JSON already; anything else falls back to _save."""
+    sweep.data["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    try:
+        text = json.dumps(sweep.data, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError):
+        _save(sweep)
+        return
+    fileio.write_text(sweep.path, text + "\n")
 
 
 def check_devices(spec: SweepSpec) -> None:
@@ -308,47 +354,61 @@ def check_devices(spec: SweepSpec) -> None:
 
 
 _DataKey = tuple[str | None, ...]
-"""What _data_key returns: the symbol asked for, then the repr of each data option."""
+"""What _data_key returns: the symbol asked for, then the repr of each data option the grid sets."""
 
 
-def _load_inputs(spec: SweepSpec, home: Path, sweep: Sweep) -> dict[_DataKey, SeriesInput]:
-    """Each distinct data selection (symbol, source, --from, --to) loaded once, by the driver."""
+def symbol_options(symbol: str | None) -> dict[str, Any]:
+    """A sweep's symbol as make_config options: "eurpln" -> symbol; "eurpln:stooq" -> symbol and source;
+    None (the last fetched) -> nothing."""
+    if symbol is None:
+        return {}
+    name, sep, source = symbol.partition(":")
+    return {"symbol": name, "source": source} if sep and source else {"symbol": name}
+
+
+def _data_key(options: dict[str, Any], symbol: str | None) -> _DataKey:
+    """One key per distinct load_input: the symbol asked for and the data options of the config."""
+    return (symbol, *(repr(options.get(k)) for k in DATA_KEYS))
+
+
+def _load_inputs(spec: SweepSpec, home: Path) -> dict[_DataKey, SeriesInput]:
+    """Each distinct data selection (symbol, source, --from, --to, ...) loaded once, by the driver:
+    the product of the grid's data options only (linear in the rest of the grid)."""
     from seqcast.config import make_config
     from seqcast.inputs.loading import load_input
 
+    first = {k: v[0] for k, v in spec.grid.items()}
+    data_grid = {k: v for k, v in spec.grid.items() if k in DATA_KEYS}
     inputs: dict[_DataKey, SeriesInput] = {}
-    for config in spec.configs():
+    for combo in itertools.product(*data_grid.values()):
+        options = {**first, **dict(zip(data_grid, combo, strict=True))}
         for symbol in spec.symbols:
-            cfg = make_config(**config, symbol=symbol)
-            key = _data_key(cfg, symbol)
+            key = _data_key(options, symbol)
             if key not in inputs:
-                inputs[key] = load_input(cfg, home)
+                inputs[key] = load_input(make_config(**options, **symbol_options(symbol)), home)
     return inputs
-
-
-def _data_key(cfg: RunConfig, symbol: str | None) -> _DataKey:
-    """One key per distinct load_input: the symbol asked for and every data option it reads."""
-    return (symbol, *(repr(getattr(cfg.data, k)) for k in DATA_KEYS))
 
 
 def _new_record(sweep_id: str, spec: SweepSpec, inputs: dict[_DataKey, SeriesInput], backend: str,
                 address: str | None) -> dict[str, Any]:
-    from seqcast.runs.backtest import check_folds
     from seqcast.config import make_config
+    from seqcast.runs.backtest import check_folds
+    from seqcast.runs.grid import grid_flags
 
-    configs = spec.configs()
-    cells: list[dict[str, Any]] = []
-    for ci, config in enumerate(configs):
-        for symbol in spec.symbols:
-            series = inputs[_data_key(make_config(**config, symbol=symbol), symbol)]
-            if spec.backtest:
+    if spec.backtest:
+        for config in spec.iter_configs():
+            for symbol in spec.symbols:
+                series = inputs[_data_key(config, symbol)]
                 check_folds(len(series.values), make_config(series.cfg, **config), spec.backtest)
-            for seed in range(spec.seed, spec.seed + spec.seeds):
-                for fold in range(1, spec.backtest + 1) if spec.backtest else [None]:
-                    cells.append({"cell": len(cells), "config": ci, "symbol": series.cfg.data.symbol,
-                                  "source": series.cfg.data.source, "requested_symbol": symbol, "seed": seed,
-                                  "fold": fold, "status": "pending"})
+    by_data = any(k in DATA_KEYS for k in spec.grid)  # else every config reads the same series per symbol
+    per_symbol = {symbol: inputs[_data_key({}, symbol)] for symbol in spec.symbols} if not by_data else {}
+    cells: list[dict[str, Any]] = []
+    for cell, ci, symbol, seed, fold in spec.iter_cells():
+        series = inputs[_data_key(spec.config_at(ci), symbol)] if by_data else per_symbol[symbol]
+        cells.append({"cell": cell, "config": ci, "symbol": series.cfg.data.symbol, "source": series.cfg.data.source,
+                      "requested_symbol": symbol, "seed": seed, "fold": fold, "status": "pending"})
     varying = {k for k, v in spec.grid.items() if len(v) > 1}
+    flags = grid_flags()
     return {
         "sweep_id": sweep_id,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -356,46 +416,58 @@ def _new_record(sweep_id: str, spec: SweepSpec, inputs: dict[_DataKey, SeriesInp
         "backend": backend,
         "address": address,
         "spec": spec.to_dict(),
-        "configs": [{"label": config_label(c, varying), "options": c} for c in configs],
+        "configs": [{"label": config_label(c, varying, flags), "options": c} for c in spec.iter_configs()],
         "cells": cells,
         "backtests": [],
         "leaderboard": [],
     }
 
 
-def _cell_config(spec: SweepSpec, sweep: Sweep, cell: dict[str, Any], inputs: dict[_DataKey, SeriesInput]
+def _cell_config(spec: SweepSpec, cell: dict[str, Any], inputs: dict[_DataKey, SeriesInput]
                  ) -> tuple[RunConfig, SeriesInput]:
-    import dataclasses
-
+    """The cell's config and the series it trains on (the loaded series, shared by its cells)."""
     from seqcast.config import make_config
 
-    options = spec.configs()[cell["config"]]
-    series = inputs[_data_key(make_config(**options, symbol=cell["requested_symbol"]), cell["requested_symbol"])]
+    options = spec.config_at(cell["config"])
+    series = inputs[_data_key(options, cell["requested_symbol"])]
     # The covariates as load_input resolved them (SYMBOL:SOURCE), as `seqcast train` saves them.
     options = {k: v for k, v in options.items() if k != "covariates"}
-    cfg = make_config(series.cfg, **options, seed=cell["seed"])
-    # Everything load_input prepared travels with the cell: covariate inputs, descriptors, calendar.
-    return cfg, dataclasses.replace(series, cfg=cfg)
+    return make_config(series.cfg, **options, seed=cell["seed"]), series
+
+
+def _task(spec: SweepSpec, cell: dict[str, Any], inputs: dict[_DataKey, SeriesInput]) -> Any:
+    from seqcast.runs.backtest import check_folds, run_fold
+    from seqcast.runs.executors import Task
+
+    cfg, series = _cell_config(spec, cell, inputs)
+    if cell["fold"] is None:
+        # The series object itself travels (the same for every cell of it: on Ray it is put in the
+        # object store once); the worker puts the cell's config on it.
+        return Task(cell["cell"], train_cell, (series, cfg))
+    start, end = check_folds(len(series.values), cfg, spec.backtest)[cell["fold"] - 1]
+    fold_inputs = None if series.inputs is None else series.inputs[:end]
+    return Task(cell["cell"], run_fold, (series.values[:end], cfg, start, fold_inputs))
 
 
 def _drive(sweep: Sweep, spec: SweepSpec, inputs: dict[_DataKey, SeriesInput], todo: list[dict[str, Any]],
-           executor: Any, home: Path, on_cell_end: CellCallback | None, on_retry: RetryCallback | None) -> None:
-    from seqcast.runs.backtest import check_folds, run_fold
-    from seqcast.runs.executors import Task
-    from seqcast.runs.train import save_run
+           executor: Any, home: Path, table: Any, on_cell_end: CellCallback | None,
+           on_retry: RetryCallback | None) -> None:
+    from seqcast.runs.executors import Outcome
+    from seqcast.runs.fanout import fan_out
+    from seqcast.runs.results import KeptRuns
 
-    tasks = []
-    for cell in todo:
-        cfg, series = _cell_config(spec, sweep, cell, inputs)
-        if cell["fold"] is None:
-            tasks.append(Task(cell["cell"], train_cell, (series,)))
-        else:
-            start, end = check_folds(len(series.values), cfg, spec.backtest)[cell["fold"] - 1]
-            fold_inputs = None if series.inputs is None else series.inputs[:end]
-            tasks.append(Task(cell["cell"], run_fold, (series.values[:end], cfg, start, fold_inputs)))
     sweep.data["workers"] = executor.workers
     total, done = len(sweep.cells), sum(c["status"] == "done" for c in sweep.cells)
-    last_save = time.monotonic()
+    kept = KeptRuns(sweep.data.get("keep_runs") or "all", sweep.cells, table, home)
+    refused: list[Outcome] = []  # cells whose config cannot be built (a combination checked only now)
+    last_save, save_every = time.monotonic(), SAVE_EVERY_S
+
+    def tasks() -> Iterator[Any]:  # built one at a time, as workers become free
+        for cell in todo:
+            try:
+                yield _task(spec, cell, inputs)
+            except SeqcastError as exc:
+                refused.append(Outcome(cell["cell"], error=str(exc), exception=exc))
 
     def retried(key: Any, reason: str) -> None:
         cell = sweep.cells[key]
@@ -403,120 +475,83 @@ def _drive(sweep: Sweep, spec: SweepSpec, inputs: dict[_DataKey, SeriesInput], t
         if on_retry is not None:
             on_retry(cell, reason)
 
-    for outcome in executor.run(tasks, on_retry=retried):
-        cell = sweep.cells[outcome.key]
-        cell.update(node=outcome.node, attempts=outcome.attempts, worker_deaths=outcome.worker_deaths)
-        if not outcome.ok:
-            # lasting: the options themselves cannot work (a seqcast error such as too little data);
-            # running the cell again (--resume) would fail the same way.
-            cell.update(status="failed", error=outcome.error, lasting=isinstance(outcome.exception, SeqcastError))
-        elif cell["fold"] is None:
-            record: RunRecord = outcome.value
-            record.meta["sweep"] = {"sweep_id": sweep.sweep_id, "cell": cell["cell"]}
-            run = save_run(record, home)
-            test = record.report["test"]
-            cell.update(status="done", run_id=run.run_id, test={k: test.get(k) for k in SUMMARY_METRICS if k in test},
-                        seconds=record.meta["training"]["seconds"], epochs=record.meta["training"]["epochs_run"])
-        else:
-            out = outcome.value
-            cell.update(status="done", test={k: out["metrics"].get(k) for k in SUMMARY_METRICS
-                                             if k in out["metrics"]},
-                        seconds=out["seconds"], epochs=out["epochs_run"],
-                        fold_out={k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in out.items()})
-            _save_backtest_if_complete(sweep, spec, inputs, cell, home)
+    def outcomes() -> Iterator[Outcome]:
+        for outcome in fan_out(executor, tasks(), on_retry=retried):
+            yield from _drain(refused)
+            yield outcome
+        yield from _drain(refused)
+
+    for outcome in outcomes():
+        cell = sweep.cells[int(outcome.key)]  # type: ignore[call-overload]  # our keys are cell numbers
+        _record_outcome(sweep, spec, inputs, cell, outcome, home, table, kept)
         done += cell["status"] == "done"
         if on_cell_end is not None:
             on_cell_end(cell, done, total)
-        if time.monotonic() - last_save >= SAVE_EVERY_S:
-            _save(sweep)
+        if time.monotonic() - last_save >= save_every:
+            started = time.monotonic()
+            _save_summary(sweep)  # a summary: the results table already holds the cell
             last_save = time.monotonic()
+            save_every = max(SAVE_EVERY_S, 20 * (last_save - started))  # a big record: at most 5 % of the time
 
 
-def _save_backtest_if_complete(sweep: Sweep, spec: SweepSpec, inputs: dict[_DataKey, SeriesInput],
-                               cell: dict[str, Any], home: Path) -> None:
-    """The last fold of a config × symbol × seed done: save its backtest as `seqcast backtest` would."""
-    import numpy as np
+def leaderboard(sweep: Sweep) -> list[dict[str, Any]]:
+    """Per config, over its symbols and seeds (seqcast.runs.results.leaderboard)."""
+    from seqcast.runs.results import leaderboard as board
 
-    from seqcast.runs.backtest import fold_result, pool_folds
-    from seqcast.runs.backtests import save_backtest
+    return board(sweep.data, sweep.cells)
 
-    group = [c for c in sweep.cells if (c["config"], c["requested_symbol"], c["seed"])
-             == (cell["config"], cell["requested_symbol"], cell["seed"])]
-    if any(c["status"] != "done" for c in group):
-        return
-    cfg, series = _cell_config(spec, sweep, cell, inputs)
-    folds = []
-    for c in sorted(group, key=lambda c: c["fold"]):
-        out = {k: (np.asarray(v, dtype=np.float64) if k in ("actual", "predicted", "previous", "net_price") else v)
-               for k, v in c["fold_out"].items()}
-        folds.append(fold_result(c["fold"], out, series.dates))
-    result = pool_folds(cfg, folds, sweep.data.get("workers", 1))
-    result.meta["sweep"] = {"sweep_id": sweep.sweep_id, "cells": [c["cell"] for c in group]}
-    save_backtest(result, series, home)
-    for c in group:
-        c.pop("fold_out", None)
-        c["backtest_id"] = result.backtest_id
-    pooled = result.pooled
-    sweep.data["backtests"].append({
-        "backtest_id": result.backtest_id, "config": cell["config"], "symbol": cell["symbol"],
-        "seed": cell["seed"], "cells": [c["cell"] for c in group],
-        "test": {k: pooled.get(k) for k in SUMMARY_METRICS if k in pooled},
-        "seconds": round(sum(c.get("seconds") or 0.0 for c in group), 3),
-    })
+
+def _drain(items: list[Any]) -> Iterator[Any]:
+    while items:
+        yield items.pop(0)
+
+
+def _record_outcome(sweep: Sweep, spec: SweepSpec, inputs: dict[_DataKey, SeriesInput], cell: dict[str, Any],
+                    outcome: Any, home: Path, table: Any, kept: Any) -> None:
+    """A finished cell into the workspace: its run folder when kept, then its row (from then on done)."""
+    from seqcast.runs.results import save_backtest_if_complete
+    from seqcast.runs.train import save_run
+
+    cell.update(node=outcome.node, attempts=outcome.attempts, worker_deaths=outcome.worker_deaths)
+    if not outcome.ok:
+        # lasting: the options themselves cannot work (a seqcast error such as too little data);
+        # running the cell again (--resume) would fail the same way.
+        cell.update(status="failed", error=outcome.error, lasting=isinstance(outcome.exception, SeqcastError))
+        table.save_cell(cell, sweep.data["configs"][cell["config"]])
+    elif cell["fold"] is None:
+        record: RunRecord = outcome.value
+        record.meta["sweep"] = {"sweep_id": sweep.sweep_id, "cell": cell["cell"]}
+        test = record.report["test"]
+        cell.update(status="done", run_id=None, test=plain({k: test.get(k) for k in SUMMARY_METRICS if k in test}),
+                    seconds=record.meta["training"]["seconds"], epochs=record.meta["training"]["epochs_run"])
+        if kept.wants(cell):
+            cell["run_id"] = save_run(record, home).run_id
+        table.save_cell(cell, sweep.data["configs"][cell["config"]])
+        kept.added(cell)
+    else:
+        out = outcome.value
+        summary = {k: out["metrics"].get(k) for k in SUMMARY_METRICS if k in out["metrics"]}
+        cell.update(status="done", test=plain(summary),
+                    seconds=out["seconds"], epochs=out["epochs_run"], fold_out=plain(out))
+        table.save_cell(cell, sweep.data["configs"][cell["config"]])
+        save_backtest_if_complete(sweep, spec.backtest, lambda c: _cell_config(spec, c, inputs), cell, home,
+                                  table)
 
 
 def _finish(sweep: Sweep, spec: SweepSpec) -> None:
+    from seqcast.runs.results import counting
+
     sweep.data["leaderboard"] = leaderboard(sweep)
+    sweep.data["multiple_testing"] = counting(sweep)
     nodes: dict[str, int] = {}
     for cell in sweep.cells:
         if cell.get("node") and cell["status"] == "done":
             nodes[cell["node"]] = nodes.get(cell["node"], 0) + 1
     sweep.data["nodes"] = nodes
-    _save(sweep)
+    _save_summary(sweep)
 
 
-def leaderboard(sweep: Sweep) -> list[dict[str, Any]]:
-    """Per config, over its symbols and seeds: RMSE/naive mean ± sd, DM p, coverage, fit time.
-
-    A unit is one training (or, with --backtest, one whole backtest and its pooled test days).
-    "better"/"worse" count units whose Diebold–Mariano test says so at the 5 % level.
-    Sorted by mean RMSE / naive, best first.
-    """
-    import statistics
-
-    backtest = bool(sweep.data["spec"].get("backtest"))
-    units = sweep.data.get("backtests", []) if backtest else [c for c in sweep.cells if c["status"] == "done"]
-    rows = []
-    for ci, config in enumerate(sweep.data["configs"]):
-        mine = [u for u in units if u["config"] == ci]
-        cells = [c for c in sweep.cells if c["config"] == ci]
-        ratios = [u["test"]["rmse_ratio"] for u in mine if _finite(u["test"].get("rmse_ratio"))]
-        pvalues = [u["test"]["dm_pvalue"] for u in mine if _finite(u["test"].get("dm_pvalue"))]
-        coverage = [u["test"]["interval_coverage"] for u in mine if _finite(u["test"].get("interval_coverage"))]
-        seconds = [c["seconds"] for c in cells if c["status"] == "done" and _finite(c.get("seconds"))]
-
-        def significant(sign: int, mine: list[dict[str, Any]] = mine) -> int:
-            return sum(1 for u in mine if _finite(u["test"].get("dm_pvalue")) and u["test"]["dm_pvalue"] < 0.05
-                       and _finite(u["test"].get("rmse_ratio")) and sign * (1 - u["test"]["rmse_ratio"]) > 0)
-
-        rows.append({
-            "config": ci, "label": config["label"], "options": config["options"],
-            "units": len(mine), "cells_done": sum(c["status"] == "done" for c in cells),
-            "cells_failed": sum(c["status"] == "failed" for c in cells), "cells": len(cells),
-            "rmse_ratio_mean": statistics.fmean(ratios) if ratios else None,
-            "rmse_ratio_sd": statistics.stdev(ratios) if len(ratios) > 1 else None,
-            "dm_pvalue_median": statistics.median(pvalues) if pvalues else None,
-            "better_than_naive": significant(+1), "worse_than_naive": significant(-1),
-            "interval_coverage_mean": statistics.fmean(coverage) if coverage else None,
-            "fit_seconds_mean": statistics.fmean(seconds) if seconds else None,
-        })
-    rows.sort(key=lambda r: (r["rmse_ratio_mean"] is None, r["rmse_ratio_mean"] or 0.0))
-    return rows
-
-
-def _finite(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-__all__ = ["Sweep", "SweepInterrupted", "scan_sweeps", "SweepSpec", "grid_options", "leaderboard", "list_sweeps", "load_sweep",
-           "parse_grid_args", "read_config_file", "remove_sweep", "run_sweep", "sweep_files"]
+__all__ = ["KEEP_RUNS_HELP", "MAX_CELLS", "MAX_SEEDS", "NOT_IN_GRID", "SUMMARY_METRICS", "Sweep", "SweepInterrupted",
+           "SweepSpec", "grid_options", "leaderboard", "list_sweeps", "load_sweep",
+           "parse_grid_args", "parse_keep_runs", "read_config_file", "read_symbol_file", "remove_sweep",
+           "run_sweep", "scan_sweeps", "sweep_files", "symbol_args"]

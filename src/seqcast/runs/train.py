@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seqcast.config import RunConfig, RunOptions, check_seeds, make_config
-from seqcast.errors import SeqcastError
+from seqcast.config import RunConfig, RunOptions, make_config
 from seqcast.inputs.loading import SeriesInput, fingerprint, load_input
 from seqcast.runs.registry import CSV_FLOAT_FORMAT, Run, RunStore
 from seqcast.workspace import Workspace
@@ -25,9 +23,9 @@ if TYPE_CHECKING:
     import pandas as pd
     from typing_extensions import Unpack
 
-    from seqcast.runs.backtest import BacktestResult, FoldCallback
     from seqcast.forecast.evaluation import Fitted
     from seqcast.models.training import EpochCallback, FitResult
+    from seqcast.runs.backtest import BacktestResult, FoldCallback
 
 
 @dataclass
@@ -73,6 +71,13 @@ def train(
 
 def fit_run(series: SeriesInput, *, on_epoch_end: EpochCallback | None = None) -> tuple[RunRecord, FitResult]:
     """Train and evaluate on series; touches no workspace, so any process can run it."""
+    record, fitted = fit_record(series, on_epoch_end=on_epoch_end)
+    return record, fitted.fit
+
+
+def fit_record(series: SeriesInput, *, on_epoch_end: EpochCallback | None = None) -> tuple[RunRecord, Fitted]:
+    """fit_run with the evaluation itself (the network, the windows, the calibration) instead of
+    only the loop's result: seqcast.fit keeps it to forecast at other levels."""
     from seqcast.forecast.evaluation import fit_evaluate
     from seqcast.models.memory import memory_hint
 
@@ -81,7 +86,7 @@ def fit_run(series: SeriesInput, *, on_epoch_end: EpochCallback | None = None) -
     weights = {k: v.detach().cpu().numpy() for k, v in fitted.model.state_dict().items()}
     record = RunRecord(series.cfg, _run_meta(series, fitted), weights, fitted.ds.scaler.to_dict(),
                        fitted.fit.history, fitted.report, _predictions_frame(series, fitted))
-    return record, fitted.fit
+    return record, fitted
 
 
 def _predictions_frame(series: SeriesInput, fitted: Fitted) -> pd.DataFrame:
@@ -195,10 +200,10 @@ def backtest(
     Keyword overrides set single options, as for train(): backtest(folds=5, model="gru").
     backend="ray" runs the folds as Ray tasks (address: an existing cluster).
     """
+    from seqcast.data.store import check_writable
+    from seqcast.models.memory import memory_hint
     from seqcast.runs.backtest import walk_forward
     from seqcast.runs.backtests import save_backtest
-    from seqcast.models.memory import memory_hint
-    from seqcast.data.store import check_writable
 
     cfg = make_config(config, **overrides)
     ws = Workspace.resolve(home)

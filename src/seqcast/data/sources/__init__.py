@@ -61,6 +61,7 @@ _REGISTRY: dict[str, str] = {
     "ecb": "seqcast.data.sources.ecb:ECBSource",
     "nbp": "seqcast.data.sources.nbp:NBPSource",
     "synthetic": "seqcast.data.sources.synthetic:SyntheticSource",
+    "python": "seqcast.data.sources.memory:MemorySource",
 }
 
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import gzip
 from importlib import resources
+from typing import TYPE_CHECKING
 
 from seqcast.data.series import between, parse_price_csv
 from seqcast.data.sources import FetchRequest, FetchResult
 from seqcast.data.sources.checks import check_series
 from seqcast.errors import NoDataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SAMPLES = {"eurpln": "eurpln_ecb.csv.gz"}
 
@@ -36,3 +40,14 @@ class SampleSource:
         check_series(frame, f"the sample {request.symbol}")
         return FetchResult(frame, {"provider": "European Central Bank reference rate"})
 
+
+
+def sample_series(symbol: str = "eurpln") -> pd.Series:
+    """A bundled sample as a pandas Series of closes named `symbol`, indexed by date (DatetimeIndex
+    "Date"), ready for seqcast.fit; "eurpln": the ECB's EUR/PLN reference rate (PLN per EUR) from
+    1999, offline. Raises NoDataError for a symbol the sample does not have."""
+    from seqcast.data.symbols import normalise_symbol
+
+    symbol = normalise_symbol(symbol)
+    close: pd.Series = SampleSource().fetch(FetchRequest(symbol)).frame["Close"].rename(symbol)
+    return close
