@@ -200,7 +200,7 @@ def show(
     Example: seqcast runs show 20261127-0931
     """
     from seqcast import api
-    from seqcast.runs.backtests import BacktestRecord
+    from seqcast.runs.records import BacktestRecord
 
     with _user_errors():
         found = api.find(run_id, home)
@@ -229,10 +229,10 @@ def remove(
     Example: seqcast runs rm 20261127-0931 20261127-0945 --yes
     """
     from seqcast import api
-    from seqcast.runs.backtests import BacktestRecord, backtest_files
+    from seqcast.runs.records import BacktestRecord, backtest_files
 
     with _user_errors():
-        from seqcast.runs.backtests import resolve
+        from seqcast.runs.registry import resolve
         from seqcast.workspace import Workspace
 
         ws = Workspace.resolve(home)

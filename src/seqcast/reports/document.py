@@ -22,8 +22,8 @@ from seqcast.reports.findings import backtest_findings, calendar_sentence, run_f
 
 if TYPE_CHECKING:
 
-    from seqcast.runs.backtests import BacktestRecord
     from seqcast.runs.predict_next import Forecast
+    from seqcast.runs.records import BacktestRecord
     from seqcast.runs.registry import Run
 
 # Known metric keys: label (the terminal table's where it has the row), and a factor for display

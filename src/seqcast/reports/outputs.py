@@ -13,7 +13,7 @@ from seqcast.runs.registry import Run
 from seqcast.workspace import Workspace
 
 if TYPE_CHECKING:
-    from seqcast.runs.backtests import BacktestRecord
+    from seqcast.runs.records import BacktestRecord
     from seqcast.runs.sweep import Sweep
 
 REPORT_FORMATS = ("html", "md")
@@ -22,7 +22,7 @@ CHART_FORMATS = ("png", "svg", "pdf")
 
 def find(ident: str | None = None, home: Path | str | None = None) -> Run | BacktestRecord:
     """A run or a saved backtest by id or unique prefix; the latest run when None."""
-    from seqcast.runs.backtests import resolve
+    from seqcast.runs.registry import resolve
 
     return resolve(Workspace.resolve(home), ident)
 

@@ -68,7 +68,7 @@ def predict_next(run_id: str | None = None, *, horizon: int | None = None, home:
     """Forecast the next `horizon` periods (business days, or the series' weeks or months) from the
     latest stored data of the run's symbol. `days` is horizon's old name, still accepted."""
 
-    from seqcast.runs.backtests import get_run
+    from seqcast.runs.registry import get_run
 
     if days is not None and horizon is not None:
         raise ConfigError("give the horizon once: days is horizon's old name")

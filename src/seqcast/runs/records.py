@@ -12,6 +12,9 @@ seqcast.fileio (a regular file, never through a link, at most MAX_RECORD_BYTES, 
 MAX_DEPTH deep) and checks the record's shape once, so the code that uses it never meets a
 wrong type. Every failure is one RunCorruptError line; listings show such a record as
 unreadable (Unreadable) and go on.
+
+Backtest records (save, list, read, remove) live here; run folders are seqcast.runs.registry's
+and sweep records seqcast.runs.sweep's, both on this layer.
 """
 
 from __future__ import annotations
@@ -21,14 +24,20 @@ import os
 import re
 import secrets
 import shutil
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seqcast import fileio
 from seqcast.errors import RunCorruptError, RunNotFoundError, WorkspaceError
+from seqcast.workspace import Workspace
+
+if TYPE_CHECKING:
+    from seqcast.inputs.loading import SeriesInput
+    from seqcast.runs.backtest import BacktestResult
 
 ID_RE = re.compile(r"^\d{8}-\d{6}(?:\.\d{3})?-[a-z0-9^._=-]{1,100}-[0-9a-f]{4,8}$")
 """Every record id: <date>-<time>[.<ms>]-<label>-<hex> (label: <model>-<symbol>, or "sweep")."""
@@ -195,6 +204,18 @@ def remove_folder(path: Path, ident: str) -> None:
         raise WorkspaceError(f"cannot delete {path}: {exc.strerror or exc}") from exc
 
 
+OLD_META_KEYS = {"shrink": "shrinkage_weight", "coverage": "level"}
+"""meta.json keys written by seqcast before the renames -> their names now (still read)."""
+
+
+def rename_old_keys(values: dict[str, Any], renames: dict[str, str]) -> None:
+    """Give a record saved by an earlier seqcast today's key names, in place (a new name wins)."""
+    for old, new in renames.items():
+        if old in values:
+            value = values.pop(old)
+            values.setdefault(new, value)
+
+
 # --------------------------------------------------------------------------- shape checks
 
 SWEEP_FIX = "delete it (seqcast sweeps rm ID), or run the sweep again"
@@ -291,3 +312,130 @@ def check_sweep(data: dict[str, Any], path: Path) -> None:
         numbers(unit.get("test") or {}, path, "a backtest's 'test'", SWEEP_FIX)
     optional(data, "nodes", dict, path, SWEEP_FIX)
     ok(data.get("workers") is None or is_int(data["workers"]), "'workers' must be a whole number")
+
+
+# --------------------------------------------------------------------------- backtests (backtests/<id>.json)
+
+
+BACKTEST_FIX = "delete it (seqcast runs rm ID), or run the backtest again"
+"""The next step after a backtest record that cannot be used."""
+BACKTEST_HINT = "seqcast runs --backtests"
+
+
+@dataclass
+class BacktestRecord:
+    """A saved walk-forward backtest: its id (its file name), file and JSON content (checked on reading)."""
+
+    backtest_id: str
+    path: Path
+    data: dict[str, Any]
+
+
+def backtests_dir(ws: Workspace) -> Path:
+    return ws.root / "backtests"
+
+
+def backtest_ids(ws: Workspace) -> list[str]:
+    """Ids of saved backtests, oldest first (a record in place that cannot be read too: reading it says why)."""
+    return json_ids(backtests_dir(ws))
+
+
+def read_backtest(ws: Workspace, backtest_id: str) -> BacktestRecord:
+    """The backtest backtests/<backtest_id>.json, read safely and checked; RunCorruptError otherwise."""
+    if not is_id(backtest_id):
+        raise RunNotFoundError(f"{backtest_id!r} is not a backtest id; list backtests with: {BACKTEST_HINT}")
+    path = backtests_dir(ws) / f"{backtest_id}.json"
+    data = read_record(path, ident=backtest_id, id_key="backtest_id", check=check_backtest, fix=BACKTEST_FIX)
+    for fold in data["folds"]:
+        rename_old_keys(fold, {"shrink": "shrinkage_weight"})  # a backtest saved before the rename
+    data["path"] = str(path)  # where it is, not where the file says it was
+    return BacktestRecord(backtest_id, path, data)
+
+
+def check_backtest(data: dict[str, Any], path: Path) -> None:
+    """Every field of a backtest record that seqcast uses has its type (read_record's check)."""
+    from datetime import date
+
+    def ok(test: bool, what: str) -> None:
+        need(test, path, what, BACKTEST_FIX)
+
+    ok(isinstance(data.get("folds"), list), "no list of folds")
+    ok(isinstance(data.get("pooled"), dict) and isinstance(data.get("config"), dict),
+       "no pooled metrics and config")
+    for key in ("data", "linear", "meta"):
+        optional(data, key, dict, path, BACKTEST_FIX)
+    for key in ("symbol", "source", "verdict", "created_at", "calendar_name"):
+        optional(data, key, str, path, BACKTEST_FIX)
+    optional(data, "inputs", list, path, BACKTEST_FIX)
+    ok(data.get("workers") is None or is_int(data["workers"]), "'workers' must be a whole number")
+    numbers(data.get("pooled") or {}, path, "'pooled'", BACKTEST_FIX)
+    numbers(data.get("linear") or {}, path, "'linear'", BACKTEST_FIX)
+    for section in ("model", "data", "training", "split"):
+        optional(data.get("config") or {}, section, dict, path, BACKTEST_FIX, f"config.{section}")
+    for i, fold in enumerate(data["folds"]):
+        ok(isinstance(fold, dict), "every fold must be an object")
+        where = f"fold {i + 1}"
+        ok(fold.get("fold") is None or is_int(fold["fold"]), f"{where}: 'fold' must be a whole number")
+        ok(fold.get("n_test") is None or is_int(fold["n_test"]), f"{where}: 'n_test' must be a number")
+        for key in ("train_first", "train_last", "test_first", "test_last"):
+            optional(fold, key, str, path, BACKTEST_FIX, f"{where}: {key}")
+        for key in ("shrinkage_weight", "shrink", "epochs_run", "seconds"):
+            ok(fold.get(key) is None or is_number(fold[key]), f"{where}: {key!r} must be a number")
+        numbers(fold.get("metrics") or {}, path, f"{where}: 'metrics'", BACKTEST_FIX)
+        predictions = fold.get("predictions") or []
+        ok(isinstance(predictions, list), f"{where}: 'predictions' must be a list")
+        for row in predictions:
+            ok(isinstance(row, dict) and all(row.get(k) is None or is_number(row[k])
+                                             for k in ("actual", "predicted", "naive")),
+               f"{where}: every prediction must hold numbers")
+            try:
+                date.fromisoformat(row.get("date"))
+            except (TypeError, ValueError):
+                ok(False, f"{where}: a prediction's date must be YYYY-MM-DD")
+
+
+def get_backtest(ws: Workspace, ident: str | None = None) -> BacktestRecord:
+    """A backtest by id or unique prefix; the latest when None."""
+    ids = backtest_ids(ws)
+    found = pick(ids, ident, noun="backtest", hint=BACKTEST_HINT,
+                         empty="no backtests yet; run one first: seqcast backtest")
+    return read_backtest(ws, found)
+
+
+def unread_backtest(ws: Workspace, backtest_id: str) -> BacktestRecord:
+    """The backtest backtest_id located, not read (data {}): what removing even an unreadable one needs."""
+    return BacktestRecord(backtest_id, backtests_dir(ws) / f"{backtest_id}.json", {})
+
+
+def backtest_files(record: BacktestRecord) -> list[Path]:
+    """Every file of a backtest in backtests/: its report and charts, the md report's <id>_files/,
+    then the JSON itself (last: a backtest stays listed until everything else is gone)."""
+    return [*beside(record.path, record.backtest_id), record.path]
+
+
+def remove_backtest(record: BacktestRecord) -> None:
+    """Delete the backtest's JSON and the report and charts seqcast wrote beside it (WorkspaceError if not)."""
+    remove_files(backtest_files(record), record.path.parent)
+
+
+def save_backtest(result: BacktestResult, series: SeriesInput, home: Path | str | None = None) -> BacktestResult:
+    """Give a finished backtest an id and write it to <home>/backtests/<id>.json (atomically)."""
+    from seqcast.inputs.loading import fingerprint
+
+    ws = Workspace.resolve(home)
+    cfg, values, dates = series.cfg, series.values, series.dates
+    result.config = cfg
+    result.backtest_id = new_id(f"{cfg.model.kind}-{cfg.data.symbol}")
+    result.meta = {
+        **result.meta,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "symbol": cfg.data.symbol,
+        "source": cfg.data.source,
+        "data": {"first": str(dates[0].date()), "last": str(dates[-1].date()), "rows": len(values),
+                 "fingerprint": fingerprint(dates, values),
+                 "store_sha256": series.store_sha256},
+        **series.sampling,
+    }
+    result.path = backtests_dir(ws) / f"{result.backtest_id}.json"
+    fileio.write_json(result.path, result.to_dict(predictions=True))
+    return result

@@ -5,7 +5,8 @@ when complete, so `seqcast runs` never shows a half-written run. Files from a
 run folder are treated as data: JSON is validated, weight files are read only
 as plain files and checked against their recorded checksums. The registry stores
 and reads; rebuilding and running the network is seqcast.runs.networks's (torch.load
-with weights_only=True only).
+with weights_only=True only). Ids, their lookup and removal are seqcast.runs.records's, as are
+backtest records; resolve() finds a run or a backtest by one id, for `plot`, `report`, `runs`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from seqcast import fileio
 from seqcast.config import MODEL_KINDS, RunConfig
 from seqcast.errors import ConfigError, RunCorruptError, RunNotFoundError
 from seqcast.runs import records
+from seqcast.runs.records import OLD_META_KEYS, BacktestRecord, backtest_ids, read_backtest, rename_old_keys
 from seqcast.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -86,18 +88,6 @@ def _is_finite(value: Any, low: float = -math.inf, high: float = math.inf) -> bo
 def _nan_for_null(value: Any) -> Any:
     """JSON null where seqcast wrote a NaN (strict JSON has no NaN): NaN again for the code."""
     return math.nan if value is None else value
-
-
-OLD_META_KEYS = {"shrink": "shrinkage_weight", "coverage": "level"}
-"""meta.json keys written by seqcast before the renames -> their names now (still read)."""
-
-
-def rename_old_keys(values: dict[str, Any], renames: dict[str, str]) -> None:
-    """Give a record saved by an earlier seqcast today's key names, in place (a new name wins)."""
-    for old, new in renames.items():
-        if old in values:
-            value = values.pop(old)
-            values.setdefault(new, value)
 
 
 def _check_meta(meta: dict[str, Any], path: Path) -> None:
@@ -463,3 +453,79 @@ class RunWriter:
 
     def abort(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- a run or a backtest
+
+
+def resolve(ws: Workspace, ident: str | None, *, unread: bool = False) -> Run | BacktestRecord:
+    """A run or a backtest named by id or unique prefix (None: the latest run).
+
+    unread: a backtest is not read (its data is {}): what removing one needs, even an unreadable one.
+    """
+    read = records.unread_backtest if unread else read_backtest
+    store = RunStore(ws)
+    if ident is None or not records.typed_ident(ident):
+        return store.get(ident)  # the latest run, or RunStore's message for what is not an id
+    runs, backtests = store.ids(), backtest_ids(ws)
+    if ident in runs:
+        return store.get(ident)
+    if ident in backtests:
+        return read(ws, ident)
+    run_matches = [i for i in runs if i.startswith(ident)]
+    bt_matches = [i for i in backtests if i.startswith(ident)]
+    if len(run_matches) + len(bt_matches) > 1:
+        raise RunNotFoundError(
+            f"{ident!r} matches {_count(len(run_matches), 'run')} and {_count(len(bt_matches), 'backtest')}; "
+            "give more of the id "
+            "(seqcast runs, seqcast runs --backtests)"
+        )
+    if bt_matches:
+        return read(ws, bt_matches[0])
+    return store.get(ident)  # a unique run, or RunStore's own message (not found, incomplete, link)
+
+
+def remove(found: Run | BacktestRecord) -> None:
+    """Delete a run folder, or a backtest with its report and charts (it disappears from listings at once)."""
+    if isinstance(found, Run):
+        remove_run(found)
+        return
+    records.remove_backtest(found)  # its JSON and the report and charts beside it
+
+
+def predictions_csv(found: Run | BacktestRecord) -> str:
+    """A run's predictions.csv as text; for a backtest, every fold's test forecasts."""
+    if isinstance(found, Run):
+        return found.predictions().to_csv(index=False, lineterminator="\n", date_format="%Y-%m-%d",
+                                          float_format=CSV_FLOAT_FORMAT)
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["fold", "date", "actual", "predicted", "naive"])
+    for fold in found.data["folds"]:
+        for row in fold.get("predictions") or []:
+            writer.writerow([fold.get("fold"), row.get("date"),
+                             *(_csv_number(row.get(k)) for k in ("actual", "predicted", "naive"))])
+    return buffer.getvalue()
+
+
+def _csv_number(value: Any) -> Any:
+    return CSV_FLOAT_FORMAT % value if isinstance(value, float) else value
+
+
+def get_run(ws: Workspace, ident: str | None, command: str) -> Run:
+    """A run by id or unique prefix for a command that needs a run; a backtest's id is named as one."""
+    try:
+        return RunStore(ws).get(ident)
+    except RunNotFoundError:
+        if ident is not None and records.typed_ident(ident) and len(records.matching(backtest_ids(ws), ident)) == 1:
+            raise RunNotFoundError(
+                f"{ident!r} is a backtest; {command} needs a run id (a backtest has one model per "
+                "fold); list runs with: seqcast runs") from None
+        raise
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
