@@ -153,7 +153,7 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         for flag, value in (("--symbol", self.symbol), ("--source", self.source)):
-            if value is not None and (not isinstance(value, str) or not value.strip()):
+            if isinstance(value, str) and not value.strip():
                 raise ConfigError(f"{flag} is empty; give a value (or leave {flag} out for the last fetched)")
         if not isinstance(self.covariates, (list, tuple)):
             raise ConfigError(f"covariates must be a list of SYMBOL[:SOURCE], got {self.covariates!r}")
