@@ -175,7 +175,7 @@ def fit_garch(eps: np.ndarray, *, dist: str = "t", asymmetric: bool = True) -> G
 def _fit_garch(eps: np.ndarray, dist: str, asymmetric: bool) -> GarchParams:
     import warnings
 
-    from scipy.optimize import minimize
+    from scipy.optimize import minimize  # type: ignore[import-untyped]
 
     unit = float(np.sqrt(np.mean(eps**2))) if len(eps) else 0.0
     if len(eps) < MIN_MOVES or not unit > 0 or not math.isfinite(unit):
@@ -213,8 +213,8 @@ def _fit_garch(eps: np.ndarray, dist: str, asymmetric: bool) -> GarchParams:
             for b in (0.85, 0.9, 0.95):
                 pers = a + g / 2 + b
                 if pers < 0.99:
-                    x = [1.0 - pers, a] + ([g] if asymmetric else []) + [b] + ([1 / 8.0] if student else [])
-                    starts.append(np.array(x))
+                    guess = [1.0 - pers, a] + ([g] if asymmetric else []) + [b] + ([1 / 8.0] if student else [])
+                    starts.append(np.array(guess))
     x0 = min(starts, key=objective)
     bounds = [(1e-8, 10.0), (0.0, 1.0)] + ([(-1.0, 2.0)] if asymmetric else []) + [(0.0, 1.0)]
     bounds += [(1 / _NU_MAX, 1 / 2.05)] if student else []
@@ -230,7 +230,7 @@ def _fit_garch(eps: np.ndarray, dist: str, asymmetric: bool) -> GarchParams:
         warnings.simplefilter("ignore")  # SLSQP's numerical-gradient steps may probe the bounds' edge
         res = minimize(objective, x0, method="SLSQP", bounds=bounds, constraints=constraints,
                        options={"ftol": 1e-10, "maxiter": 400})
-    x = res.x if np.isfinite(res.x).all() and objective(res.x) <= objective(x0) else x0
+    x: np.ndarray = res.x if np.isfinite(res.x).all() and objective(res.x) <= objective(x0) else x0
     x = np.clip(x, [lo for lo, _ in bounds], [hi for _, hi in bounds])
     omega, alpha, gamma, beta, nu = full(x)
     gamma = max(gamma, -alpha)  # alpha + gamma >= 0 exactly, whatever SLSQP's constraint tolerance
