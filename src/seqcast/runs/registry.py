@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from torch import nn
 
+    from seqcast.forecast.intervals import Calibration
     from seqcast.runs.networks import Predictor
     from seqcast.inputs.windows import Scaler
 
@@ -207,6 +208,16 @@ class Run:
                 f"({scaler.scale!r}, {scaler.center!r}); train again"
             )
         return scaler
+
+    def calibration(self) -> Calibration | None:
+        """The interval calibration (calibration.json), or None for a run saved without one
+        (before seqcast stored it, or without intervals): such a run has intervals at its trained level only."""
+        from seqcast.forecast.intervals import Calibration
+
+        path = self.path / "calibration.json"
+        if not (path.exists() or path.is_symlink()):
+            return None
+        return Calibration.from_dict(_read_json(path), str(path))
 
     def history(self) -> list[dict[str, float]]:
         """Epochs with their losses; a loss that is not a finite number reads as NaN."""

@@ -49,6 +49,8 @@ class RunRecord:
     history: list[dict[str, float]]
     report: dict[str, Any]  # metrics.json
     predictions: pd.DataFrame
+    calibration: dict[str, Any] | None = None
+    """calibration.json: forecast.intervals.Calibration.to_dict() (None: the run has no intervals)."""
 
 
 def train(
@@ -80,7 +82,8 @@ def fit_run(series: SeriesInput, *, on_epoch_end: EpochCallback | None = None) -
         fitted = fit_evaluate(series.values, series.cfg, on_epoch_end=on_epoch_end, inputs=series.inputs)
     weights = {k: v.detach().cpu().numpy() for k, v in fitted.model.state_dict().items()}
     record = RunRecord(series.cfg, _run_meta(series, fitted), weights, fitted.ds.scaler.to_dict(),
-                       fitted.fit.history, fitted.report, _predictions_frame(series, fitted))
+                       fitted.fit.history, fitted.report, _predictions_frame(series, fitted),
+                       fitted.calibration.to_dict() if fitted.calibration is not None else None)
     return record, fitted.fit
 
 
@@ -170,6 +173,8 @@ def save_run(record: RunRecord, home: Path | str | None = None) -> Run:
         writer.text("predictions.csv", record.predictions.to_csv(index=False, lineterminator="\n",
                                                                  float_format=CSV_FLOAT_FORMAT))
         writer.json("metrics.json", record.report)
+        if record.calibration is not None:  # predict-next --level: the scores behind the widths
+            writer.json("calibration.json", record.calibration)
         writer.json("meta.json", meta)  # written last: its presence marks a complete run
     except BaseException:
         writer.abort()
