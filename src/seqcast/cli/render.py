@@ -161,6 +161,8 @@ def _quality_lines(test: dict[str, Any]) -> list[str]:
         lines.append(f"interval score {_num(test['interval_score'], 4)} vs {_num(test['garch_interval_score'], 4)} "
                      f"for a GARCH(1,1) band (ratio {_num(ratio, 4)}, Diebold–Mariano p = "
                      f"{p_text(test['interval_score_dm_pvalue'])}; lower is better)")
+    elif isinstance(test.get("garch_skipped"), str):
+        lines.append(f"no comparison with a GARCH(1,1) band: {test['garch_skipped']}")
     return lines
 
 

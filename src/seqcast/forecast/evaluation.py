@@ -27,7 +27,14 @@ from seqcast.forecast.intervals import (
     rolling_multipliers,
 )
 from seqcast.forecast.stats import conformal_quantile, normal_ppf
-from seqcast.forecast.volatility import GarchParams, fit_volatility, horizon_scales, moves, reference_garch
+from seqcast.forecast.volatility import (
+    GarchParams,
+    barely_moves,
+    fit_volatility,
+    horizon_scales,
+    moves,
+    reference_garch,
+)
 from seqcast.inputs.windows import WindowedData, build_dataset, to_price
 from seqcast.models.networks import build_model
 from seqcast.models.training import EpochCallback, FitResult, fit, pick_device, predict_numpy
@@ -163,8 +170,14 @@ def fit_evaluate(
         report["test"]["linear_rmse"] = linear_rmse
         report["test"]["linear_rmse_ratio"] = linear_rmse / naive_rmse if naive_rmse else float("nan")
         if vol is not None:
-            ref = reference_garch(moves(values[:ds.n_train], relative))
+            train_moves = moves(values[:ds.n_train], relative)
+            flat = barely_moves(train_moves)
+            ref = None if flat else reference_garch(train_moves)
             report["test"].update(_interval_report(values, ds, lower, upper, relative, cfg.train.level, ref))
+            if flat:  # a GARCH(1,1) band fitted on no movement is degenerate: no comparison, no p-value
+                report["test"]["garch_skipped"] = (
+                    f"the training part barely moves ({flat[0]} of {flat[1]} daily moves differ from 0), "
+                    "so a GARCH(1,1) band fitted on it is degenerate")
         test = report["test"]
         report["verdict"] = metrics.verdict(test["rmse_ratio"], test["dm_pvalue"], rmse=test["rmse"],
                                             naive_rmse=test["naive_rmse"])
@@ -173,14 +186,17 @@ def fit_evaluate(
 
 
 def _interval_report(values: np.ndarray, ds: WindowedData, lower: np.ndarray, upper: np.ndarray,
-                     relative: bool, level: float, ref: GarchParams) -> dict[str, float]:
+                     relative: bool, level: float, ref: GarchParams | None) -> dict[str, float]:
     """Test-part interval quality, next to a GARCH(1,1) band with normal errors around the naive forecast.
 
-    ref: the GARCH(1,1)-normal model fitted on the training part's moves (volatility.reference_garch).
+    ref: the GARCH(1,1)-normal model fitted on the training part's moves (volatility.reference_garch);
+    None: no comparison (the training part barely moves).
     """
     t = ds.test
     out = metrics.interval_metrics(ds.actual[t], lower[t], upper[t], level,
                                    local_scale(values, ds.positions[t], relative))
+    if ref is None:
+        return out
     ref_half = normal_ppf(0.5 + level / 2) * horizon_scales(values, ds.positions[t], ref, relative)[:, 0]
     ref_lower, ref_upper = interval_bounds(ds.previous[t], ref_half, relative)
     out.update(metrics.compare_intervals(ds.actual[t], lower[t], upper[t], ref_lower, ref_upper, level))

@@ -312,6 +312,19 @@ def _nelder_mead(f: Callable[[np.ndarray], float], x0: np.ndarray, *, step: floa
     return best
 
 
+MOVING_SHARE = 0.05
+"""A training part whose daily moves are non-zero on fewer than this share of days "barely moves"."""
+
+
+def barely_moves(eps: np.ndarray) -> tuple[int, int] | None:
+    """(moving, total) when fewer than MOVING_SHARE of the finite moves differ from 0 (a frozen or pegged
+    stretch), else None. A volatility model or a scale fitted on such moves learns nothing."""
+    eps = np.asarray(eps, dtype=np.float64)
+    eps = eps[np.isfinite(eps)]
+    moving = int(np.count_nonzero(eps))
+    return (moving, len(eps)) if moving < MOVING_SHARE * len(eps) else None
+
+
 def fit_volatility(eps: np.ndarray) -> list[GarchParams]:
     """seqcast's interval scale: GJR-GARCH(1,1) with Student-t errors and GARCH(1,1) with normal errors,
     both with variance targeting (Engle & Mezrich 1996: the long-run variance is the training part's).

@@ -147,11 +147,12 @@ def _check_meta(meta: dict[str, Any], path: Path) -> None:
 
 
 def _check_metrics(metrics: dict[str, Any], path: Path) -> None:
-    """Every part's metrics are numbers (or flags); the verdict is text."""
+    """Every part's metrics are numbers (or flags); the verdict and the "*_skipped" reasons are text."""
     for part in ("train", "val", "test"):
         values = metrics.get(part, {})
         if not isinstance(values, dict) or not all(v is None or isinstance(v, (int, float))
-                                                   for v in values.values()):
+                                                   or (k.endswith("_skipped") and isinstance(v, str))
+                                                   for k, v in values.items()):
             raise RunCorruptError(f"{path} is invalid: {part!r} must map names to numbers; train again")
         metrics[part] = {k: _nan_for_null(v) for k, v in values.items()}
     if not isinstance(metrics.get("verdict", ""), str):

@@ -145,11 +145,43 @@ def _run_meta(series: SeriesInput, fitted: Fitted) -> dict[str, Any]:
         **series.sampling,
     }
     meta["split"]["dropped_windows"] = ds.dropped
+    flat = _flat_training_warnings(series, ds.n_train)
+    if flat:
+        meta["data_warnings"] = [*meta.get("data_warnings", []), *flat]
     meta["inputs"] = input_records(
         series.input_descriptors, ds, dates,
         {"name": f"{cfg.data.symbol}:{cfg.data.source} {cfg.data.target}", "symbol": cfg.data.symbol,
          "source": cfg.data.source, "transform": cfg.data.target, "fingerprint": meta["data"]["fingerprint"]})
     return meta
+
+
+def _flat_training_warnings(series: SeriesInput, n_train: int) -> list[dict[str, Any]]:
+    """meta "data_warnings" for a training part in which the target, or a covariate's log-return, barely moves."""
+    import numpy as np
+
+    from seqcast.forecast.volatility import barely_moves
+
+    dates = series.dates
+    span = f"{dates[0].date()} .. {dates[n_train - 1].date()}, rows 1-{n_train}"
+    out = []
+    flat = barely_moves(np.diff(series.values[:n_train]))
+    if flat:
+        out.append({"kind": "flat-training-part", "message": (
+            f"the training part ({span}) barely moves: {flat[0]} of {flat[1]} daily moves differ from 0, "
+            "so the network, its intervals and a GARCH(1,1) comparison learn nothing from it (no comparison "
+            "is made); train on data that moves: --from a date after the flat stretch, or a larger --split")})
+    if series.inputs is not None:
+        for j, record in enumerate(series.input_descriptors):
+            if record.get("transform") != "logret":
+                continue
+            flat = barely_moves(series.inputs[:n_train, j])
+            if flat:
+                out.append({"kind": "flat-covariate", "message": (
+                    f"{record.get('name', 'a covariate')} barely moves in the training part ({span}): "
+                    f"{flat[0]} of {flat[1]} daily moves differ from 0 (a peg?), so its scale is floored at the "
+                    "target's typical move; it can teach the network little: leave it out, or train from a "
+                    "date when it floats")})
+    return out
 
 
 def save_run(record: RunRecord, home: Path | str | None = None) -> Run:
