@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from seqcast.forecast import volatility
@@ -49,3 +50,21 @@ def test_fits_are_memoised_per_series_and_split(monkeypatch):
     assert len(calls) == 2
     volatility.fit_volatility(eps[:-1])  # another split is another fit
     assert len(calls) == 4
+
+
+def test_a_degenerate_maximum_is_no_reference_band():
+    """Volatility drifting down through the training part: the free fit's maximum is a variance that
+    decays from its start value forever (long-run variance ~1e-5 of the moves'); the reference and
+    seqcast's own scale use variance targeting there."""
+    rng = np.random.default_rng(2)
+    n = 1300
+    eps = rng.normal(size=n) * 0.008 * np.exp(-np.arange(n) / n)
+    square = np.mean(eps**2)
+    free = fit_garch(eps, dist="normal", asymmetric=False)
+    assert free.omega / (1 - free.persistence) / square < 1e-3  # the degenerate maximum, as on EUR/USD
+    ref = volatility.reference_garch(eps)
+    assert ref != free and 0.1 <= ref.omega / (1 - ref.persistence) / square <= 10
+    for p in volatility.fit_volatility(eps):
+        assert p.omega / (1 - p.persistence) / square == pytest.approx(1.0, rel=1e-6)
+    fine = simulate_gjr(1500, gamma=0.0, seed=14)
+    assert volatility.reference_garch(fine) == fit_garch(fine, dist="normal", asymmetric=False)
