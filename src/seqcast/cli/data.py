@@ -78,7 +78,7 @@ def fetch(
 
       seqcast fetch usdpln --source nbp --from 2015-01-01
 
-      seqcast fetch sine --source synthetic --noise 0.2   # also: ar1, randomwalk
+      seqcast fetch sine --source synthetic --noise 0.2   # also: ar1, randomwalk, garch
     """
     from seqcast import api
 
