@@ -252,7 +252,7 @@ def backtest(
             result = walk_forward(series.values, dates, series.cfg, folds, workers=workers,
                                   on_fold_end=on_fold_end, inputs=series.inputs)
         else:
-            from seqcast.runs.executors import make_executor
+            from seqcast.runs.parallel.executors import make_executor
 
             with make_executor(backend, workers=workers, address=address) as executor:
                 result = walk_forward(series.values, dates, series.cfg, folds, on_fold_end=on_fold_end,
