@@ -24,25 +24,30 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
 
 from seqcast.errors import ConfigError, CSVFormatError
 
-__all__ = ["DATE_FORMATS", "FIRST_YEAR", "NumberStyle", "check_date_format", "parse_dates",
-           "parse_numbers"]
+__all__ = ["BAR_DATES", "DATE_FORMATS", "FIRST_YEAR", "NumberStyle", "check_bar_date", "check_date_format",
+           "parse_dates", "parse_numbers"]
 
 DATE_FORMATS = {"ymd": "year-month-day", "dmy": "day/month/year", "mdy": "month/day/year"}
 """Values of --date-format: the order of a date's fields, whatever the separator."""
 
-FIRST_YEAR = 1900  # a daily price before this is a mistake in the file (0001-01-01, 0024 for 2024)
+FIRST_YEAR = 1900  # the first year seqcast keeps
+EARLIEST_YEAR = 1800  # before this a date is a mistake in the file (0001-01-01, 0024 for 2024); 1800-1899
+# (stooq's ^DJI starts in 1896) are real history that a file may hold: left out with a note
+BAR_DATES = {"written": "the date as written", "next": "the day after the date written"}
+"""Values of --bar-date: the trading day of a bar stamped with a time that is not midnight."""
 
 _NUMERIC_DATE = (
     r"^(?P<a>\d{1,4})(?P<sep>[./-])(?P<b>\d{1,2})(?P=sep)(?P<c>\d{1,4})"
     # An optional time of day and UTC offset: 2024-01-02 00:00:00-05:00, 2024-01-02T16:00Z.
-    r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?))?)?$"
+    r"(?:[ T](?P<hh>\d{1,2}):(?P<mm>\d{2})(?::(?P<ss>\d{2})(?:\.\d+)?)?"
+    r"(?:\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?))?)?$"
 )
 _COMPACT_DATE = r"^(?P<a>\d{4})(?P<b>\d{2})(?P<c>\d{2})$"  # YYYYMMDD (stooq's bulk files)
 _TEXT_DATE_FORMATS = ("%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y", "%d-%b-%Y", "%b %d %Y")
@@ -63,18 +68,29 @@ def check_date_format(date_format: str | None) -> str | None:
 
 
 def parse_dates(values: pd.Series, lines: np.ndarray, origin: str,
-                date_format: str | None = None) -> pd.DatetimeIndex:
+                date_format: str | None = None, *, times: pd.Series | None = None,
+                bar_date: str | None = None, early: bool = False,
+                notes: list[dict[str, Any]] | None = None) -> pd.DatetimeIndex:
     """Read a date column (strings) whose rows come from the given file lines.
 
+    times: a separate time-of-day column (MetaTrader's <TIME>, stooq's 000000), if any.
+    A date stamped with a time that is not midnight may belong to the next trading day (a
+    bar opened at 22:00 UTC on Sunday is Monday's): see _trading_days; bar_date "written" or
+    "next" decides where the file cannot. early=True lets dates from 1800 through (the caller
+    drops those before 1900 with a note). Notes about how the dates were read are appended
+    to `notes` as {"kind", "message", ...}.
+
     Raises CSVFormatError naming the line of the first date that cannot be read, or lies
-    before 1900 or after tomorrow, and when the column reads both day- and month-first.
+    before 1900 (1800 with early) or after tomorrow, and when the column reads both day- and
+    month-first.
     """
     date_format = check_date_format(date_format)
+    bar_date = check_bar_date(bar_date)
     values = values.astype(str).str.strip().reset_index(drop=True)
-    if date_format in (None, "ymd"):  # fast path: ISO dates, as every stored series has them
+    if date_format in (None, "ymd") and times is None:  # fast path: ISO dates, as stored series have
         iso = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
         if iso.notna().all():
-            _check_range(iso.to_numpy().astype("datetime64[D]"), lines, origin)
+            _check_range(iso.to_numpy().astype("datetime64[D]"), lines, origin, early)
             return pd.DatetimeIndex(iso, name="Date")
     fields = values.str.extract(_NUMERIC_DATE)
     compact = values.str.extract(_COMPACT_DATE)
@@ -88,7 +104,7 @@ def parse_dates(values: pd.Series, lines: np.ndarray, origin: str,
             bad = np.flatnonzero(~numeric if numeric.mean() >= 0.5 else numeric)[0]
             _cannot_read(values, lines, bad, origin)
         text_dates = _parse_text_dates(values, lines, origin)
-        _check_range(text_dates.to_numpy().astype("datetime64[D]"), lines, origin)
+        _check_range(text_dates.to_numpy().astype("datetime64[D]"), lines, origin, early)
         return text_dates.rename("Date")
 
     a, b, c = (fields[k].to_numpy(dtype=str) for k in ("a", "b", "c"))
@@ -127,9 +143,85 @@ def parse_dates(values: pd.Series, lines: np.ndarray, origin: str,
         else:
             _refuse_ambiguous(values, lines, a_i, b_i, parsed, origin)
     days = parsed[complete[0]]
-    _check_range(days, lines, origin)
+    seconds = _seconds_of_day(fields, times)
+    if (seconds > 0).any():
+        days = _trading_days(days, seconds, values, times, lines, origin, bar_date, notes)
+    _check_range(days, lines, origin, early)
     # Through text, so that the index has the resolution pandas gives parsed dates elsewhere.
     return pd.DatetimeIndex(pd.to_datetime(days.astype(str), format="%Y-%m-%d"), name="Date")
+
+
+def check_bar_date(bar_date: str | None) -> str | None:
+    """The --bar-date value, lower-cased; ConfigError for an unknown one."""
+    if bar_date is None:
+        return None
+    name = str(bar_date).strip().lower()
+    if name not in BAR_DATES:
+        raise ConfigError(f"--bar-date must be written or next (the trading day of a bar stamped with a "
+                          f"time of day), got {bar_date!r}")
+    return name
+
+
+def _seconds_of_day(fields: pd.DataFrame, times: pd.Series | None) -> np.ndarray:
+    """Seconds after midnight of each row's time stamp (0 where none), from the date or the time column."""
+    def seconds(hh: pd.Series, mm: pd.Series, ss: pd.Series) -> np.ndarray:
+        out = (pd.to_numeric(hh, errors="coerce").fillna(0) * 3600 + pd.to_numeric(mm, errors="coerce").fillna(0) * 60
+               + pd.to_numeric(ss, errors="coerce").fillna(0))
+        return out.to_numpy(dtype=np.int64)
+
+    if times is not None:
+        text = times.astype(str).str.strip().str.replace(":", "", regex=False).reset_index(drop=True)
+        parts = text.str.extract(r"^(?P<hh>\d{1,2}?)(?P<mm>\d{2})(?P<ss>\d{2})?$")
+        return seconds(parts["hh"], parts["mm"], parts["ss"])
+    return seconds(fields["hh"], fields["mm"], fields["ss"])
+
+
+def _weekend_share(days: np.ndarray) -> float:
+    return float((((days.astype(np.int64) + 3) % 7) >= 5).mean()) if len(days) else 0.0
+
+
+def _trading_days(days: np.ndarray, seconds: np.ndarray, values: pd.Series, times: pd.Series | None,
+                  lines: np.ndarray, origin: str, bar_date: str | None,
+                  notes: list[dict[str, Any]] | None) -> np.ndarray:
+    """The trading day of each bar when some dates carry a time of day that is not midnight.
+
+    A daily bar stamped 22:00 (a broker's session opening the evening before, in UTC) belongs
+    to the next day; one stamped 16:00 or 23:59 to the day written. Decided from the file's
+    weekdays: the reading whose bars fall on weekdays (at most 2 % on weekends) wins when the
+    other does not; otherwise (both fall on weekends, as a 7-day market's do) the file is
+    refused until --bar-date chooses.
+    """
+    timed = seconds > 0
+    i = int(np.flatnonzero(timed)[0])
+    unique_days, per_day = np.unique(days, return_counts=True)
+    if (per_day > 1).sum() > max(1, len(unique_days) // 10):  # several bars a day: intraday
+        hours = sorted({f"{s // 3600:02d}:{s % 3600 // 60:02d}" for s in seconds[:200].tolist()})
+        raise CSVFormatError(
+            f"{origin} holds intraday bars (up to {int(per_day.max())} a day, at {', '.join(hours[:4])}"
+            f"{' ...' if len(hours) > 4 else ''}); seqcast reads daily bars: download or export daily ones "
+            "(MetaTrader: the D1 period; stooq: the daily file)"
+        )
+    stamp = values.iloc[i][:30] + (f" {str(times.iloc[i]).strip()}" if times is not None else "")
+    shifted = days + timed.astype("timedelta64[D]")
+    if bar_date is not None:
+        return shifted if bar_date == "next" else days
+    written_w, shifted_w = _weekend_share(days), _weekend_share(shifted)
+    count = f"{int(timed.sum())} of {len(days)} dates carry a time of day (line {lines[i]}: {stamp!r})"
+    if written_w <= 0.02 and shifted_w > written_w:
+        chosen, how, other = days, "as the day written (the bars fall on weekdays so)", "next"
+    elif shifted_w <= 0.02 and written_w > shifted_w:
+        chosen, how, other = shifted, (f"as the next day's bars ({written_w:.0%} of them fall on a weekend "
+                                      "as written, none as the next day)"), "written"
+    else:
+        raise CSVFormatError(
+            f"{origin}: {count}, so a bar may belong to the day written or to the next trading day, and "
+            f"the weekdays do not tell ({written_w:.0%} fall on a weekend as written, {shifted_w:.0%} as the "
+            "next day); choose with --bar-date written or --bar-date next"
+        )
+    if notes is not None:
+        notes.append({"kind": "time-of-day", "message": f"{count}: read {how}; --bar-date {other} reads them "
+                      "the other way", "rows": int(timed.sum()), "read_as": "next" if other == "written" else "written"})
+    return chosen
 
 
 def _calendar_dates(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -189,14 +281,15 @@ def _refuse_ambiguous(values: pd.Series, lines: np.ndarray, first: np.ndarray, s
     )
 
 
-def _check_range(days: np.ndarray, lines: np.ndarray, origin: str) -> None:
-    """Refuse dates (datetime64[D]) before 1900 or after tomorrow, naming a line."""
+def _check_range(days: np.ndarray, lines: np.ndarray, origin: str, allow_early: bool = False) -> None:
+    """Refuse dates (datetime64[D]) before 1900 (1800 with allow_early) or after tomorrow, naming a line."""
     tomorrow = np.datetime64(date.today() + timedelta(days=1), "D")
-    early = np.flatnonzero(days < np.datetime64(f"{FIRST_YEAR}-01-01", "D"))
+    first = EARLIEST_YEAR if allow_early else FIRST_YEAR
+    early = np.flatnonzero(days < np.datetime64(f"{first}-01-01", "D"))
     if len(early):
         i = early[0]
         raise CSVFormatError(
-            f"{origin}, line {lines[i]}: the date {days[i]} is before {FIRST_YEAR} "
+            f"{origin}, line {lines[i]}: the date {days[i]} is before {first} "
             f"({len(early)} such rows); check the date column: seqcast reads dates from {FIRST_YEAR} to tomorrow"
         )
     late = np.flatnonzero(days > tomorrow)

@@ -187,13 +187,17 @@ class Store:
             fresh = self._stored_or_none(name, symbol)
             if _checksum(fresh) != _checksum(stored):  # another fetch saved meanwhile: merge into that
                 _, latest_old = self._current(name, symbol, request.interval, full=full)
+            revised: list[str] = []
             if latest_old is not None:
+                revised = revised_dates(latest_old, frame)
                 frame = merge(latest_old, frame)
             meta = {
                 **{k: v for k, v in result.meta.items() if k != "apikey"},
                 "interval": request.interval,
                 "requested": {"from": str(start) if start else None, "to": str(end) if end else None},
                 "new_rows": int(len(frame) - (0 if latest_old is None else len(latest_old))),
+                "revised": {"rows": len(revised), "dates": revised},
+                "warnings": _quality(frame, name, symbol, request.interval),
             }
             return self.save(name, symbol, frame, meta)
 
@@ -377,6 +381,29 @@ class Store:
 
 def _checksum(stored: StoredSeries | None) -> str | None:
     return None if stored is None else stored.meta.get("sha256")
+
+
+def revised_dates(old: pd.DataFrame, new: pd.DataFrame) -> list[str]:
+    """Dates (YYYY-MM-DD) that both frames have with a different value in a column both have."""
+    import numpy as np
+
+    both = old.index.intersection(new.index)
+    columns = [c for c in old.columns if c in new.columns]
+    if len(both) == 0 or not columns:
+        return []
+    a = old.loc[both, columns].to_numpy(dtype=float)
+    b = new.loc[both, columns].to_numpy(dtype=float)
+    differ = ~((a == b) | (np.isnan(a) & np.isnan(b))).all(axis=1)
+    return [str(d.date()) for d in both[differ]]
+
+
+def _quality(frame: pd.DataFrame, source: str, symbol: str, interval: str) -> list[dict[str, Any]]:
+    """Forward-filled runs and lately missing weekdays of the stored series (seqcast.data.quality)."""
+    from seqcast.data.quality import quality_warnings
+
+    volume = frame["Volume"].to_numpy(dtype=float) if "Volume" in frame.columns else None
+    return quality_warnings(frame.index, frame["Close"].to_numpy(dtype=float), volume, source=source,
+                            symbol=symbol, interval=interval)
 
 
 def merge(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
