@@ -44,8 +44,7 @@ def drop_before_1900(frame: pd.DataFrame, origin: str, notes: list[dict[str, Any
             f"{origin}: every date is before 1900 ({frame.index[0].date()} .. {frame.index[-1].date()}); "
             "seqcast reads dates from 1900 to tomorrow: check the date column"
         )
-    dropped = frame.index[early]
-    first, last = _span(dropped)
+    first, last = _span(pd.DatetimeIndex(frame.index[early]))
     notes.append({"kind": "before-1900", "rows": int(early.sum()), "first": first, "last": last,
                   "message": f"left out the {int(early.sum())} rows before 1900 ({first} .. {last}): seqcast "
                              f"keeps dates from 1900 on; the series starts {frame.index[~early][0].date()}"})
@@ -101,27 +100,31 @@ def _merge_sunday_stubs(frame: pd.DataFrame, notes: list[dict[str, Any]]) -> pd.
         weekdays_median = float(np.median(volume[weekday < 5]))
         if weekdays_median > 0 and float(np.median(volume[sunday])) >= SHORT_BAR * weekdays_median:
             return frame
-    out = frame.copy()
     positions = np.flatnonzero(sunday)
-    merged = dropped = 0
-    for i in positions:
-        j = i + 1
-        if j < len(out) and (index[j] - index[i]).days == 1:
-            if "Open" in out.columns and not np.isnan(out.iloc[i][["Open"]].to_numpy(dtype=float)[0]):
-                out.iloc[j, out.columns.get_loc("Open")] = out.iloc[i]["Open"]
-            if "High" in out.columns:
-                out.iloc[j, out.columns.get_loc("High")] = np.nanmax([out.iloc[i]["High"], out.iloc[j]["High"]])
-            if "Low" in out.columns:
-                out.iloc[j, out.columns.get_loc("Low")] = np.nanmin([out.iloc[i]["Low"], out.iloc[j]["Low"]])
-            if "Volume" in out.columns:
-                out.iloc[j, out.columns.get_loc("Volume")] = np.nansum([out.iloc[i]["Volume"], out.iloc[j]["Volume"]])
-            merged += 1
+    following = positions + 1
+    has_monday = following < len(frame)
+    has_monday[has_monday] = (index[following[has_monday]] - index[positions[has_monday]]).days == 1
+    src, dst = positions[has_monday], following[has_monday]
+    merged, dropped = len(src), int((~has_monday).sum())
+    out = frame.copy()
+    for column in ("Open", "High", "Low", "Volume"):
+        if column not in out.columns:
+            continue
+        values = out[column].to_numpy(dtype=float).copy()
+        a, b = values[src], values[dst]
+        if column == "Open":  # Monday opens where the Sunday session opened
+            values[dst] = np.where(np.isnan(a), b, a)
+        elif column == "High":
+            values[dst] = np.fmax(a, b)
+        elif column == "Low":
+            values[dst] = np.fmin(a, b)
         else:
-            dropped += 1
+            values[dst] = np.nansum(np.stack([a, b]), axis=0)
+        out[column] = values
     first, last = _span(index[positions])
     tail = f", {dropped} with no Monday after them left out" if dropped else ""
-    notes.append({"kind": "sunday-stubs", "rows": int(len(positions)), "merged": merged, "dropped": dropped,
-                  "first": first, "last": last, "dates": [str(index[i].date()) for i in positions[:20]],
+    notes.append({"kind": "sunday-stubs", "rows": len(positions), "merged": merged, "dropped": dropped,
+                  "first": first, "last": last, "dates": [str(d.date()) for d in index[positions[:20]]],
                   "message": f"{len(positions)} short Sunday bars ({first} .. {last}) merged into the following "
                              f"Monday's bar{tail}: a broker's Sunday-evening session, not a trading day of its "
                              "own; the calendar is Monday-Friday"})

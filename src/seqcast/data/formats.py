@@ -219,8 +219,9 @@ def _trading_days(days: np.ndarray, seconds: np.ndarray, values: pd.Series, time
             "next day); choose with --bar-date written or --bar-date next"
         )
     if notes is not None:
-        notes.append({"kind": "time-of-day", "message": f"{count}: read {how}; --bar-date {other} reads them "
-                      "the other way", "rows": int(timed.sum()), "read_as": "next" if other == "written" else "written"})
+        notes.append({"kind": "time-of-day", "rows": int(timed.sum()),
+                      "read_as": "next" if other == "written" else "written",
+                      "message": f"{count}: read {how}; --bar-date {other} reads them the other way"})
     return chosen
 
 

@@ -58,13 +58,16 @@ def _flat_warning(days: np.ndarray, close: np.ndarray, i: int, j: int, has_volum
     at_end = j == len(days)
     vol = " with volume 0" if has_volume else ""
     if at_end:
-        fix, key, value = f"train with --to {days[i - 1]} (the last real bar), or fetch the series again or from another source", "to", str(days[i - 1])
+        key, value = "to", str(days[i - 1])
+        fix = f"train with --to {value} (the last real bar), or fetch the series again or from another source"
         what = f"the last {rows} rows"
     else:
-        fix, key, value = f"train with --from {days[j]} to start after it, or fetch those days again", "from", str(days[j])
+        key, value = "from", str(days[j])
+        fix = f"train with --from {value} to start after it, or fetch those days again"
         what = f"{rows} rows"
     message = (f"{what} ({first} .. {last}) repeat the close {close[i]:g} of {days[i - 1]}{vol}: a forward-filled "
-               f"export, not days without a move; a model trained or tested on them learns a market that stood still: {fix}")
+               "export, not days without a move; a model trained or tested on them learns a market that stood "
+               f"still: {fix}")
     return {"kind": "flat-run", "message": message, "rows": rows, "first": first, "last": last,
             "value": float(close[i]), key: value}
 
@@ -111,7 +114,7 @@ def missing_weekdays(dates: Any, weekdays: tuple[int, ...], closed: Any = ()) ->
                    f"move across one is two days' move in one step; fetch the series again or from another source, "
                    f"or train with --to {days[days < since][-1]}")
         out.append({"kind": "missing-weekdays", "message": message, "weekday": _DAY_NAMES[w][:-1],
-                    "rows": int(len(gone)), "first": str(gone[0]), "last": str(gone[-1]),
+                    "rows": len(gone), "first": str(gone[0]), "last": str(gone[-1]),
                     "dates": [str(d) for d in gone[:20]], "to": str(days[days < since][-1])})
     return out
 

@@ -245,12 +245,11 @@ def _tick_volume(values: dict[str, np.ndarray], notes: list[dict[str, Any]]) -> 
     if ticks is None:
         return
     volume = values.get("Volume")
-    if volume is None or not np.nan_to_num(volume).any():
-        if np.nan_to_num(ticks).any():
-            values["Volume"] = ticks
-            said = "has no <VOL> column" if volume is None else "has <VOL> 0 on every row"
-            notes.append({"kind": "tick-volume", "message": f"Volume is the tick count <TICKVOL>: the file {said} "
-                          "(a broker's FX bars); it counts price changes, not traded lots"})
+    if (volume is None or not np.nan_to_num(volume).any()) and np.nan_to_num(ticks).any():
+        values["Volume"] = ticks
+        said = "has no <VOL> column" if volume is None else "has <VOL> 0 on every row"
+        notes.append({"kind": "tick-volume", "message": f"Volume is the tick count <TICKVOL>: the file {said} "
+                      "(a broker's FX bars); it counts price changes, not traded lots"})
 
 
 # stooq's bulk "ASCII" files: <TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>
@@ -431,7 +430,7 @@ def _check(frame: pd.DataFrame, lines: np.ndarray, origin: str, notes: list[dict
                     "(for intraday bars: download daily ones)"
                 )
         repeated = frame.index[frame.index.duplicated()]
-        notes.append({"kind": "repeated-rows", "rows": int(len(repeated)), "dates": [str(d.date()) for d in repeated[:20]],
+        notes.append({"kind": "repeated-rows", "rows": len(repeated), "dates": [str(d.date()) for d in repeated[:20]],
                       "message": f"{len(repeated)} line{'s' if len(repeated) > 1 else ''} repeat an earlier line "
                                  f"exactly (first: {repeated[0].date()}); kept once"})
         frame = frame[~frame.index.duplicated(keep="first")]
