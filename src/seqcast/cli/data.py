@@ -150,7 +150,7 @@ def _bulk_import(csv: Path, symbol: str | None, start: str | None, end: str | No
     from seqcast.data.store import check_writable
     from seqcast.workspace import Workspace
 
-    check_bulk_options(symbol, bar_date)
+    check_bulk_options(csv, symbol, bar_date)
     start_d, end_d = parse_date(start, "--from"), parse_date(end, "--to")
     check_date_range(start_d, end_d)
     workspace = Workspace.resolve(home)

@@ -27,7 +27,7 @@ SHORT_BAR = 0.25
 
 
 def _weekday(index: pd.DatetimeIndex) -> np.ndarray:
-    return np.asarray(index.dayofweek)
+    return np.asarray(index.day_of_week)
 
 
 def _span(index: pd.DatetimeIndex) -> tuple[str, str]:
@@ -41,8 +41,8 @@ def drop_before_1900(frame: pd.DataFrame, origin: str, notes: list[dict[str, Any
         return frame
     if early.all():
         raise CSVFormatError(
-            f"{origin}: every date is before 1900 ({frame.index[0].date()} .. {frame.index[-1].date()}); "
-            "seqcast reads dates from 1900 to tomorrow: check the date column"
+            f"{origin}: the date {frame.index[0].date()} is before 1900, as is every date up to "
+            f"{frame.index[-1].date()}; check the date column: seqcast reads dates from 1900 to tomorrow"
         )
     first, last = _span(pd.DatetimeIndex(frame.index[early]))
     notes.append({"kind": "before-1900", "rows": int(early.sum()), "first": first, "last": last,

@@ -286,10 +286,12 @@ def _zip_reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Callable[[],
     return read
 
 
-def check_bulk_options(symbol: str | None, bar_date: str | None) -> None:
+def check_bulk_options(path: Path | str, symbol: str | None, bar_date: str | None) -> None:
     """A bulk import takes the symbols from the files."""
     if symbol:
-        raise ConfigError(f"--csv names a folder or zip: the symbols come from the files; drop {symbol!r}, "
-                          "or give the path of one file to import it as that symbol")
+        what = "a folder" if Path(path).expanduser().is_dir() else "a zip archive"
+        raise ConfigError(f"{path} is {what}: `seqcast fetch --csv {path}` without a symbol imports every daily "
+                          f"file in it, one series per file; or give the path of the file itself to import it "
+                          f"as {symbol!r}")
     if bar_date:
         raise ConfigError("--bar-date applies to a single --csv file")

@@ -193,13 +193,18 @@ def _trading_days(days: np.ndarray, seconds: np.ndarray, values: pd.Series, time
     """
     timed = seconds > 0
     i = int(np.flatnonzero(timed)[0])
-    unique_days, per_day = np.unique(days, return_counts=True)
-    if (per_day > 1).sum() > max(1, len(unique_days) // 10):  # several bars a day: intraday
-        hours = sorted({f"{s // 3600:02d}:{s % 3600 // 60:02d}" for s in seconds[:200].tolist()})
+    stamps = np.unique(np.stack([days.astype(np.int64), seconds]), axis=1)  # distinct (day, time) pairs
+    unique_days, first_at = np.unique(days, return_index=True)
+    per_day = np.bincount(np.searchsorted(unique_days.astype(np.int64), stamps[0]), minlength=len(unique_days))
+    several = np.flatnonzero(per_day > 1)
+    if len(several):  # several bars on one day at different times: intraday bars
+        day = unique_days[several[0]]
+        at = sorted({f"{s // 3600:02d}:{s % 3600 // 60:02d}" for s in seconds[days == day].tolist()})
         raise CSVFormatError(
-            f"{origin} holds intraday bars (up to {int(per_day.max())} a day, at {', '.join(hours[:4])}"
-            f"{' ...' if len(hours) > 4 else ''}); seqcast reads daily bars: download or export daily ones "
-            "(MetaTrader: the D1 period; stooq: the daily file)"
+            f"{origin}, line {lines[first_at[several[0]]]}: the date {day} appears more than once at "
+            f"{', '.join(at[:4])}{' ...' if len(at) > 4 else ''} ({len(several)} such dates): intraday bars; "
+            "seqcast reads daily bars: download or export daily ones (MetaTrader: the D1 period; stooq: the "
+            "daily file)"
         )
     stamp = values.iloc[i][:30] + (f" {str(times.iloc[i]).strip()}" if times is not None else "")
     shifted = days + timed.astype("timedelta64[D]")
@@ -212,6 +217,8 @@ def _trading_days(days: np.ndarray, seconds: np.ndarray, values: pd.Series, time
     elif shifted_w <= 0.02 and written_w > shifted_w:
         chosen, how, other = shifted, (f"as the next day's bars ({written_w:.0%} of them fall on a weekend "
                                       "as written, none as the next day)"), "written"
+    elif written_w <= 0.02 and shifted_w <= 0.02 and int(seconds.max()) < 18 * 3600:
+        chosen, how, other = days, "as the day written (times before 18:00, on weekdays)", "next"
     else:
         raise CSVFormatError(
             f"{origin}: {count}, so a bar may belong to the day written or to the next trading day, and "
@@ -290,7 +297,7 @@ def _check_range(days: np.ndarray, lines: np.ndarray, origin: str, allow_early: 
     if len(early):
         i = early[0]
         raise CSVFormatError(
-            f"{origin}, line {lines[i]}: the date {days[i]} is before {first} "
+            f"{origin}, line {lines[i]}: the date {days[i]} is before {FIRST_YEAR} "
             f"({len(early)} such rows); check the date column: seqcast reads dates from {FIRST_YEAR} to tomorrow"
         )
     late = np.flatnonzero(days > tomorrow)

@@ -104,7 +104,7 @@ def missing_weekdays(dates: Any, weekdays: tuple[int, ...], closed: Any = ()) ->
             span = len(occurrences) - k
             if not present[k] and missing_count >= MISSING_RUN and missing_count >= 0.75 * span:
                 best = k
-        if best is None or present[:best].mean() < 0.75:
+        if best is None or best == 0 or present[:best].mean() < 0.75:
             continue
         since = occurrences[best]
         gone = occurrences[best:][~present[best:]]
@@ -122,12 +122,16 @@ def missing_weekdays(dates: Any, weekdays: tuple[int, ...], closed: Any = ()) ->
 def quality_warnings(dates: Any, close: Any, volume: Any = None, *, source: str | None = None,
                      symbol: str | None = None, interval: str | None = None) -> list[dict[str, Any]]:
     """Forward-filled runs and lately missing weekdays of a daily series (empty for weekly/monthly bars)."""
-    from seqcast.data.calendars import infer_calendar
+    from seqcast.data.calendars import infer_calendar, latest_regime
 
     out = flat_runs(dates, close, volume)
-    days = np.asarray(dates, dtype="datetime64[D]")
+    days = np.unique(np.asarray(dates, dtype="datetime64[D]"))
     if len(days) < 20 or interval in ("w", "m"):
         return out
+    begin, sampling, _ = latest_regime(days)
+    if sampling != "daily":
+        return out
+    days = days[begin:]  # a change of sampling is sampling_warnings' to name
     calendar = infer_calendar(days, source=source, symbol=symbol, interval=interval)
     if calendar.frequency not in ("business-daily", "daily"):
         return out

@@ -181,6 +181,8 @@ def parse_price_csv(data: bytes | str, *, origin: str = "CSV", date_format: str 
     present = [col for col in (*COLUMNS, "TickVolume") if col in raw.columns]
     values = parse_numbers({col: raw[col] for col in present}, line_numbers, origin, sep=sep,
                            suffixed=("Volume", "TickVolume"))
+    if settle:
+        _check_early_block(dates, line_numbers, origin)
     _tick_volume(values, notes)
     frame = pd.DataFrame(values, index=dates)
     _note_missing_early(frame, notes)
@@ -191,6 +193,25 @@ def parse_price_csv(data: bytes | str, *, origin: str = "CSV", date_format: str 
         frame = settle_bars(drop_before_1900(frame, origin, notes), notes)
     frame.attrs["notes"] = notes
     return frame
+
+
+def _check_early_block(dates: pd.DatetimeIndex, lines: np.ndarray, origin: str) -> None:
+    """Rows before 1900 are left out only as the oldest block (5 rows or more) of a history that runs on
+    into 1900 within a month, in file order; anything else (a lone 1899, 0024 for 2024) is refused."""
+    early = np.asarray(dates < pd.Timestamp("1900-01-01"))
+    if not early.any() or early.all():
+        return
+    k = int(early.sum())
+    if early[:k].all() or early[-k:].all():
+        order = dates[early] if early[:k].all() else dates[early][::-1]
+        joins = (dates[~early].min() - dates[early].max()).days  # a continuous history crosses 1900
+        if k >= 5 and order.is_monotonic_increasing and 0 < joins <= 31:
+            return
+    i = int(np.flatnonzero(early)[0])
+    raise CSVFormatError(
+        f"{origin}, line {lines[i]}: the date {dates[i].date()} is before 1900 ({k} such rows, not the oldest "
+        "part of the history); check the date column: seqcast reads dates from 1900 to tomorrow"
+    )
 
 
 def _note_missing_early(frame: pd.DataFrame, notes: list[dict[str, Any]]) -> None:
@@ -425,9 +446,9 @@ def _check(frame: pd.DataFrame, lines: np.ndarray, origin: str, notes: list[dict
                     f"{c} {' vs '.join(f'{v:.10g}' for v in rows[c].to_numpy(dtype=float))}" for c in differ[:3])
                 only = "only in " if len(differ) < len(rows.columns) else "in "
                 raise CSVFormatError(
-                    f"{origin}: the date {day.date()} appears on lines {where}, which differ {only}"
-                    f"{', '.join(differ)} ({shown}); keep one of those lines "
-                    "(for intraday bars: download daily ones)"
+                    f"{origin}: the date {day.date()} appears more than once with different values: lines "
+                    f"{where} differ {only}{', '.join(differ)} ({shown}); keep one row per date, deleting the "
+                    "other line (for intraday bars: download daily ones)"
                 )
         repeated = frame.index[frame.index.duplicated()]
         notes.append({"kind": "repeated-rows", "rows": len(repeated), "dates": [str(d.date()) for d in repeated[:20]],

@@ -182,8 +182,10 @@ def _parse(body: bytes, symbol: str, secrets: tuple[str, ...]) -> pd.DataFrame:
     # The oldest rows of a long history may lack a column later rows have (^DJI has no volume
     # before 1938): a leading block of shorter rows, the newest rows complete, is no damage.
     leading = next((k for k, c in enumerate(counts) if c == n_fields), len(counts))
+    header = [name.strip().strip("<>").lower() for name in lines[0].split(sep)]
     for number, count in enumerate(counts, start=2):
-        short_old = number - 2 < leading and count < n_fields and leading < len(counts)
+        optional = set(header[count:]) <= {"volume", "vol", "wolumen", "openint"}  # never Close
+        short_old = number - 2 < leading and count < n_fields and leading < len(counts) and optional
         if count != n_fields and not short_old:
             raise DownloadError(
                 f"the CSV from stooq for {symbol!r} looks truncated or damaged: line {number} "
