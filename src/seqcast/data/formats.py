@@ -49,6 +49,7 @@ _NUMERIC_DATE = (
     r"(?:[ T](?P<hh>\d{1,2}):(?P<mm>\d{2})(?::(?P<ss>\d{2})(?:\.\d+)?)?"
     r"(?:\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?))?)?$"
 )
+_MIDNIGHT = frozenset({"", "0", "000000", "0000", "00:00", "00:00:00"})
 _COMPACT_DATE = r"^(?P<a>\d{4})(?P<b>\d{2})(?P<c>\d{2})$"  # YYYYMMDD (stooq's bulk files)
 _TEXT_DATE_FORMATS = ("%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y", "%d-%b-%Y", "%b %d %Y")
 _EXPECTED_DATES = "expected YYYY-MM-DD (or YYYYMMDD, DD.MM.YYYY, DD/MM/YYYY, MM/DD/YYYY)"
@@ -87,11 +88,14 @@ def parse_dates(values: pd.Series, lines: np.ndarray, origin: str,
     date_format = check_date_format(date_format)
     bar_date = check_bar_date(bar_date)
     values = values.astype(str).str.strip().reset_index(drop=True)
+    if times is not None and times.astype(str).str.strip().isin(_MIDNIGHT).all():
+        times = None  # stooq's bulk 000000, MetaTrader's 00:00:00: dates as written
     if date_format in (None, "ymd") and times is None:  # fast path: ISO dates, as stored series have
-        iso = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
-        if iso.notna().all():
-            _check_range(iso.to_numpy().astype("datetime64[D]"), lines, origin, early)
-            return pd.DatetimeIndex(iso, name="Date")
+        for form, width in (("%Y-%m-%d", 10), ("%Y%m%d", 8)):
+            iso = pd.to_datetime(values, format=form, errors="coerce")
+            if iso.notna().all() and (values.str.len() == width).all():
+                _check_range(iso.to_numpy().astype("datetime64[D]"), lines, origin, early)
+                return pd.DatetimeIndex(iso, name="Date")
     fields = values.str.extract(_NUMERIC_DATE)
     compact = values.str.extract(_COMPACT_DATE)
     is_compact = compact["a"].notna()
@@ -384,6 +388,10 @@ def parse_numbers(columns: dict[str, pd.Series], lines: np.ndarray, origin: str,
     for group in groups:
         if not group:
             continue
+        plain = _plain_style(texts, missing, group, chosen)
+        if plain is not None:
+            chosen.update(dict.fromkeys(group, plain))
+            continue
         if chosen:
             decimal = next(iter(chosen.values())).decimal
             styles = sorted(styles, key=lambda style: style.decimal != decimal)
@@ -407,6 +415,26 @@ def parse_numbers(columns: dict[str, pd.Series], lines: np.ndarray, origin: str,
                 f"{origin}, line {lines[i]}: {name} is not a finite number; fix or remove that row"
             )
     return values
+
+
+def _plain_style(texts: dict[str, pd.Series], missing: dict[str, np.ndarray], group: list[str],
+                 chosen: dict[str, NumberStyle]) -> NumberStyle | None:
+    """NumberStyle(".") when every cell of the group is a plain number (digits, a point, an exponent):
+    the style the full search would choose too (a fast path for large files), else None.
+
+    Not for a volume with points next to decimal-comma prices: 1.234 is a thousands point there.
+    """
+    decimal = next(iter(chosen.values())).decimal if chosen else "."
+    for name in group:
+        text = texts[name]
+        if decimal != "." and text.str.contains(".", regex=False).any():
+            return None
+        if not text.str.fullmatch(_PLAIN).to_numpy(dtype=bool).__or__(missing[name]).all():
+            return None
+    return NumberStyle(".", None)
+
+
+_PLAIN = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 
 
 def _decide_style(texts: dict[str, pd.Series], missing: dict[str, np.ndarray], columns: dict[str, pd.Series],
