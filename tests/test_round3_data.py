@@ -249,3 +249,28 @@ def test_bulk_import_of_a_folder_via_the_cli(tmp_path):
     assert "imported 1 series" in result.output and "skipped 1 files that are not daily" in result.output
     out = json.loads(CliRunner().invoke(app, ["fetch", "--csv", str(folder), "--json"]).output)
     assert out["counts"] == {"imported": 1, "skipped": 1, "refused": 1}
+
+
+def test_a_history_rescaled_under_a_run_is_refused_for_a_level_model(tmp_path):
+    from seqcast.errors import DataError
+
+    days = pd.bdate_range("2023-01-02", periods=150)
+    frame = ohlcv(days, seed=5)
+    (tmp_path / "a.csv").write_text(csv_text(frame))
+    api.fetch("abc", csv=tmp_path / "a.csv")
+    level = api.train(symbol="abc", epochs=1, hidden=8, lookback=5, threads=1, target="level").run
+    logret = api.train(symbol="abc", epochs=1, hidden=8, lookback=5, threads=1).run
+    split = frame.copy()
+    split[["Open", "High", "Low", "Close"]] /= 4  # a 4:1 split, the whole history re-adjusted
+    (tmp_path / "b.csv").write_text(csv_text(split))
+    api.fetch("abc", csv=tmp_path / "b.csv", full=True)
+    with pytest.raises(DataError, match=r"rescaled by 0\.25 .* cannot forecast from this one: train again"):
+        api.predict_next(level.run_id, horizon=2)
+    fc = api.predict_next(logret.run_id, horizon=2)
+    assert any("rescaled by 0.25" in n for n in fc.notes)
+    revised = frame.copy()
+    revised.iloc[-2, revised.columns.get_loc("Close")] *= 1.01
+    (tmp_path / "c.csv").write_text(csv_text(revised))
+    api.fetch("abc", csv=tmp_path / "c.csv", full=True)
+    fc = api.predict_next(level.run_id, horizon=2)
+    assert any(f"1 row revised ({days[-2].date()})" in n for n in fc.notes)
