@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -111,18 +111,22 @@ def fetch(
             stored = api.fetch(symbol, source=source, start=start, end=end, interval=interval,
                                csv=csv, apikey=apikey, domain=domain, full=full, home=home,
                                date_format=date_format, options=options)
-        meta = stored.meta
-        if as_json:
-            _json_out(meta)
-            return
-        extra = f" ({meta['derived']})" if meta.get("derived") else ""
-        revised = (meta.get("revised") or {}).get("rows", 0)
-        changed = f", {revised} row{'s' if revised != 1 else ''} revised" if revised else ""
-        _console().print(
-            f"[bold]{meta['symbol']}[/]: {meta['rows']} rows, {meta['first']} .. {meta['last']} "
-            f"from {meta['source']}{extra}, {meta.get('new_rows', 0):+d} new{changed}"
-        )
-        _print_notes(meta)
+        _print_fetched(stored.meta, as_json)
+
+
+def _print_fetched(meta: dict[str, Any], as_json: bool) -> None:
+    """The fetch's summary line ("+0 new, 1 row revised"), then its notes and warnings; or the JSON."""
+    if as_json:
+        _json_out(meta)
+        return
+    extra = f" ({meta['derived']})" if meta.get("derived") else ""
+    revised = (meta.get("revised") or {}).get("rows", 0)
+    changed = f", {revised} row{'s' if revised != 1 else ''} revised" if revised else ""
+    _console().print(
+        f"[bold]{meta['symbol']}[/]: {meta['rows']} rows, {meta['first']} .. {meta['last']} "
+        f"from {meta['source']}{extra}, {meta.get('new_rows', 0):+d} new{changed}"
+    )
+    _print_notes(meta)
 
 
 def _print_notes(meta: dict[str, object], prefix: str = "") -> None:

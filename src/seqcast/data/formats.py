@@ -74,28 +74,22 @@ def parse_dates(values: pd.Series, lines: np.ndarray, origin: str,
                 notes: list[dict[str, Any]] | None = None) -> pd.DatetimeIndex:
     """Read a date column (strings) whose rows come from the given file lines.
 
-    times: a separate time-of-day column (MetaTrader's <TIME>, stooq's 000000), if any.
-    A date stamped with a time that is not midnight may belong to the next trading day (a
-    bar opened at 22:00 UTC on Sunday is Monday's): see _trading_days; bar_date "written" or
-    "next" decides where the file cannot. early=True lets dates from 1800 through (the caller
-    drops those before 1900 with a note). Notes about how the dates were read are appended
-    to `notes` as {"kind", "message", ...}.
-
+    times: a separate time-of-day column (MetaTrader's <TIME>), if any. A time that is not
+    midnight may mean the next trading day (see _trading_days; bar_date "written" or "next"
+    decides where the file cannot). early=True lets dates from 1800 through (the caller drops
+    those before 1900 with a note). Notes are appended to `notes` as {"kind", "message", ...}.
     Raises CSVFormatError naming the line of the first date that cannot be read, or lies
-    before 1900 (1800 with early) or after tomorrow, and when the column reads both day- and
-    month-first.
-    """
+    before 1900 (1800 with early) or after tomorrow, or when the column reads both day- and
+    month-first."""
     date_format = check_date_format(date_format)
     bar_date = check_bar_date(bar_date)
     values = values.astype(str).str.strip().reset_index(drop=True)
     if times is not None and times.astype(str).str.strip().isin(_MIDNIGHT).all():
         times = None  # stooq's bulk 000000, MetaTrader's 00:00:00: dates as written
     if date_format in (None, "ymd") and times is None:  # fast path: ISO dates, as stored series have
-        for form, width in (("%Y-%m-%d", 10), ("%Y%m%d", 8)):
-            iso = pd.to_datetime(values, format=form, errors="coerce")
-            if iso.notna().all() and (values.str.len() == width).all():
-                _check_range(iso.to_numpy().astype("datetime64[D]"), lines, origin, early)
-                return pd.DatetimeIndex(iso, name="Date")
+        fast = _iso_dates(values, lines, origin, early)
+        if fast is not None:
+            return fast
     fields = values.str.extract(_NUMERIC_DATE)
     compact = values.str.extract(_COMPACT_DATE)
     is_compact = compact["a"].notna()
@@ -153,6 +147,16 @@ def parse_dates(values: pd.Series, lines: np.ndarray, origin: str,
     _check_range(days, lines, origin, early)
     # Through text, so that the index has the resolution pandas gives parsed dates elsewhere.
     return pd.DatetimeIndex(pd.to_datetime(days.astype(str), format="%Y-%m-%d"), name="Date")
+
+
+def _iso_dates(values: pd.Series, lines: np.ndarray, origin: str, early: bool) -> pd.DatetimeIndex | None:
+    """The dates when every one is YYYY-MM-DD (or YYYYMMDD), else None."""
+    for form, width in (("%Y-%m-%d", 10), ("%Y%m%d", 8)):
+        iso = pd.to_datetime(values, format=form, errors="coerce")
+        if iso.notna().all() and (values.str.len() == width).all():
+            _check_range(iso.to_numpy().astype("datetime64[D]"), lines, origin, early)
+            return pd.DatetimeIndex(iso, name="Date")
+    return None
 
 
 def check_bar_date(bar_date: str | None) -> str | None:

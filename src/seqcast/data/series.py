@@ -144,19 +144,9 @@ def parse_price_csv(data: bytes | str, *, origin: str = "CSV", date_format: str 
             "download the file again (check the symbol and date range)"
         )
 
-    title = _title_lines(lines)
-    if title:
-        notes.append({"kind": "title-lines", "lines": title,
-                      "message": f"skipped {title} line{'s' if title > 1 else ''} above the table "
-                                 f"({lines[0].strip()[:40]!r}): the header is on line {title + 1}"})
-        blank_lines_before += title
-        lines = lines[title:]
-        first_line = lines[0].strip()
-    lines, footer = _strip_footer(lines)
-    if footer:
-        notes.append({"kind": "footer-lines", "lines": footer,
-                      "message": f"skipped {footer} line{'s' if footer > 1 else ''} below the table "
-                                 "(text, not rows)"})
+    lines, skipped = _table_lines(lines, notes)
+    blank_lines_before += skipped
+    first_line = lines[0].strip()
     sep = _separator(first_line)
     header = _split_line(first_line, sep)
     n_header_lines = 1
@@ -230,6 +220,23 @@ def _note_missing_early(frame: pd.DataFrame, notes: list[dict[str, Any]]) -> Non
                           "first": str(dates[0].date()), "last": str(dates[-1].date()),
                           "message": f"the {k} oldest rows ({dates[0].date()} .. {dates[-1].date()}) have no "
                                      f"{column}; it starts on {frame.index[order[k]].date()}: read what is there"})
+
+
+def _table_lines(lines: list[str], notes: list[dict[str, Any]]) -> tuple[list[str], int]:
+    """The lines from the header to the last row (a portal's title and footer lines noted and left out),
+    and how many lines came before the header."""
+    title = _title_lines(lines)
+    if title:
+        notes.append({"kind": "title-lines", "lines": title,
+                      "message": f"skipped {title} line{'s' if title > 1 else ''} above the table "
+                                 f"({lines[0].strip()[:40]!r}): the header is on line {title + 1}"})
+        lines = lines[title:]
+    lines, footer = _strip_footer(lines)
+    if footer:
+        notes.append({"kind": "footer-lines", "lines": footer,
+                      "message": f"skipped {footer} line{'s' if footer > 1 else ''} below the table "
+                                 "(text, not rows)"})
+    return lines, title
 
 
 def _title_lines(lines: list[str]) -> int:
