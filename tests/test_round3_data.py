@@ -204,11 +204,14 @@ def stooq_bulk(ticker: str, days: pd.DatetimeIndex, per: str = "D") -> str:
     return "\n".join(lines) + "\n"
 
 
+BULK_FILES = 100  # test-sized: 500 files x 250 rows took ~11 s on the shared 2-core machine
+
+
 def test_bulk_import_of_a_stooq_zip(tmp_path):
-    days = pd.bdate_range("2023-01-02", periods=250)
+    days = pd.bdate_range("2023-01-02", periods=120)
     path = tmp_path / "d_us_txt.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        for k in range(500):
+        for k in range(BULK_FILES):
             z.writestr(f"data/daily/us/nasdaq stocks/1/t{k}.us.txt", stooq_bulk(f"T{k}.US", days))
         z.writestr("data/hourly/us/nasdaq stocks/1/t0.us.txt", stooq_bulk("T0.US", days, "60"))
         z.writestr("data/daily/us/nasdaq stocks/1/bad.us.txt", "<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,"
@@ -218,14 +221,14 @@ def test_bulk_import_of_a_stooq_zip(tmp_path):
     began = time.perf_counter()
     result = import_folder(Workspace.resolve(None), path)
     seconds = time.perf_counter() - began
-    print(f"500-file bulk zip imported in {seconds:.1f} s")
-    assert len(result.imported) == 500 and {e["symbol"] for e in result.imported} >= {"t0.us", "t499.us"}
+    print(f"{BULK_FILES}-file bulk zip imported in {seconds:.1f} s")
+    assert len(result.imported) == BULK_FILES and {e["symbol"] for e in result.imported} >= {"t0.us", "t99.us"}
     assert len(result.skipped) == 2  # the hourly file and the readme
     refused = {r["file"]: r["reason"] for r in result.refused}
     assert set(refused) == {"../evil.txt", "data/daily/us/nasdaq stocks/1/bad.us.txt"}
     assert "leads out of the archive" in refused["../evil.txt"] and "'abc', not a number" in str(refused)
-    assert seconds < 60
-    assert "imported 500 series" in result.summary() and "refused 2" in result.summary()
+    assert seconds < BULK_FILES * 0.25  # a guard on a loaded machine; measured ~0.03 s a file
+    assert f"imported {BULK_FILES} series" in result.summary() and "refused 2" in result.summary()
 
 
 def test_bulk_import_refuses_a_zip_bomb(tmp_path):
