@@ -378,7 +378,8 @@ def parse_numbers(columns: dict[str, pd.Series], lines: np.ndarray, origin: str,
     for name, column in columns.items():
         text = column.astype(str).str.strip().reset_index(drop=True)
         missing[name] = text.str.lower().isin(MISSING).to_numpy()
-        if name in suffixed:  # 171.09M -> 171.09e6, exact where 171.09 * 1e6 is not
+        if name in suffixed and text.str.endswith(("k", "K", "m", "M", "b", "B")).any():
+            # 171.09M -> 171.09e6, exact where 171.09 * 1e6 is not
             parts = text.str.extract(r"^(.*\d)\s*([kKmMbB])$")
             has = parts[0].notna()
             text = text.where(~has, parts[0] + parts[1].str.lower().map(_SUFFIXES))
