@@ -277,3 +277,18 @@ def test_a_history_rescaled_under_a_run_is_refused_for_a_level_model(tmp_path):
     api.fetch("abc", csv=tmp_path / "c.csv", full=True)
     fc = api.predict_next(level.run_id, horizon=2)
     assert any(f"1 row revised ({days[-2].date()})" in n for n in fc.notes)
+
+
+@pytest.mark.parametrize(("sep", "cells", "point", "comma"), [
+    (",", ['"4,321"', '"1,000"', "7"], [4321.0, 1000.0, 7.0], [4.321, 1.0, 7.0]),  # quoted: thousands or decimal
+    (";", ["4.321", "4.500", "4.125"], [4.321, 4.5, 4.125], [4321.0, 4500.0, 4125.0]),  # a ; file's lone point
+])
+def test_numbers_that_read_two_ways_are_refused_until_decimal_decides(sep, cells, point, comma):
+    body = f"Date{sep}Close\n" + "".join(f"2024-01-0{i + 2}{sep}{c}\n" for i, c in enumerate(cells))
+    with pytest.raises(CSVFormatError, match=r"line 2: Close .* reads as .* or as .*choose with --decimal"):
+        parse_price_csv(body)
+    assert parse_price_csv(body, decimal="point")["Close"].tolist() == point
+    assert parse_price_csv(body, decimal="comma")["Close"].tolist() == comma
+    # One number that only one style reads settles it.
+    settled = body.replace(cells[-1], '"1,234.5"' if sep == "," else "4.5")
+    assert parse_price_csv(settled)["Close"].tolist()[-1] == (1234.5 if sep == "," else 4.5)

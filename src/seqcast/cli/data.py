@@ -65,6 +65,8 @@ def fetch(
     bar_date: Annotated[Literal["written", "next"] | None, typer.Option(
         "--bar-date", help="--csv dates stamped with a time of day: the bar is the day written, or the next day's "
                            "(a session opening the evening before).")] = None,
+    decimal: Annotated[Literal["point", "comma"] | None, typer.Option(
+        "--decimal", help="--csv prices' decimal separator, where the numbers read two ways (\"1,234\").")] = None,
     length: Annotated[int | None, typer.Option(
         help="synthetic: business days generated, 30-32000 \\[default: 1000].")] = None,
     noise: Annotated[float | None, typer.Option(help="synthetic: sd of the daily shock \\[default: 0.1].")] = None,
@@ -97,15 +99,16 @@ def fetch(
             from seqcast.data.bulk import is_bulk_path
 
             if is_bulk_path(csv):
-                _bulk_import(csv, symbol, start, end, date_format, bar_date, full, as_json, home)
+                _bulk_import(csv, symbol, start, end, date_format, bar_date, decimal, full, as_json, home)
                 return
         if not symbol:
             raise typer.BadParameter("give the SYMBOL to fetch (or --csv FOLDER or ZIP to import many)")
         options: dict[str, object] = {k: v for k, v in generator.items() if v is not None}
-        if bar_date is not None:
-            if csv is None:
-                raise typer.BadParameter("--bar-date applies to a --csv file only")
-            options["bar_date"] = bar_date
+        for name, value in (("bar_date", bar_date), ("decimal", decimal)):
+            if value is not None:
+                if csv is None:
+                    raise typer.BadParameter(f"--{name.replace('_', '-')} applies to a --csv file only")
+                options[name] = value
         err = _console(stderr=True)
         with err.status(f"fetching {symbol} from {'csv' if csv else source} …"):
             stored = api.fetch(symbol, source=source, start=start, end=end, interval=interval,
@@ -146,7 +149,7 @@ def _print_notes(meta: dict[str, object], prefix: str = "") -> None:
 
 
 def _bulk_import(csv: Path, symbol: str | None, start: str | None, end: str | None, date_format: str | None,
-                 bar_date: str | None, full: bool, as_json: bool, home: Path | None) -> None:
+                 bar_date: str | None, decimal: str | None, full: bool, as_json: bool, home: Path | None) -> None:
     """`seqcast fetch --csv FOLDER|ZIP`: one line per refused file, a summary line."""
     from seqcast.config import check_date_range, parse_date
     from seqcast.data.bulk import check_bulk_options, import_folder
@@ -161,8 +164,9 @@ def _bulk_import(csv: Path, symbol: str | None, start: str | None, end: str | No
     check_writable(workspace)
     err = _console(stderr=True)
     with err.status(f"importing {csv} …"):
+        progress = None if as_json else lambda line: err.print(line, soft_wrap=True)
         result = import_folder(workspace, csv, start=start_d, end=end_d, date_format=check_date_format(date_format),
-                               full=full, progress=None if as_json else lambda line: err.print(line, soft_wrap=True))
+                               decimal=decimal, full=full, progress=progress)
     if as_json:
         _json_out(result.to_dict())
         return

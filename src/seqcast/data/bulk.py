@@ -104,7 +104,7 @@ class _Answer:
 
 
 def import_folder(workspace: Workspace, path: Path | str, *, start: date | None = None, end: date | None = None,
-                  date_format: str | None = None, full: bool = False,
+                  date_format: str | None = None, decimal: str | None = None, full: bool = False,
                   progress: Callable[[str], None] | None = None) -> BulkResult:
     """Import every daily price file under a folder or in a .zip into the store.
 
@@ -129,7 +129,7 @@ def import_folder(workspace: Workspace, path: Path | str, *, start: date | None 
             if _stooq_not_daily(data):
                 result.skipped.append({"file": name, "reason": "not daily bars (<PER> is not D)"})
                 continue
-            frame, symbol = _parse(data, name, date_format)
+            frame, symbol = _parse(data, name, date_format, decimal)
             if frame is None:
                 result.skipped.append({"file": name, "reason": symbol})
                 continue
@@ -155,13 +155,14 @@ def _entry(stored: StoredSeries, name: str) -> dict[str, Any]:
             "warnings": meta.get("warnings", []), "notes": meta.get("notes", [])}
 
 
-def _parse(data: bytes, name: str, date_format: str | None) -> tuple[pd.DataFrame | None, str]:
+def _parse(data: bytes, name: str, date_format: str | None, decimal: str | None
+           ) -> tuple[pd.DataFrame | None, str]:
     """(frame, symbol) of a daily file, or (None, why it is skipped) for weekly or monthly bars."""
     import numpy as np
 
     from seqcast.data.series import parse_price_csv
 
-    frame = parse_price_csv(data, origin=name, date_format=date_format)
+    frame = parse_price_csv(data, origin=name, date_format=date_format, decimal=decimal)
     if len(frame) > 3:
         gaps = np.diff(frame.index.to_numpy().astype("datetime64[D]").astype(np.int64))
         if float(np.median(gaps)) > 5:

@@ -31,8 +31,18 @@ import pandas as pd
 
 from seqcast.errors import ConfigError, CSVFormatError
 
-__all__ = ["BAR_DATES", "DATE_FORMATS", "FIRST_YEAR", "NumberStyle", "check_bar_date", "check_date_format",
-           "parse_dates", "parse_numbers"]
+__all__ = [
+    "BAR_DATES",
+    "DATE_FORMATS",
+    "DECIMALS",
+    "FIRST_YEAR",
+    "NumberStyle",
+    "check_bar_date",
+    "check_date_format",
+    "check_decimal",
+    "parse_dates",
+    "parse_numbers",
+]
 
 DATE_FORMATS = {"ymd": "year-month-day", "dmy": "day/month/year", "mdy": "month/day/year"}
 """Values of --date-format: the order of a date's fields, whatever the separator."""
@@ -366,13 +376,15 @@ _STYLES_OTHER_FILE = [NumberStyle(",", None), NumberStyle(".", None), NumberStyl
 
 
 def parse_numbers(columns: dict[str, pd.Series], lines: np.ndarray, origin: str, *, sep: str = ",",
-                  required: tuple[str, ...] = ("Close",), suffixed: tuple[str, ...] = ("Volume",)
-                  ) -> dict[str, np.ndarray]:
+                  required: tuple[str, ...] = ("Close",), suffixed: tuple[str, ...] = ("Volume",),
+                  decimal: str | None = None) -> dict[str, np.ndarray]:
     """Read number columns (strings): the price columns in one style decided from all their cells,
     each `suffixed` column (Volume) in its own.
 
     Empty and N/A cells become NaN, refused in `required` columns; cells in `suffixed` columns
-    may end in K, M or B (thousands, millions, billions).
+    may end in K, M or B (thousands, millions, billions). decimal ("point" or "comma", --decimal)
+    fixes the prices' decimal separator; without it, prices that read two ways (every "1,234" a
+    thousands comma or a decimal one, nothing in the column to tell) are refused.
     """
     texts, missing = {}, {}
     for name, column in columns.items():
@@ -388,19 +400,25 @@ def parse_numbers(columns: dict[str, pd.Series], lines: np.ndarray, origin: str,
     # Prices (Open..Close) share one style; each suffixed column (Volume) has its own, preferring
     # the prices' decimal separator: 1.234 is a volume of 1234 next to prices like 4,32.
     styles = _STYLES_COMMA_FILE if sep == "," else _STYLES_OTHER_FILE
+    decimal = check_decimal(decimal)
+    forced = DECIMALS[decimal] if decimal else None
     chosen: dict[str, NumberStyle] = {}
     groups = [[name for name in texts if name not in suffixed]] + [[name] for name in texts if name in suffixed]
-    for group in groups:
+    for k, group in enumerate(groups):
         if not group:
             continue
-        plain = _plain_style(texts, missing, group, chosen)
+        group_styles = [st for st in styles if st.decimal == forced] if forced and k == 0 else styles
+        plain = _plain_style(texts, missing, group, chosen) if forced in (None, ".") or k else None
         if plain is not None:
-            chosen.update(dict.fromkeys(group, plain))
-            continue
-        if chosen:
-            decimal = next(iter(chosen.values())).decimal
-            styles = sorted(styles, key=lambda style: style.decimal != decimal)
-        style = _decide_style({name: texts[name] for name in group}, missing, columns, styles, lines, origin)
+            style = plain
+        else:
+            if chosen:
+                point = next(iter(chosen.values())).decimal
+                group_styles = sorted(group_styles, key=lambda style: style.decimal != point)
+            style = _decide_style({name: texts[name] for name in group}, missing, columns, group_styles, lines,
+                                  origin)
+        if k == 0 and forced is None:
+            _refuse_two_readings({name: texts[name] for name in group}, missing, style, sep, lines, origin)
         chosen.update(dict.fromkeys(group, style))
 
     values = {}
@@ -420,6 +438,53 @@ def parse_numbers(columns: dict[str, pd.Series], lines: np.ndarray, origin: str,
                 f"{origin}, line {lines[i]}: {name} is not a finite number; fix or remove that row"
             )
     return values
+
+
+DECIMALS = {"point": ".", "comma": ","}
+"""Values of --decimal: the prices' decimal separator, where a file's numbers read two ways."""
+
+
+def check_decimal(decimal: str | None) -> str | None:
+    """The --decimal value, lower-cased; ConfigError for an unknown one."""
+    if decimal is None:
+        return None
+    name = str(decimal).strip().lower()
+    if name not in DECIMALS:
+        raise ConfigError(f"--decimal must be point or comma (the prices' decimal separator), got {decimal!r}")
+    return name
+
+
+def _refuse_two_readings(texts: dict[str, pd.Series], missing: dict[str, np.ndarray], style: NumberStyle,
+                         sep: str, lines: np.ndarray, origin: str) -> None:
+    """Refuse prices that another style reads as well, to other values, with nothing in the file to tell.
+
+    The other reading: a thousands comma or point as the decimal separator (quoted "4,321" in a
+    comma file), and in a ; or tab file a lone decimal point or comma as a thousands separator.
+    A comma file's plain decimal point (4.321) is the convention and is not questioned.
+    """
+    if style.thousands in (",", "."):
+        other = NumberStyle(style.thousands, None)
+    elif style.thousands is None and sep != "," and style.decimal in (",", "."):
+        other = NumberStyle("." if style.decimal == "," else ",", style.decimal)
+    else:
+        return
+    for name, text in texts.items():
+        if not (text.str.fullmatch(other.pattern).to_numpy(dtype=bool) | missing[name]).all():
+            return  # some cell can only be read the chosen way
+    for name, text in texts.items():
+        sep_cells = np.flatnonzero(text.str.contains(re.escape(style.thousands or style.decimal)).to_numpy() &
+                                   ~missing[name])
+        if len(sep_cells):
+            i = int(sep_cells[0])
+            cell = text.iloc[i]
+            a = float(style.to_float_text(pd.Series([cell])).iloc[0])
+            b = float(other.to_float_text(pd.Series([cell])).iloc[0])
+            raise CSVFormatError(
+                f"{origin}, line {lines[i]}: {name} {cell!r} reads as {a:g} ({style.describe()}) or as {b:g} "
+                f"({other.describe()}), and no number in the file tells which; choose with --decimal "
+                f"{'point' if style.decimal == '.' else 'comma'} or --decimal "
+                f"{'point' if other.decimal == '.' else 'comma'}"
+            )
 
 
 def _plain_style(texts: dict[str, pd.Series], missing: dict[str, np.ndarray], group: list[str],

@@ -77,8 +77,8 @@ _STOOQ_BODIES = ("no data", "brak danych", "exceeded the daily hits limit",
                  "przekroczony dzienny limit", "access denied", "get your apikey")
 
 
-def read_price_csv(path: Path | str, *, date_format: str | None = None, bar_date: str | None = None
-                   ) -> pd.DataFrame:
+def read_price_csv(path: Path | str, *, date_format: str | None = None, bar_date: str | None = None,
+                   decimal: str | None = None) -> pd.DataFrame:
     """Read a price CSV file from disk into a checked series (date_format, bar_date: see parse_price_csv).
 
     The frame's attrs["notes"] lists what was read otherwise than row for row (see parse_price_csv).
@@ -101,11 +101,11 @@ def read_price_csv(path: Path | str, *, date_format: str | None = None, bar_date
         raise CSVFormatError(f"{origin} does not exist; check the path") from None
     except OSError as exc:
         raise CSVFormatError(f"cannot read {origin}: {exc.strerror or exc}") from exc
-    return parse_price_csv(data, origin=origin, date_format=date_format, bar_date=bar_date)
+    return parse_price_csv(data, origin=origin, date_format=date_format, bar_date=bar_date, decimal=decimal)
 
 
 def parse_price_csv(data: bytes | str, *, origin: str = "CSV", date_format: str | None = None,
-                    bar_date: str | None = None, settle: bool = True) -> pd.DataFrame:
+                    bar_date: str | None = None, settle: bool = True, decimal: str | None = None) -> pd.DataFrame:
     """Parse price CSV text into a checked series.
 
     Reads stooq (English, Polish, bulk <TICKER>,<PER>,<DATE>,... files), Date,Close, yfinance
@@ -113,7 +113,8 @@ def parse_price_csv(data: bytes | str, *, origin: str = "CSV", date_format: str 
     decimal commas, UTF-16 "Unicode text"), MetaTrader "Bars" exports and portal archives with
     title and footer lines around the table (bankier.pl: Data;Kurs;...). `date_format` ("dmy",
     "mdy" or "ymd") settles dates that read both day- and month-first, `bar_date` ("written",
-    "next") the trading day of bars stamped with a time of day (see seqcast.data.formats).
+    "next") the trading day of bars stamped with a time of day, `decimal` ("point", "comma") the
+    prices' decimal separator where the numbers read two ways (see seqcast.data.formats).
 
     With settle (not for the store's own files), bars that are no trading day are settled
     (seqcast.data.bars: a broker's Sunday stubs merged into Monday, weekend and holiday fillers
@@ -170,7 +171,7 @@ def parse_price_csv(data: bytes | str, *, origin: str = "CSV", date_format: str 
                         early=settle, notes=notes)
     present = [col for col in (*COLUMNS, "TickVolume") if col in raw.columns]
     values = parse_numbers({col: raw[col] for col in present}, line_numbers, origin, sep=sep,
-                           suffixed=("Volume", "TickVolume"))
+                           suffixed=("Volume", "TickVolume"), decimal=decimal)
     if settle:
         _check_early_block(dates, line_numbers, origin)
     _tick_volume(values, notes)

@@ -25,7 +25,8 @@ class CSVSource:
             raise ConfigError("the csv source needs a file: seqcast fetch SYMBOL --csv FILE")
         date_format = request.options.get("date_format")
         bar_date = request.options.get("bar_date")
-        whole = read_price_csv(path, date_format=date_format, bar_date=bar_date)
+        decimal = request.options.get("decimal")
+        whole = read_price_csv(path, date_format=date_format, bar_date=bar_date, decimal=decimal)
         notes = list(whole.attrs.get("notes", []))
         frame = between(whole, request.start, request.end)
         if frame.empty:
@@ -41,4 +42,6 @@ class CSVSource:
             meta["date_format"] = date_format  # how its dates were read, kept with the series
         if bar_date:
             meta["bar_date"] = bar_date
+        if decimal:
+            meta["decimal"] = decimal
         return FetchResult(frame, {**meta, "notes": notes})
