@@ -155,11 +155,34 @@ def _check_stored_data(run: Run, stored: StoredSeries, dates: np.ndarray, values
         )
     mask = (dates >= trained_first) & (dates <= trained_last)
     if fingerprint(dates[mask], values[mask]) != trained.get("fingerprint"):
-        notes.append("the stored data was revised since this run was trained")
+        _changed_history(run, symbol, source, trained.get("anchors"), dates, values, notes)
     if cfg.data.target == "logret" and (values[-need:] <= 0).any():
         raise DataError(f"the latest {symbol} prices include zero or negative values; "
                         "this run models log-returns and cannot use them")
     return trained_first
+
+
+def _changed_history(run: Run, symbol: str, source: str, recorded: Any, dates: np.ndarray, values: np.ndarray,
+                     notes: list[str]) -> None:
+    """Say what changed in the stored data since training; refuse a rescaled history for a price-scale model."""
+    from seqcast.data.revisions import describe_change
+
+    change = describe_change(recorded, dates, values)
+    if change is None:
+        notes.append("the stored data was revised since this run was trained")
+        return
+    target = run.config.data.target
+    if change["kind"] == "rescaled" and target != "logret":
+        raise DataError(
+            f"{change['message']}; run {run.run_id} models {symbol} as {target} on the old price scale and "
+            f"cannot forecast from this one: train again on the stored data (seqcast train --symbol {symbol} "
+            f"--source {source}), or fetch the history it was trained on"
+        )
+    if change["kind"] == "rescaled":
+        notes.append(f"{change['message']}; this run models log-returns, which the factor leaves alone: the "
+                     "forecast is on the new scale")
+        return
+    notes.append(f"{change['message']}; the forecast starts from the stored values: train again to learn from them")
 
 
 def _forecast_path(store: Any, run: Run, dates: np.ndarray, values: np.ndarray, horizon: int,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqcast.config import RunConfig, RunOptions, make_config
+from seqcast.data.revisions import anchors
 from seqcast.inputs.loading import SeriesInput, fingerprint, load_input
 from seqcast.runs.registry import CSV_FLOAT_FORMAT, Run, RunStore
 from seqcast.workspace import Workspace
@@ -124,6 +125,7 @@ def _run_meta(series: SeriesInput, fitted: Fitted) -> dict[str, Any]:
         "data": {
             "first": str(dates[0].date()), "last": str(dates[-1].date()), "rows": len(values),
             "fingerprint": fingerprint(dates, values),
+            "anchors": anchors(dates, values),  # to say what changed when the fingerprint no longer matches
             "store_sha256": series.store_sha256,
         },
         "split": {
