@@ -191,7 +191,7 @@ CASES = [
     case("csv-blank-lines", csv("\r\n  \r\n\n"), FETCH_CSV, 1, "is empty", "Date,Close"),
     case("csv-header-only", csv("Date,Open,High,Low,Close\r\n"), FETCH_CSV, 1, "no data rows",
          "check that the file is complete"),
-    case("csv-unknown-header", csv("Datum,Kurs,Foo\n2024-01-02,1,2\n"), FETCH_CSV, 1, "unknown header",
+    case("csv-unknown-header", csv("Datum,Betrag,Foo\n2024-01-02,1,2\n"), FETCH_CSV, 1, "unknown header",
          "expected Date,Open,High,Low,Close"),
     case("csv-non-numeric", csv("Date,Close\n2024-01-02,4.31\n2024-01-03,four\n"), FETCH_CSV, 1,
          "line 3: Close is 'four', not a number", "fix or remove that row"),

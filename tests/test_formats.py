@@ -242,7 +242,7 @@ def test_one_style_for_all_price_columns() -> None:
         (";", ["18 696,74", "1\u00a0234\u00a0567,5", "4,5"], [18696.74, 1234567.5, 4.5]),
         (",", ["1'234.50", "4.5", "-0.25"], [1234.5, 4.5, -0.25]),
         ("\t", ["4,321", "4,5", "1,5e-05"], [4.321, 4.5, 1.5e-05]),  # spreadsheet: a lone comma is decimal
-        (",", ['"4,321"', '"1,000"', "7"], [4321.0, 1000.0, 7.0]),  # in a , file a quoted comma groups thousands
+        (",", ['"4,321"', '"1,000.5"', "7"], [4321.0, 1000.5, 7.0]),  # 1,000.5 proves the thousands comma
     ],
 )
 def test_thousands_and_decimal_separators(sep: str, cells: list[str], expected: list[float]) -> None:

@@ -20,7 +20,7 @@ from seqcast import api
 from seqcast.cli import app
 from seqcast.errors import ConfigError
 from seqcast.runs import sweep as sw
-from seqcast.runs.executors import LocalExecutor, Task
+from seqcast.runs.parallel.executors import LocalExecutor, Task
 from tests.conftest import business_days, write_csv
 
 runner = CliRunner()

@@ -132,7 +132,7 @@ def test_cluster_sweep_equals_local_and_uses_both_nodes(fetched, cluster):  # no
 def test_private_ray_stays_on_loopback(ray_env):
     import ray
 
-    from seqcast.runs.executors import RayExecutor, Task
+    from seqcast.runs.parallel.executors import RayExecutor, Task
 
     before = os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")
     with RayExecutor(workers=1) as executor:

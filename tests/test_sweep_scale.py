@@ -26,8 +26,8 @@ from seqcast.cli import app
 from seqcast.errors import ConfigError
 from seqcast.forecast import stats
 from seqcast.runs import sweep as sw
-from seqcast.runs.executors import LocalExecutor, Task, check_ray_address
-from seqcast.runs.fanout import fan_out, in_order, sigterm_as_interrupt
+from seqcast.runs.parallel.executors import LocalExecutor, Task, check_ray_address
+from seqcast.runs.parallel.fanout import fan_out, in_order, sigterm_as_interrupt
 from seqcast.runs.results import results_path
 from tests.conftest import business_days, write_csv
 
@@ -190,7 +190,7 @@ def test_sigterm_is_ctrl_c_in_a_fan_out():
 
 
 def test_in_order_releases_outcomes_in_task_order():
-    from seqcast.runs.executors import Outcome
+    from seqcast.runs.parallel.executors import Outcome
 
     got = [o.key for o in in_order([Outcome(k) for k in (2, 0, 3, 1)], range(4))]
     assert got == [0, 1, 2, 3]

@@ -123,15 +123,14 @@ class Fitted:
 
     def __init__(self, record: RunRecord, *, series: SeriesInput | None = None, store: MemoryStore | None = None,
                  evaluation: Evaluation | None = None) -> None:
-        from seqcast.runs.inmemory import Calibration, MemoryRun
+        from seqcast.runs.inmemory import MemoryRun
 
         self._record = record
         self._series = series
         self._store = store
         self._evaluation = evaluation
         self._memory = MemoryRun(record)
-        self._calibration = (Calibration(evaluation, series.values)
-                             if evaluation is not None and series is not None else None)
+        self._calibration = evaluation.calibration if evaluation is not None else None
         self._saved: tuple[Run, Path] | None = None
 
     # ------------------------------------------------------------------ what train reports
@@ -255,8 +254,7 @@ class Fitted:
         if self._store is None:  # a saved run: the workspace's latest data, as predict-next reads it
             assert self._saved is not None
             run, home = self._saved
-            widths_at_level(run, None, level)  # refuses a level it has no multipliers for
-            return predict_next(run.run_id, horizon=horizon, home=home)
+            return predict_next(run.run_id, horizon=horizon, home=home, level=level)
         widths = widths_at_level(self._memory, self._calibration, level)
         record = dataclasses.replace(self._record, meta={**self._record.meta, "interval_widths": widths,
                                                          "level": level})

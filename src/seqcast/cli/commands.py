@@ -117,17 +117,20 @@ def predict_next(
                                          help="Periods ahead on the series' own calendar: business days "
                                               "(weeks, months for weekly, monthly bars); recursive. "
                                               "--days: the old name.")] = 1,
+    level: Annotated[float | None, typer.Option(
+        "--level", help="Intervals' nominal level, 0.5-0.999, from the run's stored calibration "
+                        "\\[default: the level the run was trained at].")] = None,
     as_json: JsonOption = False,
     home: HomeOption = None,
 ) -> None:
     """Forecast the next business day(s) from the latest stored data of the run's symbol.
 
-    Example: seqcast predict-next --horizon 5
+    Example: seqcast predict-next --horizon 5 --level 0.95
     """
     from seqcast import api
 
     with _user_errors():
-        fc = api.predict_next(run_id, horizon=horizon, home=home)
+        fc = api.predict_next(run_id, horizon=horizon, home=home, level=level)
         if as_json:
             _json_out(fc.to_dict())
             return

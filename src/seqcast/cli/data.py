@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -43,11 +43,15 @@ def register(app: typer.Typer) -> None:
 
 
 def fetch(
-    symbol: Annotated[str, typer.Argument(help="Ticker as the source spells it: eurpln, aapl.us, wig20, ^spx.")],
+    symbol: Annotated[str | None, typer.Argument(
+        help="Ticker as the source spells it: eurpln, aapl.us, wig20, ^spx (none for a --csv folder or zip).",
+        show_default=False)] = None,
     source: Annotated[str, typer.Option("--source", "-s", help="Where to get the data.", parser=_source_name,
                                         metavar="<" + "|".join(source_choices()) + ">",
                                         autocompletion=_complete_source)] = "stooq",
-    csv: Annotated[Path | None, typer.Option("--csv", help="Import a CSV file saved by hand.")] = None,
+    csv: Annotated[Path | None, typer.Option(
+        "--csv", help="Import a CSV file saved by hand, or every daily file of a folder or .zip (stooq's bulk "
+                      "database: one series per file).")] = None,
     start: Annotated[str | None, typer.Option("--from", help="First date, YYYY-MM-DD.")] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last date, YYYY-MM-DD.")] = None,
     interval: Annotated[Literal["d", "w", "m"], typer.Option(help="Bar interval (stooq).")] = "d",
@@ -58,6 +62,11 @@ def fetch(
     date_format: Annotated[Literal["dmy", "mdy", "ymd"] | None, typer.Option(
         "--date-format", help="Order of --csv dates that read both ways: dmy (31/12/2024), mdy (12/31/2024), ymd."
     )] = None,
+    bar_date: Annotated[Literal["written", "next"] | None, typer.Option(
+        "--bar-date", help="--csv dates stamped with a time of day: the bar is the day written, or the next day's "
+                           "(a session opening the evening before).")] = None,
+    decimal: Annotated[Literal["point", "comma"] | None, typer.Option(
+        "--decimal", help="--csv prices' decimal separator, where the numbers read two ways (\"1,234\").")] = None,
     length: Annotated[int | None, typer.Option(
         help="synthetic: business days generated, 30-32000 \\[default: 1000].")] = None,
     noise: Annotated[float | None, typer.Option(help="synthetic: sd of the daily shock \\[default: 0.1].")] = None,
@@ -78,7 +87,7 @@ def fetch(
 
       seqcast fetch usdpln --source nbp --from 2015-01-01
 
-      seqcast fetch sine --source synthetic --noise 0.2   # also: ar1, randomwalk
+      seqcast fetch sine --source synthetic --noise 0.2   # also: ar1, randomwalk, garch
     """
     from seqcast import api
 
@@ -86,23 +95,87 @@ def fetch(
     with _user_errors():
         if source != "synthetic" and any(v is not None for v in generator.values()):
             raise typer.BadParameter("--length, --noise, --period and --seed need --source synthetic")
+        if csv is not None:
+            from seqcast.data.bulk import is_bulk_path
+
+            if is_bulk_path(csv):
+                _bulk_import(csv, symbol, start, end, date_format, bar_date, decimal, full, as_json, home)
+                return
+        if not symbol:
+            raise typer.BadParameter("give the SYMBOL to fetch (or --csv FOLDER or ZIP to import many)")
+        options: dict[str, object] = {k: v for k, v in generator.items() if v is not None}
+        for name, value in (("bar_date", bar_date), ("decimal", decimal)):
+            if value is not None:
+                if csv is None:
+                    raise typer.BadParameter(f"--{name.replace('_', '-')} applies to a --csv file only")
+                options[name] = value
         err = _console(stderr=True)
         with err.status(f"fetching {symbol} from {'csv' if csv else source} …"):
             stored = api.fetch(symbol, source=source, start=start, end=end, interval=interval,
                                csv=csv, apikey=apikey, domain=domain, full=full, home=home,
-                               date_format=date_format,
-                               options={k: v for k, v in generator.items() if v is not None})
-        meta = stored.meta
-        if as_json:
-            _json_out(meta)
-            return
-        extra = f" ({meta['derived']})" if meta.get("derived") else ""
-        _console().print(
-            f"[bold]{meta['symbol']}[/]: {meta['rows']} rows, {meta['first']} .. {meta['last']} "
-            f"from {meta['source']}{extra}, {meta.get('new_rows', 0):+d} new"
-        )
+                               date_format=date_format, options=options)
+        _print_fetched(stored.meta, as_json)
 
 
+def _print_fetched(meta: dict[str, Any], as_json: bool) -> None:
+    """The fetch's summary line ("+0 new, 1 row revised"), then its notes and warnings; or the JSON."""
+    if as_json:
+        _json_out(meta)
+        return
+    extra = f" ({meta['derived']})" if meta.get("derived") else ""
+    revised = (meta.get("revised") or {}).get("rows", 0)
+    changed = f", {revised} row{'s' if revised != 1 else ''} revised" if revised else ""
+    _console().print(
+        f"[bold]{meta['symbol']}[/]: {meta['rows']} rows, {meta['first']} .. {meta['last']} "
+        f"from {meta['source']}{extra}, {meta.get('new_rows', 0):+d} new{changed}"
+    )
+    _print_notes(meta)
+
+
+def _print_notes(meta: dict[str, object], prefix: str = "") -> None:
+    """A fetch's notes (how the file was read) and warnings (rows that did not really trade), on stderr."""
+    err = _console(stderr=True)
+    revised = meta.get("revised")
+    if isinstance(revised, dict) and revised.get("rows"):
+        dates = [str(d) for d in revised.get("dates", [])]
+        shown = ", ".join(dates[:5]) + (f" and {len(dates) - 5} more" if len(dates) > 5 else "")
+        err.print(f"{prefix}note: the source revised {len(dates)} stored row{'s' if len(dates) != 1 else ''} "
+                  f"({shown}); the new values replace the old", soft_wrap=True)
+    for key, label in (("notes", "note"), ("warnings", "[yellow]warning:[/]")):
+        items = meta.get(key)
+        for item in items if isinstance(items, list) else []:
+            message = item.get("message", item) if isinstance(item, dict) else item
+            err.print(f"{prefix}{label}{':' if label == 'note' else ''} {message}", soft_wrap=True)
+
+
+def _bulk_import(csv: Path, symbol: str | None, start: str | None, end: str | None, date_format: str | None,
+                 bar_date: str | None, decimal: str | None, full: bool, as_json: bool, home: Path | None) -> None:
+    """`seqcast fetch --csv FOLDER|ZIP`: one line per refused file, a summary line."""
+    from seqcast.config import check_date_range, parse_date
+    from seqcast.data.bulk import check_bulk_options, import_folder
+    from seqcast.data.formats import check_date_format
+    from seqcast.data.store import check_writable
+    from seqcast.workspace import Workspace
+
+    check_bulk_options(csv, symbol, bar_date)
+    start_d, end_d = parse_date(start, "--from"), parse_date(end, "--to")
+    check_date_range(start_d, end_d)
+    workspace = Workspace.resolve(home)
+    check_writable(workspace)
+    err = _console(stderr=True)
+    with err.status(f"importing {csv} …"):
+        progress = None if as_json else lambda line: err.print(line, soft_wrap=True)
+        result = import_folder(workspace, csv, start=start_d, end=end_d, date_format=check_date_format(date_format),
+                               decimal=decimal, full=full, progress=progress)
+    if as_json:
+        _json_out(result.to_dict())
+        return
+    warned = [s for s in result.imported if s["warnings"] or (s.get("revised") or {}).get("rows")]
+    for entry in warned:
+        _print_notes({"revised": entry.get("revised"), "warnings": entry["warnings"]}, prefix=f"{entry['symbol']}: ")
+    _console().print(result.summary())
+    if not result.imported and result.refused:
+        raise typer.Exit(1)
 
 
 @data_app.callback(invoke_without_command=True)

@@ -104,20 +104,29 @@ def sampling_record(
     source: str | None = None,
     symbol: str | None = None,
     interval: str | None = None,
+    used_close: Any = None,
+    used_volume: Any = None,
 ) -> dict[str, Any]:
     """What a run or backtest records: {"calendar": ..., "data_warnings": [...]}.
 
     The calendar comes from all stored dates (forecasts continue from the latest of them),
     with its `holidays` closing days from the latest stored year to two years after today
-    written into it; the warnings come from the rows actually used.
+    written into it; the warnings come from the rows actually used: their sampling, and with
+    used_close (and used_volume), (rows,) floats, forward-filled runs and lately missing
+    weekdays (seqcast.data.quality).
     """
+    from seqcast.data.quality import quality_warnings
+
     calendar = infer_calendar(stored_dates, source=source, symbol=symbol, interval=interval)
     stored_days = _unique_days(stored_dates)
     if len(stored_days):  # closing days from the latest data to two years after today, written down
         first = stored_days[-1].item().year
         calendar = calendar.with_known_years(range(first, max(first, date.today().year) + 3))
-    return {"calendar": calendar.to_dict(),
-            "data_warnings": [w.to_dict() for w in sampling_warnings(used_dates)]}
+    warnings = [w.to_dict() for w in sampling_warnings(used_dates)]
+    if used_close is not None:
+        warnings += quality_warnings(used_dates, used_close, used_volume, source=source, symbol=symbol,
+                                     interval=interval)
+    return {"calendar": calendar.to_dict(), "data_warnings": warnings}
 
 
 __all__ = ["SamplingWarning", "sampling_record", "sampling_warnings"]

@@ -18,7 +18,7 @@ import io
 import re
 from datetime import date
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -65,13 +65,24 @@ _HEADER_ALIASES = {
     "wol": "Volume",
     "ticker": "Ticker",
     "per": "Period",
+    "kurs": "Close",  # bankier.pl / NBP archives: Data;Kurs;Zmiana;Nazwa Tabeli
+    "kurs_średni": "Close",
+    "kurs_sredni": "Close",
+    "tickvol": "TickVolume",  # MetaTrader: <TICKVOL> next to a <VOL> that brokers leave at 0 for FX
+    "tick_volume": "TickVolume",
+    "time": "Time",  # MetaTrader's and stooq's bulk <TIME>
 }
+_MAX_TITLE_LINES = 30  # lines searched for the header above the table (a portal's title, its period)
 _STOOQ_BODIES = ("no data", "brak danych", "exceeded the daily hits limit",
                  "przekroczony dzienny limit", "access denied", "get your apikey")
 
 
-def read_price_csv(path: Path | str, *, date_format: str | None = None) -> pd.DataFrame:
-    """Read a price CSV file from disk into a checked series (date_format: see parse_price_csv)."""
+def read_price_csv(path: Path | str, *, date_format: str | None = None, bar_date: str | None = None,
+                   decimal: str | None = None) -> pd.DataFrame:
+    """Read a price CSV file from disk into a checked series (date_format, bar_date: see parse_price_csv).
+
+    The frame's attrs["notes"] lists what was read otherwise than row for row (see parse_price_csv).
+    """
     path = Path(path).expanduser()
     origin = str(path)
     if path.is_dir():
@@ -90,17 +101,27 @@ def read_price_csv(path: Path | str, *, date_format: str | None = None) -> pd.Da
         raise CSVFormatError(f"{origin} does not exist; check the path") from None
     except OSError as exc:
         raise CSVFormatError(f"cannot read {origin}: {exc.strerror or exc}") from exc
-    return parse_price_csv(data, origin=origin, date_format=date_format)
+    return parse_price_csv(data, origin=origin, date_format=date_format, bar_date=bar_date, decimal=decimal)
 
 
-def parse_price_csv(data: bytes | str, *, origin: str = "CSV", date_format: str | None = None) -> pd.DataFrame:
+def parse_price_csv(data: bytes | str, *, origin: str = "CSV", date_format: str | None = None,
+                    bar_date: str | None = None, settle: bool = True, decimal: str | None = None) -> pd.DataFrame:
     """Parse price CSV text into a checked series.
 
     Reads stooq (English, Polish, bulk <TICKER>,<PER>,<DATE>,... files), Date,Close, yfinance
-    (one or three header rows), investing.com exports and spreadsheet exports (`;` or tab,
-    decimal commas, UTF-16 "Unicode text"). `date_format` ("dmy", "mdy" or "ymd") settles dates
-    that read both day- and month-first (see seqcast.data.formats).
+    (one or three header rows), investing.com exports, spreadsheet exports (`;` or tab,
+    decimal commas, UTF-16 "Unicode text"), MetaTrader "Bars" exports and portal archives with
+    title and footer lines around the table (bankier.pl: Data;Kurs;...). `date_format` ("dmy",
+    "mdy" or "ymd") settles dates that read both day- and month-first, `bar_date` ("written",
+    "next") the trading day of bars stamped with a time of day, `decimal` ("point", "comma") the
+    prices' decimal separator where the numbers read two ways (see seqcast.data.formats).
+
+    With settle (not for the store's own files), bars that are no trading day are settled
+    (seqcast.data.bars: a broker's Sunday stubs merged into Monday, weekend and holiday fillers
+    left out) and rows from 1800-1899 left out. attrs["notes"] lists each such step as
+    {"kind", "message", ...}: the rows (dates, count) and what to do otherwise.
     """
+    notes: list[dict[str, Any]] = []
     date_format = check_date_format(date_format)
     text = _decode(data, origin)
     # CR-only line ends (old Mac spreadsheets) and CRLF both become LF.
@@ -124,6 +145,9 @@ def parse_price_csv(data: bytes | str, *, origin: str = "CSV", date_format: str 
             "download the file again (check the symbol and date range)"
         )
 
+    lines, skipped = _table_lines(lines, notes)
+    blank_lines_before += skipped
+    first_line = lines[0].strip()
     sep = _separator(first_line)
     header = _split_line(first_line, sep)
     n_header_lines = 1
@@ -142,11 +166,119 @@ def parse_price_csv(data: bytes | str, *, origin: str = "CSV", date_format: str 
     raw = pd.DataFrame(rows, columns=[name or f"_{i}" for i, name in enumerate(names)])
     _check_one_series(raw, origin)
 
-    dates = parse_dates(raw["Date"], line_numbers, origin, date_format)
-    present = [col for col in COLUMNS if col in raw.columns]
-    values = parse_numbers({col: raw[col] for col in present}, line_numbers, origin, sep=sep)
+    times = raw["Time"] if "Time" in raw.columns else None
+    dates = parse_dates(raw["Date"], line_numbers, origin, date_format, times=times, bar_date=bar_date,
+                        early=settle, notes=notes)
+    present = [col for col in (*COLUMNS, "TickVolume") if col in raw.columns]
+    values = parse_numbers({col: raw[col] for col in present}, line_numbers, origin, sep=sep,
+                           suffixed=("Volume", "TickVolume"), decimal=decimal)
+    if settle:
+        _check_early_block(dates, line_numbers, origin)
+    _tick_volume(values, notes)
     frame = pd.DataFrame(values, index=dates)
-    return _check(frame, origin)
+    _note_missing_early(frame, notes)
+    frame = _check(frame, line_numbers, origin, notes)
+    if settle:
+        from seqcast.data.bars import drop_before_1900, settle_bars
+
+        frame = settle_bars(drop_before_1900(frame, origin, notes), notes)
+    frame.attrs["notes"] = notes
+    return frame
+
+
+def _check_early_block(dates: pd.DatetimeIndex, lines: np.ndarray, origin: str) -> None:
+    """Rows before 1900 are left out only as the oldest block (5 rows or more) of a history that runs on
+    into 1900 within a month, in file order; anything else (a lone 1899, 0024 for 2024) is refused."""
+    early = np.asarray(dates < pd.Timestamp("1900-01-01"))
+    if not early.any() or early.all():
+        return
+    k = int(early.sum())
+    if early[:k].all() or early[-k:].all():
+        order = dates[early] if early[:k].all() else dates[early][::-1]
+        joins = (dates[~early].min() - dates[early].max()).days  # a continuous history crosses 1900
+        if k >= 5 and order.is_monotonic_increasing and 0 < joins <= 31:
+            return
+    i = int(np.flatnonzero(early)[0])
+    raise CSVFormatError(
+        f"{origin}, line {lines[i]}: the date {dates[i].date()} is before 1900 ({k} such rows, not the oldest "
+        "part of the history); check the date column: seqcast reads dates from 1900 to tomorrow"
+    )
+
+
+def _note_missing_early(frame: pd.DataFrame, notes: list[dict[str, Any]]) -> None:
+    """Note a column that the oldest rows lack and later rows have (an index's volume from 1938 on)."""
+    order = np.argsort(frame.index.to_numpy(), kind="stable")
+    for column in frame.columns:
+        if column == "Close":
+            continue
+        empty = np.isnan(frame[column].to_numpy(dtype=float)[order])
+        if not empty.any() or empty.all():
+            continue
+        k = int(np.argmin(empty))  # the first row with a value
+        if k and not empty[k:].any():
+            dates = frame.index[order[:k]]
+            notes.append({"kind": "column-starts-later", "column": column, "rows": k,
+                          "first": str(dates[0].date()), "last": str(dates[-1].date()),
+                          "message": f"the {k} oldest rows ({dates[0].date()} .. {dates[-1].date()}) have no "
+                                     f"{column}; it starts on {frame.index[order[k]].date()}: read what is there"})
+
+
+def _table_lines(lines: list[str], notes: list[dict[str, Any]]) -> tuple[list[str], int]:
+    """The lines from the header to the last row (a portal's title and footer lines noted and left out),
+    and how many lines came before the header."""
+    title = _title_lines(lines)
+    if title:
+        notes.append({"kind": "title-lines", "lines": title,
+                      "message": f"skipped {title} line{'s' if title > 1 else ''} above the table "
+                                 f"({lines[0].strip()[:40]!r}): the header is on line {title + 1}"})
+        lines = lines[title:]
+    lines, footer = _strip_footer(lines)
+    if footer:
+        notes.append({"kind": "footer-lines", "lines": footer,
+                      "message": f"skipped {footer} line{'s' if footer > 1 else ''} below the table "
+                                 "(text, not rows)"})
+    return lines, title
+
+
+def _title_lines(lines: list[str]) -> int:
+    """How many lines above the header a portal's export puts (a title, a period): 0 when line 1 is it."""
+    for i, line in enumerate(lines[:_MAX_TITLE_LINES]):
+        line = line.strip()
+        if not line:
+            continue
+        sep = _separator(line)
+        names = {_HEADER_ALIASES.get(_normalise(name), "") for name in _split_line(line, sep)}
+        if {"Date", "Close"} <= names:
+            return i
+        if _STOOQ_BULK_HEADER.fullmatch(line) or re.match(r"^\d", line):
+            return 0  # a table starts without a header we know: let the header check explain
+    return 0
+
+
+def _strip_footer(lines: list[str]) -> tuple[list[str], int]:
+    """The lines less a footer of text lines below the table ("Źródło: NBP"), and how many there were."""
+    end = len(lines)
+    footer = 0
+    while end > 2:
+        line = lines[end - 1].strip()
+        if line and (re.match(r"^[\"']?\d", line) or any(sep in line for sep in (",", ";", "\t"))):
+            break
+        footer += bool(line)
+        end -= 1
+    return lines[:end], footer
+
+
+def _tick_volume(values: dict[str, np.ndarray], notes: list[dict[str, Any]]) -> None:
+    """MetaTrader's <TICKVOL> becomes Volume where <VOL> is empty or all zero (FX brokers)."""
+    ticks = values.pop("TickVolume", None)
+    if ticks is None:
+        return
+    volume = values.get("Volume")
+    if (volume is None or not np.nan_to_num(volume).any()) and np.nan_to_num(ticks).any():
+        values["Volume"] = ticks
+        said = "has no <VOL> column" if volume is None else "has <VOL> 0 on every row"
+        notes.append({"kind": "tick-volume", "message": f"Volume is the tick count <TICKVOL>: the file {said} "
+                      "(a broker's FX bars); it counts price changes, not traded lots"})
 
 
 # stooq's bulk "ASCII" files: <TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>
@@ -307,17 +439,29 @@ def _check_one_series(raw: pd.DataFrame, origin: str) -> None:
             )
 
 
-def _check(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
+def _check(frame: pd.DataFrame, lines: np.ndarray, origin: str, notes: list[dict[str, Any]]) -> pd.DataFrame:
+    """Sorted by date, one row per date: identical repeats are dropped (noted), differing ones refused."""
     dup = frame.index.duplicated(keep=False)
     if dup.any():
-        dups = frame[dup]
-        conflicting = dups.groupby(level=0).nunique(dropna=False).gt(1).any(axis=1)
-        if conflicting.any():
-            day = conflicting[conflicting].index[0].date()
-            raise CSVFormatError(
-                f"{origin}: the date {day} appears more than once with different values; "
-                "keep one row per date (for intraday bars: download daily ones)"
-            )
+        positions = np.flatnonzero(dup)
+        for day in dict.fromkeys(frame.index[positions]):
+            at = np.flatnonzero(frame.index == day)
+            rows = frame.iloc[at]
+            differ = [c for c in rows.columns if rows[c].nunique(dropna=False) > 1]
+            if differ:
+                where = " and ".join(str(lines[i]) for i in at[:3]) + (" ..." if len(at) > 3 else "")
+                shown = "; ".join(
+                    f"{c} {' vs '.join(f'{v:.10g}' for v in rows[c].to_numpy(dtype=float))}" for c in differ[:3])
+                only = "only in " if len(differ) < len(rows.columns) else "in "
+                raise CSVFormatError(
+                    f"{origin}: the date {day.date()} appears more than once with different values: lines "
+                    f"{where} differ {only}{', '.join(differ)} ({shown}); keep one row per date, deleting the "
+                    "other line (for intraday bars: download daily ones)"
+                )
+        repeated = frame.index[frame.index.duplicated()]
+        notes.append({"kind": "repeated-rows", "rows": len(repeated), "dates": [str(d.date()) for d in repeated[:20]],
+                      "message": f"{len(repeated)} line{'s' if len(repeated) > 1 else ''} repeat an earlier line "
+                                 f"exactly (first: {repeated[0].date()}); kept once"})
         frame = frame[~frame.index.duplicated(keep="first")]
     return frame.sort_index()
 

@@ -188,21 +188,24 @@ class Store:
             fresh = self._stored_or_none(name, symbol)
             if _checksum(fresh) != _checksum(stored):  # another fetch saved meanwhile: merge into that
                 _, latest_old = self._current(name, symbol, request.interval, full=full)
+            revised: list[str] = []
             if latest_old is not None:
+                revised = revised_dates(latest_old, frame)
                 frame = merge(latest_old, frame)
             meta = {
                 **{k: v for k, v in result.meta.items() if k != "apikey"},
                 "interval": request.interval,
                 "requested": {"from": str(start) if start else None, "to": str(end) if end else None},
                 "new_rows": int(len(frame) - (0 if latest_old is None else len(latest_old))),
+                "revised": {"rows": len(revised), "dates": revised},
+                "warnings": _quality(frame, name, symbol, request.interval),
             }
             return self.save(name, symbol, frame, meta)
 
     def _stored_or_none(self, source: str, symbol: str) -> StoredSeries | None:
-        try:
-            return self.get(symbol, source)
-        except DataError:
-            return None
+        symbol = normalise_symbol(symbol)
+        one = self._read_meta(self._meta_path(source, symbol))  # one file, not a listing of the store
+        return one if one is not None and one.symbol == symbol and one.source == source else None
 
     def _current(
         self, source: str, symbol: str, interval: str, *, full: bool
@@ -256,6 +259,10 @@ class Store:
     def get(self, symbol: str, source: str | None = None) -> StoredSeries:
         """The stored series for symbol, from source or else the most recently fetched one."""
         symbol = normalise_symbol(symbol)
+        if source is not None:  # one file to read, not the whole store (bulk imports fetch thousands)
+            one = self._read_meta(self._meta_path(source, symbol))
+            if one is not None and one.symbol == symbol and one.source == source:
+                return one
         candidates = [s for s in self.list() if s.symbol == symbol and source in (None, s.source)]
         if not candidates:
             import difflib
@@ -294,28 +301,36 @@ class Store:
 
         Metadata that is a link, not a regular file, too large or not JSON is skipped.
         """
-        from seqcast import fileio
 
         out: list[StoredSeries] = []
         if not self.root.is_dir():
             return out
         for meta_path in sorted(self.root.glob("*/*.json")):
-            try:
-                if meta_path.parent.is_symlink():
-                    continue  # a source folder that is a link: not ours to follow
-                meta = fileio.read_json(meta_path, max_bytes=fileio.MB)
-                csv_path = meta_path.parent / meta["file"]
-                if Path(meta["file"]).name != meta["file"]:
-                    continue  # a file name that points elsewhere is not ours
-                if not (isinstance(meta["symbol"], str) and isinstance(meta["source"], str)
-                        and isinstance(meta.get("fetched_at", ""), str)
-                        and isinstance(meta.get("rows"), int)
-                        and isinstance(meta.get("first"), str) and isinstance(meta.get("last"), str)):
-                    continue  # get(), latest() and `seqcast data` read these; skip rather than crash
-            except (OSError, ValueError, KeyError, TypeError):
-                continue
-            out.append(StoredSeries(meta, csv_path))
+            stored = self._read_meta(meta_path)
+            if stored is not None:
+                out.append(stored)
         return out
+
+    @staticmethod
+    def _read_meta(meta_path: Path) -> StoredSeries | None:
+        """The series a metadata file describes, or None when it is missing, a link, too large or not ours."""
+        from seqcast import fileio
+
+        try:
+            if meta_path.parent.is_symlink():
+                return None  # a source folder that is a link: not ours to follow
+            meta = fileio.read_json(meta_path, max_bytes=fileio.MB)
+            csv_path = meta_path.parent / meta["file"]
+            if Path(meta["file"]).name != meta["file"]:
+                return None  # a file name that points elsewhere is not ours
+            if not (isinstance(meta["symbol"], str) and isinstance(meta["source"], str)
+                    and isinstance(meta.get("fetched_at", ""), str)
+                    and isinstance(meta.get("rows"), int)
+                    and isinstance(meta.get("first"), str) and isinstance(meta.get("last"), str)):
+                return None  # get(), latest() and `seqcast data` read these; skip rather than crash
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+        return StoredSeries(meta, csv_path)
 
     def save(self, source: str, symbol: str, frame: pd.DataFrame, meta: dict[str, Any]) -> StoredSeries:
         """Store frame as the current series for (source, symbol), atomically, under its lock."""
@@ -380,6 +395,29 @@ def _named_csv(meta_path: Path) -> str | None:
 
 def _checksum(stored: StoredSeries | None) -> str | None:
     return None if stored is None else stored.meta.get("sha256")
+
+
+def revised_dates(old: pd.DataFrame, new: pd.DataFrame) -> list[str]:
+    """Dates (YYYY-MM-DD) that both frames have with a different value in a column both have."""
+    import numpy as np
+
+    both = old.index.intersection(new.index)
+    columns = [c for c in old.columns if c in new.columns]
+    if len(both) == 0 or not columns:
+        return []
+    a = old.loc[both, columns].to_numpy(dtype=float)
+    b = new.loc[both, columns].to_numpy(dtype=float)
+    differ = ~((a == b) | (np.isnan(a) & np.isnan(b))).all(axis=1)
+    return [str(d.date()) for d in both[differ]]
+
+
+def _quality(frame: pd.DataFrame, source: str, symbol: str, interval: str) -> list[dict[str, Any]]:
+    """Forward-filled runs and lately missing weekdays of the stored series (seqcast.data.quality)."""
+    from seqcast.data.quality import quality_warnings
+
+    volume = frame["Volume"].to_numpy(dtype=float) if "Volume" in frame.columns else None
+    return quality_warnings(frame.index, frame["Close"].to_numpy(dtype=float), volume, source=source,
+                            symbol=symbol, interval=interval)
 
 
 def merge(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:

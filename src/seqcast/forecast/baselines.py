@@ -11,6 +11,8 @@ import numpy as np
 
 from seqcast.inputs.windows import WindowedData, to_price
 
+RIDGE = 1e-3
+"""Ridge penalty per fitting window on the (unit-scaled) inputs' coefficients."""
 LINEAR_DAYS = 5
 """Window rows (the latest days) of every input the regression reads."""
 
@@ -23,6 +25,16 @@ def linear_forecast(ds: WindowedData, days: int = LINEAR_DAYS) -> np.ndarray:
         [ds.x[:, -days:, :].reshape(n, -1).astype(np.float64), np.ones((n, 1))], axis=1
     )  # (n_windows, days * n_features + 1)
     fit_rows = slice(0, ds.val.stop)  # the training part: its fitting windows and validation tail
-    coef, *_ = np.linalg.lstsq(design[fit_rows], ds.y[fit_rows].astype(np.float64), rcond=None)
+    # An input that barely moves there (non-zero in fewer than 5 % of the windows: a pegged covariate's
+    # few one-pip flickers) would get an arbitrary coefficient that explodes once it floats: left out.
+    moving = np.count_nonzero(design[fit_rows], axis=0) >= 0.05 * max(ds.val.stop, 1)
+    moving[-1] = True  # the intercept
+    design = design[:, moving]
+    # A small ridge penalty (not on the intercept) keeps near-collinear inputs from offsetting huge
+    # coefficients (a pegged covariate's gap to the target is minus the target's move until it floats).
+    x, y = design[fit_rows], ds.y[fit_rows].astype(np.float64)
+    penalty = RIDGE * len(x) * np.eye(x.shape[1])
+    penalty[-1, -1] = 0.0
+    coef = np.linalg.solve(x.T @ x + penalty, x.T @ y)
     raw = ds.scaler.inverse(design @ coef)
     return to_price(raw, ds.previous, ds.target)

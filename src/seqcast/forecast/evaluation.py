@@ -17,16 +17,24 @@ from seqcast.forecast import metrics
 from seqcast.forecast.baselines import linear_forecast
 from seqcast.forecast.intervals import (
     CALIBRATION_DAYS,
+    Calibration,
     apply_shrink,
     fit_shrink,
-    horizon_multipliers,
+    horizon_scores,
     interval_bounds,
     interval_residuals,
     local_scale,
     rolling_multipliers,
 )
 from seqcast.forecast.stats import conformal_quantile, normal_ppf
-from seqcast.forecast.volatility import GarchParams, fit_volatility, horizon_scales, moves
+from seqcast.forecast.volatility import (
+    GarchParams,
+    barely_moves,
+    fit_volatility,
+    horizon_scales,
+    moves,
+    reference_garch,
+)
 from seqcast.inputs.windows import WindowedData, build_dataset, to_price
 from seqcast.models.networks import build_model
 from seqcast.models.training import EpochCallback, FitResult, fit, pick_device, predict_numpy
@@ -64,6 +72,9 @@ class Fitted:
     threads: int
     torch_version: str
     linear: np.ndarray = field(default_factory=lambda: np.empty(0))  # least squares on the same inputs, prices
+    calibration: Calibration | None = None
+    """The standardized out-of-sample scores per horizon: forecast.intervals.multiplier_at(calibration, level)
+    gives the multipliers (the `widths`) at any level; None where the run has no intervals."""
 
 
 def fit_evaluate(
@@ -117,13 +128,14 @@ def fit_evaluate(
         relative = bool((values > 0).all() and (predicted > 0).all())
         widths: list[float] = []
         vol: list[GarchParams] | None = None
+        calibration: Calibration | None = None
         lower = upper = np.full(len(predicted), np.nan)
         if intervals and val_n >= MIN_CALIBRATION_WINDOWS:
             vol = fit_volatility(moves(values[:ds.n_train], relative))
             scale = horizon_scales(values, ds.positions, vol, relative)[:, 0]  # (n_windows,) 1-day scale
             z = interval_residuals(ds.actual, predicted, relative) / scale
-            # Train and validation windows: the validation tail's multiplier. Test day i: the
-            # validation tail plus the test days before i (what is known on day i).
+            # Train and validation windows: the validation tail's multiplier. Test day i: the last
+            # CALIBRATION_DAYS out-of-sample days before i (validation tail, then test days known on day i).
             multiplier = np.full(len(z), conformal_quantile(z[ds.val], cfg.train.level))
             multiplier[ds.test] = rolling_multipliers(z, ds.test.start, ds.test.stop, ds.val.start,
                                                       cfg.train.level)
@@ -131,15 +143,17 @@ def fit_evaluate(
             if ds.n_features > 1:
                 # Extra inputs are not known ahead, so a run with them forecasts one day only:
                 # its multiplier comes from the latest out-of-sample days, as for horizon 1 below.
-                widths = [float(conformal_quantile(z[ds.val.start:][-CALIBRATION_DAYS:], cfg.train.level))]
+                scores = [z[ds.val.start:][-CALIBRATION_DAYS:]]
             else:
-                # For predict-next: multipliers per horizon from the latest out-of-sample days.
-                widths = horizon_multipliers(
+                # For predict-next: scores per horizon from the latest out-of-sample days.
+                scores = horizon_scores(
                     lambda x: predict_numpy(model, x, device), values, ds.positions[ds.val.start:],
-                    MAX_HORIZON, cfg.train.level, vol=vol,
+                    MAX_HORIZON, vol=vol,
                     target=ds.target, scaler=ds.scaler, lookback=ds.lookback, shrinkage_weight=shrinkage_weight,
                     relative=relative,
                 )
+            widths = [float(conformal_quantile(s, cfg.train.level)) for s in scores]
+            calibration = Calibration.from_scores(scores, cfg.train.level) if scores else None
 
         report: dict[str, Any] = {}
         mase_denominator = metrics.mase_scale(values[:ds.n_train])
@@ -156,24 +170,34 @@ def fit_evaluate(
         report["test"]["linear_rmse"] = linear_rmse
         report["test"]["linear_rmse_ratio"] = linear_rmse / naive_rmse if naive_rmse else float("nan")
         if vol is not None:
-            report["test"].update(_interval_report(values, ds, lower, upper, relative, cfg.train.level, vol[1]))
+            train_moves = moves(values[:ds.n_train], relative)
+            flat = barely_moves(train_moves)
+            ref = None if flat else reference_garch(train_moves)
+            report["test"].update(_interval_report(values, ds, lower, upper, relative, cfg.train.level, ref))
+            if flat:  # a GARCH(1,1) band fitted on no movement is degenerate: no comparison, no p-value
+                report["test"]["garch_skipped"] = (
+                    f"the training part barely moves ({flat[0]} of {flat[1]} daily moves differ from 0), "
+                    "so a GARCH(1,1) band fitted on it is degenerate")
         test = report["test"]
         report["verdict"] = metrics.verdict(test["rmse_ratio"], test["dm_pvalue"], rmse=test["rmse"],
                                             naive_rmse=test["naive_rmse"])
         return Fitted(model, ds, result, net_price, predicted, shrinkage_weight, widths, relative, vol, lower, upper,
-                      report, device, result.threads, torch.__version__, linear)
+                      report, device, result.threads, torch.__version__, linear, calibration)
 
 
 def _interval_report(values: np.ndarray, ds: WindowedData, lower: np.ndarray, upper: np.ndarray,
-                     relative: bool, level: float, ref: GarchParams) -> dict[str, float]:
+                     relative: bool, level: float, ref: GarchParams | None) -> dict[str, float]:
     """Test-part interval quality, next to a GARCH(1,1) band with normal errors around the naive forecast.
 
-    ref: the GARCH(1,1)-normal model fitted on the training part's moves (fit_volatility's second).
+    ref: the GARCH(1,1)-normal model fitted on the training part's moves (volatility.reference_garch);
+    None: no comparison (the training part barely moves).
     """
     t = ds.test
     out = metrics.interval_metrics(ds.actual[t], lower[t], upper[t], level,
                                    local_scale(values, ds.positions[t], relative))
     out.update(metrics.coverage_backtests(ds.actual[t], lower[t], upper[t], level))  # Kupiec, Christoffersen
+    if ref is None:
+        return out
     ref_half = normal_ppf(0.5 + level / 2) * horizon_scales(values, ds.positions[t], ref, relative)[:, 0]
     ref_lower, ref_upper = interval_bounds(ds.previous[t], ref_half, relative)
     out.update(metrics.compare_intervals(ds.actual[t], lower[t], upper[t], ref_lower, ref_upper, level))

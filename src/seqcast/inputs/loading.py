@@ -72,7 +72,7 @@ def _input_of(store: Any, cfg: RunConfig, stored: Any, frame: pd.DataFrame) -> S
     selected = between(frame, parse_date(cfg.data.start, "--from"), parse_date(cfg.data.end, "--to"))
     if selected.empty:
         raise DataError(_empty_range_message(stored.symbol, cfg.data, frame))
-    sampling = _sampling_record(stored, frame.index, selected.index)  # calendar + data warnings
+    sampling = _sampling_record(stored, frame.index, selected)  # calendar + data warnings
     prepared = prepare_inputs(store, cfg.data, stored.symbol, stored.source, selected)  # covariates, columns
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, covariates=list(prepared.stored)))
     frame = prepared.frame
@@ -107,12 +107,14 @@ def _inputs_range_warning(symbol: str, frame: pd.DataFrame, selected: pd.DataFra
     }
 
 
-def _sampling_record(stored: StoredSeries, stored_dates: Any, used_dates: Any) -> dict[str, Any]:
+def _sampling_record(stored: StoredSeries, stored_dates: Any, used: pd.DataFrame) -> dict[str, Any]:
     """meta's "calendar" (from every stored date) and "data_warnings" (from the rows used)."""
     from seqcast.data.sampling import sampling_record
 
-    return sampling_record(stored_dates, used_dates, source=stored.source, symbol=stored.symbol,
-                           interval=stored.meta.get("interval"))
+    volume = used["Volume"].to_numpy(dtype=float) if "Volume" in used.columns else None
+    return sampling_record(stored_dates, used.index, source=stored.source, symbol=stored.symbol,
+                           interval=stored.meta.get("interval"), used_close=used["Close"].to_numpy(dtype=float),
+                           used_volume=volume)
 
 
 def _empty_range_message(symbol: str, data: DataConfig, frame: pd.DataFrame) -> str:

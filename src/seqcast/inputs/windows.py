@@ -111,14 +111,19 @@ class WindowedData:
         return 1 + len(self.input_scalers)
 
 
-def fit_input_scaler(column: np.ndarray) -> Scaler:
-    """Standardisation of one extra input from its known training-part values."""
+def fit_input_scaler(column: np.ndarray, floor: float = 0.0) -> Scaler:
+    """Standardisation of one extra input from its known training-part values.
+
+    floor: the smallest scale (build_dataset passes the target's typical move): a covariate pegged
+    in the training part, with a few one-pip flickers, has a spread near 1e-6, and a 1 % move after
+    the peg would enter as thousands of standard deviations."""
     known = column[np.isfinite(column)]
     if known.size == 0:
         raise NotEnoughDataError("an extra input has no known value in the training part; "
                                  "fetch covariate data that covers the training dates")
     scale = float(np.std(known))
-    return Scaler(float(np.mean(known)), scale if scale > 0 and np.isfinite(scale) else 1.0)
+    scale = scale if scale > 0 and np.isfinite(scale) else 1.0
+    return Scaler(float(np.mean(known)), max(scale, floor))
 
 
 def windows(series: np.ndarray, lookback: int) -> np.ndarray:
@@ -190,7 +195,14 @@ def build_dataset(
         if inputs.ndim != 2 or len(inputs) != n:
             raise DataError(f"expected extra inputs of shape ({n}, k), got {inputs.shape}")
         # Statistics of the training part only, as for the target.
-        input_scalers = [fit_input_scaler(inputs[:n_train, j]) for j in range(inputs.shape[1])]
+        # An input that barely moves in the training part (fewer than 5 % of its known values differ
+        # from 0: a pegged covariate's log-return) gets its scale floored at the target's typical move.
+        floor = scaler.scale if target != "level" else 0.0
+        input_scalers = []
+        for j in range(inputs.shape[1]):
+            known = inputs[:n_train, j][np.isfinite(inputs[:n_train, j])]
+            pegged = known.size > 0 and np.count_nonzero(known) < 0.05 * known.size
+            input_scalers.append(fit_input_scaler(inputs[:n_train, j], floor if pegged else 0.0))
         centers = np.array([s.center for s in input_scalers])
         scales = np.array([s.scale for s in input_scalers])
         with np.errstate(invalid="ignore", over="ignore"):

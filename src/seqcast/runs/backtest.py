@@ -4,8 +4,9 @@ The first training part is cfg.data.split of the series; the rest is cut into K
 contiguous test blocks. Fold k trains on everything before block k (its validation
 tail is the end of that training part) and is tested on block k only, so no fold
 ever sees its own test days or anything after them. Folds run in parallel worker
-processes (or on Ray, seqcast.runs.executors) when more than one CPU core is available; every fold uses the same seed,
-so the result does not depend on how many workers ran it.
+processes (or on Ray, seqcast.runs.parallel.executors) when more than one CPU core is
+available; every fold uses the same seed, so the result does not depend on how many workers
+ran it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from seqcast.config import RunConfig, check_workers
 from seqcast.errors import ConfigError, DataError, NotEnoughDataError, SeqcastError
 from seqcast.forecast import metrics
 from seqcast.inputs.windows import MIN_TEST_WINDOWS, MIN_TRAIN_WINDOWS, first_position
-from seqcast.runs.executors import Executor, LocalExecutor, Task, available_cpus
+from seqcast.runs.parallel.executors import Executor, LocalExecutor, Task, available_cpus
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -120,14 +121,14 @@ def walk_forward(
 ) -> BacktestResult:
     """Train and test one model per fold on an expanding window; pool the test days.
 
-    Folds run on `executor` (seqcast.runs.executors: a local process pool or Ray); without one,
+    Folds run on `executor` (seqcast.runs.parallel.executors: a local process pool or Ray); without one,
     in `workers` local processes (default: min(folds, CPU cores); 1 on a GPU), and in this
     process when that is 1. Worker processes are spawned, so a script calling this must
     guard its top level with `if __name__ == "__main__":`.
     """
     import pandas as pd
 
-    from seqcast.runs.fanout import fan_out
+    from seqcast.runs.parallel.fanout import fan_out
 
     values = np.asarray(values, dtype=np.float64)
     dates = pd.DatetimeIndex(dates)

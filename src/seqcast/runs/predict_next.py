@@ -64,9 +64,14 @@ class Forecast:
 
 
 def predict_next(run_id: str | None = None, *, horizon: int | None = None, home: Path | str | None = None,
-                 days: int | None = None) -> Forecast:
+                 days: int | None = None, level: float | None = None) -> Forecast:
     """Forecast the next `horizon` periods (business days, or the series' weeks or months) from the
-    latest stored data of the run's symbol. `days` is horizon's old name, still accepted."""
+    latest stored data of the run's symbol. `days` is horizon's old name, still accepted.
+
+    level: the intervals' nominal level (0.5..0.999; default the run's trained level), from the
+    run's stored calibration (forecast.intervals.multiplier_at): a higher level never gives a
+    narrower band. A run saved without calibration.json gives its trained level only (ConfigError).
+    """
 
     from seqcast.runs.registry import get_run
 
@@ -77,16 +82,19 @@ def predict_next(run_id: str | None = None, *, horizon: int | None = None, home:
     if not isinstance(horizon, int) or isinstance(horizon, bool) or not 1 <= horizon <= MAX_HORIZON:
         raise ConfigError(f"--horizon must be between 1 and {MAX_HORIZON}, got {horizon!r}")
     ws = Workspace.resolve(home)
-    return forecast_run(get_run(ws, run_id, "predict-next"), Store(ws), horizon)
+    return forecast_run(get_run(ws, run_id, "predict-next"), Store(ws), horizon, level)
 
 
-def forecast_run(run: Any, store: Any, horizon: int) -> Forecast:
+def forecast_run(run: Any, store: Any, horizon: int, level: float | None = None) -> Forecast:
     """predict_next of a run (a saved Run, or any object with its meta, config, scaler, run_id, path and
-    weights_bytes) from the series in store (the workspace's Store, or an inputs.memory.MemoryStore)."""
+    weights_bytes) from the series in store (the workspace's Store, or an inputs.memory.MemoryStore),
+    its intervals at `level` (None: the trained level)."""
     from seqcast.data.calendars import recorded_calendar, staleness
     from seqcast.forecast.intervals import interval_bounds
 
     meta = run.meta
+    trained_level = float(meta.get("level", run.config.train.level))
+    multipliers = _level_multipliers(run, trained_level, level)
     try:
         symbol, source = meta["symbol"], meta["source"]
     except KeyError:
@@ -106,7 +114,7 @@ def forecast_run(run: Any, store: Any, horizon: int) -> Forecast:
                  else fetch_command(symbol, source) + (" (a newer file)" if source == "csv" else ""))
         notes.append(f"{stale['message']}: {again}")
     relative = meta.get("interval_scale", "price") == "log" and bool((path > 0).all())
-    half_widths = _half_widths(run, calendar, dates, values, trained_first, horizon, relative, notes)
+    half_widths = _half_widths(run, calendar, dates, values, trained_first, horizon, relative, notes, multipliers)
     lower, upper = interval_bounds(path, half_widths, relative)
     rows = [
         {"date": str(day), "predicted": float(p), "lower": float(lo), "upper": float(hi),
@@ -114,7 +122,7 @@ def forecast_run(run: Any, store: Any, horizon: int) -> Forecast:
         for day, p, lo, hi in zip(next_days, path, lower, upper, strict=True)
     ]
     return Forecast(run.run_id, symbol, source, str(dates[-1]), float(values[-1]),
-                    float(meta.get("level", run.config.train.level)), rows, notes,
+                    trained_level if level is None else float(level), rows, notes,
                     calendar=calendar.to_dict(), stale=stale)
 
 
@@ -147,11 +155,34 @@ def _check_stored_data(run: Run, stored: StoredSeries, dates: np.ndarray, values
         )
     mask = (dates >= trained_first) & (dates <= trained_last)
     if fingerprint(dates[mask], values[mask]) != trained.get("fingerprint"):
-        notes.append("the stored data was revised since this run was trained")
+        _changed_history(run, symbol, source, trained.get("anchors"), dates, values, notes)
     if cfg.data.target == "logret" and (values[-need:] <= 0).any():
         raise DataError(f"the latest {symbol} prices include zero or negative values; "
                         "this run models log-returns and cannot use them")
     return trained_first
+
+
+def _changed_history(run: Run, symbol: str, source: str, recorded: Any, dates: np.ndarray, values: np.ndarray,
+                     notes: list[str]) -> None:
+    """Say what changed in the stored data since training; refuse a rescaled history for a price-scale model."""
+    from seqcast.data.revisions import describe_change
+
+    change = describe_change(recorded, dates, values)
+    if change is None:
+        notes.append("the stored data was revised since this run was trained")
+        return
+    target = run.config.data.target
+    if change["kind"] == "rescaled" and target != "logret":
+        raise DataError(
+            f"{change['message']}; run {run.run_id} models {symbol} as {target} on the old price scale and "
+            f"cannot forecast from this one: train again on the stored data (seqcast train --symbol {symbol} "
+            f"--source {source}), or fetch the history it was trained on"
+        )
+    if change["kind"] == "rescaled":
+        notes.append(f"{change['message']}; this run models log-returns, which the factor leaves alone: the "
+                     "forecast is on the new scale")
+        return
+    notes.append(f"{change['message']}; the forecast starts from the stored values: train again to learn from them")
 
 
 def _forecast_path(store: Any, run: Run, dates: np.ndarray, values: np.ndarray, horizon: int,
@@ -178,16 +209,40 @@ def _forecast_path(store: Any, run: Run, dates: np.ndarray, values: np.ndarray, 
     return path
 
 
+def _level_multipliers(run: Run, trained_level: float, level: float | None) -> list[float] | None:
+    """The multipliers at a level other than the trained one (None: use the run's widths); refuses in one line."""
+    if level is None:
+        return None
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0.5 <= level <= 0.999:
+        raise ConfigError(f"--level must be between 0.5 and 0.999, got {level!r}")
+    if abs(level - trained_level) < 1e-12:
+        return None
+    if not run.meta.get("interval_widths"):
+        return None  # no intervals at any level: _half_widths says why
+    calibration = run.calibration()
+    if calibration is None:
+        raise ConfigError(
+            f"run {run.run_id} was saved without its interval calibration (calibration.json), so it has "
+            f"intervals at its trained level {trained_level:g} only: leave out --level, or train again"
+        )
+    from seqcast.forecast.intervals import multiplier_at
+
+    return [float(m) for m in multiplier_at(calibration, level)]
+
+
 def _half_widths(run: Run, calendar: Calendar, dates: np.ndarray, values: np.ndarray,
-                 trained_first: np.datetime64, horizon: int, relative: bool, notes: list[str]) -> np.ndarray:
-    """Interval half-widths of the forecast periods (nan where none is calibrated); notes why none."""
+                 trained_first: np.datetime64, horizon: int, relative: bool, notes: list[str],
+                 multipliers: list[float] | None = None) -> np.ndarray:
+    """Interval half-widths of the forecast periods (nan where none is calibrated); notes why none.
+
+    multipliers: the conformal multipliers at the requested level (default: the run's trained widths)."""
     import numpy as np
 
     from seqcast.forecast.intervals import forecast_half_widths, local_scale
     from seqcast.forecast.volatility import models_from_meta
 
     meta = run.meta
-    widths = [float(w) for w in meta.get("interval_widths", [])]
+    widths = [float(w) for w in meta.get("interval_widths", [])] if multipliers is None else multipliers
     if not widths:
         from seqcast.forecast.evaluation import no_intervals_reason
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from torch import nn
 
+    from seqcast.forecast.intervals import Calibration
     from seqcast.inputs.windows import Scaler
     from seqcast.runs.networks import Predictor
 
@@ -149,11 +150,12 @@ def _check_symbol(symbol: Any, bad: Any) -> None:
 
 
 def _check_metrics(metrics: dict[str, Any], path: Path) -> None:
-    """Every part's metrics are numbers (or flags); the verdict is text."""
+    """Every part's metrics are numbers (or flags); the verdict and the "*_skipped" reasons are text."""
     for part in ("train", "val", "test"):
         values = metrics.get(part, {})
         if not isinstance(values, dict) or not all(v is None or isinstance(v, (int, float))
-                                                   for v in values.values()):
+                                                   or (k.endswith("_skipped") and isinstance(v, str))
+                                                   for k, v in values.items()):
             raise RunCorruptError(f"{path} is invalid: {part!r} must map names to numbers; train again")
         metrics[part] = {k: _nan_for_null(v) for k, v in values.items()}
     if not isinstance(metrics.get("verdict", ""), str):
@@ -218,6 +220,16 @@ class Run:
                 f"({scaler.scale!r}, {scaler.center!r}); train again"
             )
         return scaler
+
+    def calibration(self) -> Calibration | None:
+        """The interval calibration (calibration.json), or None for a run saved without one
+        (before seqcast stored it, or without intervals): such a run has intervals at its trained level only."""
+        from seqcast.forecast.intervals import Calibration
+
+        path = self.path / "calibration.json"
+        if not (path.exists() or path.is_symlink()):
+            return None
+        return Calibration.from_dict(_read_json(path), str(path))
 
     def history(self) -> list[dict[str, float]]:
         """Epochs with their losses; a loss that is not a finite number reads as NaN."""

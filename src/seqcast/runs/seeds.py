@@ -1,7 +1,7 @@
 """`train --seeds N` on several cores: independent seeds in worker processes at once.
 
 A small recurrent network cannot use a second core well (seqcast.models.threads), but two seeds
-can: each worker of the local executor (seqcast.runs.executors) trains whole seeds with one
+can: each worker of the local executor (seqcast.runs.parallel.executors) trains whole seeds with one
 torch thread. The driver loads the data once, sends each seed its arrays, and alone
 writes the workspace: it saves the runs in seed order, so the result (runs, metrics,
 weights, errors) is the one training the seeds one after another gives.
@@ -105,8 +105,8 @@ def train_parallel(cfg: RunConfig, seeds: int, workers: int, home: Path | str | 
     """
     from seqcast.config import make_config
     from seqcast.inputs.loading import load_input
-    from seqcast.runs.executors import LocalExecutor, Task
-    from seqcast.runs.fanout import fan_out
+    from seqcast.runs.parallel.executors import LocalExecutor, Task
+    from seqcast.runs.parallel.fanout import fan_out
     from seqcast.runs.registry import RunStore
     from seqcast.runs.train import TrainResult, save_run
     from seqcast.workspace import Workspace

@@ -251,8 +251,8 @@ def run_sweep(
     stopped, SweepInterrupted is raised.
     """
     from seqcast.data.store import check_writable
-    from seqcast.runs.executors import check_ray_address
-    from seqcast.runs.fanout import sigterm_as_interrupt
+    from seqcast.runs.parallel.executors import check_ray_address
+    from seqcast.runs.parallel.fanout import sigterm_as_interrupt
     from seqcast.runs.registry import RunStore
     from seqcast.runs.results import Results, reconcile, results_path
 
@@ -301,7 +301,7 @@ def run_sweep(
 def _run_todo(sweep: Sweep, spec: SweepSpec, inputs: dict[_DataKey, SeriesInput], todo: list[dict[str, Any]],
               table: Any, home: Path, backend: str, address: str | None, workers: int | None,
               callbacks: tuple[Any, CellCallback | None, RetryCallback | None]) -> None:
-    from seqcast.runs.executors import make_executor
+    from seqcast.runs.parallel.executors import make_executor
 
     on_start, on_cell_end, on_retry = callbacks
     # Started before anything is saved: a backend that cannot start changes nothing.
@@ -437,7 +437,7 @@ def _cell_config(spec: SweepSpec, cell: dict[str, Any], inputs: dict[_DataKey, S
 
 def _task(spec: SweepSpec, cell: dict[str, Any], inputs: dict[_DataKey, SeriesInput]) -> Any:
     from seqcast.runs.backtest import check_folds, run_fold
-    from seqcast.runs.executors import Task
+    from seqcast.runs.parallel.executors import Task
 
     cfg, series = _cell_config(spec, cell, inputs)
     if cell["fold"] is None:
@@ -452,8 +452,8 @@ def _task(spec: SweepSpec, cell: dict[str, Any], inputs: dict[_DataKey, SeriesIn
 def _drive(sweep: Sweep, spec: SweepSpec, inputs: dict[_DataKey, SeriesInput], todo: list[dict[str, Any]],
            executor: Any, home: Path, table: Any, on_cell_end: CellCallback | None,
            on_retry: RetryCallback | None) -> None:
-    from seqcast.runs.executors import Outcome
-    from seqcast.runs.fanout import fan_out
+    from seqcast.runs.parallel.executors import Outcome
+    from seqcast.runs.parallel.fanout import fan_out
     from seqcast.runs.results import KeptRuns
 
     sweep.data["workers"] = executor.workers

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqcast.config import RunConfig, RunOptions, make_config
+from seqcast.data.revisions import anchors
 from seqcast.inputs.loading import SeriesInput, fingerprint, load_input
 from seqcast.runs.registry import CSV_FLOAT_FORMAT, Run, RunStore
 from seqcast.workspace import Workspace
@@ -47,6 +48,8 @@ class RunRecord:
     history: list[dict[str, float]]
     report: dict[str, Any]  # metrics.json
     predictions: pd.DataFrame
+    calibration: dict[str, Any] | None = None
+    """calibration.json: forecast.intervals.Calibration.to_dict() (None: the run has no intervals)."""
 
 
 def train(
@@ -85,7 +88,8 @@ def fit_record(series: SeriesInput, *, on_epoch_end: EpochCallback | None = None
         fitted = fit_evaluate(series.values, series.cfg, on_epoch_end=on_epoch_end, inputs=series.inputs)
     weights = {k: v.detach().cpu().numpy() for k, v in fitted.model.state_dict().items()}
     record = RunRecord(series.cfg, _run_meta(series, fitted), weights, fitted.ds.scaler.to_dict(),
-                       fitted.fit.history, fitted.report, _predictions_frame(series, fitted))
+                       fitted.fit.history, fitted.report, _predictions_frame(series, fitted),
+                       fitted.calibration.to_dict() if fitted.calibration is not None else None)
     return record, fitted
 
 
@@ -121,6 +125,7 @@ def _run_meta(series: SeriesInput, fitted: Fitted) -> dict[str, Any]:
         "data": {
             "first": str(dates[0].date()), "last": str(dates[-1].date()), "rows": len(values),
             "fingerprint": fingerprint(dates, values),
+            "anchors": anchors(dates, values),  # to say what changed when the fingerprint no longer matches
             "store_sha256": series.store_sha256,
         },
         "split": {
@@ -147,11 +152,43 @@ def _run_meta(series: SeriesInput, fitted: Fitted) -> dict[str, Any]:
         **series.sampling,
     }
     meta["split"]["dropped_windows"] = ds.dropped
+    flat = _flat_training_warnings(series, ds.n_train)
+    if flat:
+        meta["data_warnings"] = [*meta.get("data_warnings", []), *flat]
     meta["inputs"] = input_records(
         series.input_descriptors, ds, dates,
         {"name": f"{cfg.data.symbol}:{cfg.data.source} {cfg.data.target}", "symbol": cfg.data.symbol,
          "source": cfg.data.source, "transform": cfg.data.target, "fingerprint": meta["data"]["fingerprint"]})
     return meta
+
+
+def _flat_training_warnings(series: SeriesInput, n_train: int) -> list[dict[str, Any]]:
+    """meta "data_warnings" for a training part in which the target, or a covariate's log-return, barely moves."""
+    import numpy as np
+
+    from seqcast.forecast.volatility import barely_moves
+
+    dates = series.dates
+    span = f"{dates[0].date()} .. {dates[n_train - 1].date()}, rows 1-{n_train}"
+    out = []
+    flat = barely_moves(np.diff(series.values[:n_train]))
+    if flat:
+        out.append({"kind": "flat-training-part", "message": (
+            f"the training part ({span}) barely moves: {flat[0]} of {flat[1]} daily moves differ from 0, "
+            "so the network, its intervals and a GARCH(1,1) comparison learn nothing from it (no comparison "
+            "is made); train on data that moves: --from a date after the flat stretch, or a larger --split")})
+    if series.inputs is not None:
+        for j, record in enumerate(series.input_descriptors):
+            if record.get("transform") != "logret":
+                continue
+            flat = barely_moves(series.inputs[:n_train, j])
+            if flat:
+                out.append({"kind": "flat-covariate", "message": (
+                    f"{record.get('name', 'a covariate')} barely moves in the training part ({span}): "
+                    f"{flat[0]} of {flat[1]} daily moves differ from 0 (a peg?), so its scale is floored at the "
+                    "target's typical move; it can teach the network little: leave it out, or train from a "
+                    "date when it floats")})
+    return out
 
 
 def save_run(record: RunRecord, home: Path | str | None = None) -> Run:
@@ -175,6 +212,8 @@ def save_run(record: RunRecord, home: Path | str | None = None) -> Run:
         writer.text("predictions.csv", record.predictions.to_csv(index=False, lineterminator="\n",
                                                                  float_format=CSV_FLOAT_FORMAT))
         writer.json("metrics.json", record.report)
+        if record.calibration is not None:  # predict-next --level: the scores behind the widths
+            writer.json("calibration.json", record.calibration)
         writer.json("meta.json", meta)  # written last: its presence marks a complete run
     except BaseException:
         writer.abort()
@@ -215,7 +254,7 @@ def backtest(
             result = walk_forward(series.values, dates, series.cfg, folds, workers=workers,
                                   on_fold_end=on_fold_end, inputs=series.inputs)
         else:
-            from seqcast.runs.executors import make_executor
+            from seqcast.runs.parallel.executors import make_executor
 
             with make_executor(backend, workers=workers, address=address) as executor:
                 result = walk_forward(series.values, dates, series.cfg, folds, on_fold_end=on_fold_end,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from seqcast.data.series import between, read_price_csv
 from seqcast.data.sources import FetchRequest, FetchResult
@@ -23,7 +24,10 @@ class CSVSource:
         if not path:
             raise ConfigError("the csv source needs a file: seqcast fetch SYMBOL --csv FILE")
         date_format = request.options.get("date_format")
-        whole = read_price_csv(path, date_format=date_format)
+        bar_date = request.options.get("bar_date")
+        decimal = request.options.get("decimal")
+        whole = read_price_csv(path, date_format=date_format, bar_date=bar_date, decimal=decimal)
+        notes = list(whole.attrs.get("notes", []))
         frame = between(whole, request.start, request.end)
         if frame.empty:
             raise NoDataError(
@@ -33,7 +37,11 @@ class CSVSource:
         # Zero and negative values are allowed: a file may hold a spread.
         check_series(frame, str(path), positive=False, error=CSVFormatError,
                      next_step="fix or remove that row in the file")
-        meta = {"file": str(Path(path).expanduser().resolve())}
+        meta: dict[str, Any] = {"file": str(Path(path).expanduser().resolve())}
         if date_format:
             meta["date_format"] = date_format  # how its dates were read, kept with the series
-        return FetchResult(frame, meta)
+        if bar_date:
+            meta["bar_date"] = bar_date
+        if decimal:
+            meta["decimal"] = decimal
+        return FetchResult(frame, {**meta, "notes": notes})

@@ -100,7 +100,7 @@ class StooqSource(HTTPSource):
         if frame.empty:
             raise NoDataError(_no_data_message(symbol, request.start, request.end))
         meta = {"provider": f"stooq ({host_name(base)})", "url": shown_url,
-                "interval": request.interval}
+                "interval": request.interval, "notes": list(frame.attrs.get("notes", []))}
         return FetchResult(frame, meta)
 
 
@@ -178,11 +178,18 @@ def _parse(body: bytes, symbol: str, secrets: tuple[str, ...]) -> pd.DataFrame:
         raise NoDataError(
             f"stooq sent only the CSV header for {symbol!r}, no rows; check the date range"
         )
-    for number, line in enumerate(lines[1:], start=2):
-        if line.count(sep) + 1 != n_fields:
+    counts = [line.count(sep) + 1 for line in lines[1:]]
+    # The oldest rows of a long history may lack a column later rows have (^DJI has no volume
+    # before 1938): a leading block of shorter rows, the newest rows complete, is no damage.
+    leading = next((k for k, c in enumerate(counts) if c == n_fields), len(counts))
+    header = [name.strip().strip("<>").lower() for name in lines[0].split(sep)]
+    for number, count in enumerate(counts, start=2):
+        optional = set(header[count:]) <= {"volume", "vol", "wolumen", "openint"}  # never Close
+        short_old = number - 2 < leading and count < n_fields and leading < len(counts) and optional
+        if count != n_fields and not short_old:
             raise DownloadError(
                 f"the CSV from stooq for {symbol!r} looks truncated or damaged: line {number} "
-                f"has {line.count(sep) + 1} fields, the header {n_fields}; try again"
+                f"has {count} fields, the header {n_fields}; try again"
             )
     origin = f"stooq's CSV for {symbol!r}"
     try:

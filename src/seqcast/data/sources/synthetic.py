@@ -1,4 +1,4 @@
-"""Synthetic series for learning and testing: a noisy sine, an AR(1) process, a random walk.
+"""Synthetic series for learning and testing: a noisy sine, an AR(1) process, a random walk, a GARCH walk.
 
 The course seqcast grew from starts with a network learning a *function* before it meets
 a market. These series are seeded and dated on business days ending on a fixed date, so
@@ -7,6 +7,9 @@ a market. These series are seeded and dated on business days ending on a fixed d
 - sine:       10 + sin(2πt / period) + noise       (a pattern the network can learn)
 - ar1:        10 + x_t, x_t = φ·x_{t-1} + noise     (mean reversion: partly predictable)
 - randomwalk: 10 · exp(cumulative sum of noise/10)  (no pattern: naive is the best forecast)
+- garch:      10 · exp(cumulative sum of GARCH(1,1) log-returns): volatility clusters, direction does not
+              (alpha GARCH_ALPHA, beta GARCH_BETA, normal shocks, long-run daily sd noise/10); its true
+              volatility (garch_volatility) gives the oracle band the intervals are measured against
 
 `noise` is the standard deviation of the daily shock in price units (the level is about 10).
 """
@@ -20,7 +23,11 @@ from typing import Any
 from seqcast.data.sources import FetchRequest, FetchResult
 from seqcast.errors import ConfigError, NoDataError
 
-SYMBOLS = ("sine", "ar1", "randomwalk")
+SYMBOLS = ("sine", "ar1", "randomwalk", "garch")
+GARCH_ALPHA = 0.08
+GARCH_BETA = 0.9
+"""The garch series' known parameters: sigma2[t] = omega + GARCH_ALPHA * eps[t-1]**2 + GARCH_BETA * sigma2[t-1],
+omega = (1 - GARCH_ALPHA - GARCH_BETA) * (noise / 10)**2."""
 END_DATE = "2026-10-30"  # the bundled sample's last day: results are reproducible
 LEVEL = 10.0
 MAX_LENGTH = 32_000
@@ -74,6 +81,33 @@ def _finite(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
+def garch_volatility(spec: SyntheticSpec) -> Any:
+    """The garch series' true daily volatility: (length,) floats, [i] the sd of the log-move into day i
+    (day 0's is the long-run sd, as is its unused move). Raises ConfigError for another kind."""
+    import numpy as np
+
+    if spec.kind != "garch":
+        raise ConfigError(f"only the garch series has a known volatility, not {spec.kind!r}")
+    shocks = np.random.default_rng(spec.seed).normal(0.0, 1.0, spec.length)
+    return _garch_path(spec, shocks)[1]
+
+
+def _garch_path(spec: SyntheticSpec, shocks: Any) -> tuple[Any, Any]:
+    """(log-moves, their sds), each (len(shocks),); move [i] is the one into day i (move 0 is unused)."""
+    import numpy as np
+
+    var = (spec.noise / LEVEL) ** 2
+    omega = (1 - GARCH_ALPHA - GARCH_BETA) * var
+    eps, sd = np.empty(len(shocks)), np.empty(len(shocks))
+    s2 = var  # start from the long-run variance: no warm-up
+    for t, shock in enumerate(shocks.tolist()):
+        sd[t] = math.sqrt(s2)
+        eps[t] = sd[t] * shock
+        s2 = omega + GARCH_ALPHA * eps[t] ** 2 + GARCH_BETA * s2
+    eps[0] = 0.0
+    return eps, sd
+
+
 def generate(spec: SyntheticSpec) -> Any:
     """The series as a Close-only DataFrame on business days ending END_DATE."""
     import numpy as np
@@ -82,7 +116,9 @@ def generate(spec: SyntheticSpec) -> Any:
     rng = np.random.default_rng(spec.seed)
     n = spec.length
     shocks = rng.normal(0.0, 1.0, n)
-    if spec.kind == "sine":
+    if spec.kind == "garch":
+        values = LEVEL * np.exp(np.cumsum(_garch_path(spec, shocks)[0]))
+    elif spec.kind == "sine":
         values = LEVEL + np.sin(2 * np.pi * np.arange(n) / spec.period) + spec.noise * shocks
     elif spec.kind == "ar1":
         x = np.empty(n)
@@ -103,7 +139,7 @@ class SyntheticSource:
     """Seeded example series generated on the spot (no network, no files)."""
 
     name = "synthetic"
-    description = "seeded example series: sine, ar1, randomwalk"
+    description = "seeded example series: sine, ar1, randomwalk, garch"
     incremental = False
     replaces_stored = True
     """A new fetch replaces what is stored: other options mean another series, not new days."""
@@ -121,5 +157,7 @@ class SyntheticSource:
             params["period"] = spec.period
         if spec.kind == "ar1":
             params["phi"] = spec.phi
+        if spec.kind == "garch":
+            params.update(alpha=GARCH_ALPHA, beta=GARCH_BETA)
         return FetchResult(frame, {"provider": "seqcast synthetic generator", "generator": {"kind": spec.kind,
                                                                                           **params}})

@@ -1,6 +1,6 @@
 """One fan-out for every driver: `train --seeds`, backtest folds and sweep cells.
 
-Each driver turns its work into Tasks (seqcast.runs.executors) and reads the Outcomes through
+Each driver turns its work into Tasks (seqcast.runs.parallel.executors) and reads the Outcomes through
 fan_out(), so the rules are the same everywhere:
 
 - **Order**: outcomes come as tasks finish (any order); `in_order` releases them in the order the
@@ -23,7 +23,7 @@ from collections.abc import Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from seqcast.runs.executors import Executor, Outcome, RetryCallback, Task
+from seqcast.runs.parallel.executors import Executor, Outcome, RetryCallback, Task
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
