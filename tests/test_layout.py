@@ -73,7 +73,7 @@ def test_the_registry_neither_imports_nor_builds_networks() -> None:
     heavy = {"torch", "seqcast.models.networks", "seqcast.models.numpy_forward", "seqcast.models.training",
              "seqcast.forecast.evaluation"}
     assert not imported_modules(SRC / "runs" / "registry.py") & heavy
-    assert not imported_modules(SRC / "runs" / "backtests.py") & heavy
+    assert not imported_modules(SRC / "runs" / "records.py") & heavy
     probe = "import sys, seqcast.runs.registry, seqcast.api; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -27,8 +27,8 @@ from seqcast.config import DataConfig, ModelConfig, RunConfig, RunOptions, Train
 from seqcast.data.store import StoredSeries
 from seqcast.fitted import Fitted, fit, load
 from seqcast.reports.outputs import find, plot, report
-from seqcast.runs.backtests import BacktestRecord
 from seqcast.runs.predict_next import Forecast, predict_next
+from seqcast.runs.records import BacktestRecord
 from seqcast.runs.registry import Run
 from seqcast.runs.seeds import SeedsResult, train_seeds
 from seqcast.runs.session import Workspace
@@ -45,8 +45,8 @@ if TYPE_CHECKING:
 # Internals that older code imports from here; not part of the API (not in __all__).
 from seqcast.data.store import Store, check_source_name, fetch_series, load_stored  # noqa: F401
 from seqcast.inputs.loading import SeriesInput, fingerprint, load_input  # noqa: F401
-from seqcast.runs.backtests import predictions_csv, save_backtest  # noqa: F401
-from seqcast.runs.registry import CSV_FLOAT_FORMAT, RunStore  # noqa: F401
+from seqcast.runs.records import save_backtest  # noqa: F401
+from seqcast.runs.registry import CSV_FLOAT_FORMAT, RunStore, predictions_csv  # noqa: F401
 from seqcast.runs.seeds import SEED_METRICS  # noqa: F401
 from seqcast.runs.train import RunRecord, fit_run, save_run  # noqa: F401
 
@@ -163,7 +163,7 @@ def load_backtest(backtest_id: str | None = None, home: Path | str | None = None
 
 def remove(found: Run | BacktestRecord) -> None:
     """Delete a run folder, or a backtest with its report and charts (it disappears from listings at once)."""
-    from seqcast.runs.backtests import remove as removed
+    from seqcast.runs.registry import remove as removed
 
     removed(found)
 

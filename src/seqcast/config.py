@@ -33,6 +33,8 @@ MAX_HEADS = 64
 MAX_EPOCHS = 100_000
 MAX_BATCH_SIZE = 65_536
 MAX_THREADS = 1024
+MAX_STALE_DAYS = 36_500
+"""--max-stale-days: a century; more would overflow a date offset, and means "never stale" anyway."""
 
 
 # --- the covariate and feature syntax (checked here, built in seqcast.inputs) ---
@@ -150,6 +152,9 @@ class DataConfig:
     """A covariate value older than this (calendar days) on a target date counts as missing."""
 
     def __post_init__(self) -> None:
+        for flag, value in (("--symbol", self.symbol), ("--source", self.source)):
+            if isinstance(value, str) and not value.strip():
+                raise ConfigError(f"{flag} is empty; give a value (or leave {flag} out for the last fetched)")
         if not isinstance(self.covariates, (list, tuple)):
             raise ConfigError(f"covariates must be a list of SYMBOL[:SOURCE], got {self.covariates!r}")
         specs = [parse_covariate(c) for c in self.covariates]
@@ -157,7 +162,7 @@ class DataConfig:
         if len(set(self.covariates)) != len(self.covariates):
             raise ConfigError(f"--covariate lists the same series twice: {', '.join(self.covariates)}")
         self.features = parse_features(self.features)
-        _check_int(self.max_stale_days, flag="--max-stale-days", minimum=0)
+        _check_int(self.max_stale_days, flag="--max-stale-days", minimum=0, maximum=MAX_STALE_DAYS)
         check_window_options(lookback=self.lookback, split=self.split, val_fraction=self.val_fraction,
                              target=self.target)
         check_date_range(parse_date(self.start, "--from"), parse_date(self.end, "--to"))

@@ -91,7 +91,7 @@ def load(run_id: str | None = None, home: Path | str | None = None) -> Fitted:
     Its forecasts read the workspace's latest stored data (as `seqcast predict-next`), at the
     level it was trained at (see Fitted.forecast).
     """
-    from seqcast.runs.backtests import get_run
+    from seqcast.runs.registry import get_run
     from seqcast.runs.train import RunRecord
     from seqcast.workspace import Workspace
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import inspect
 import json
 import math
-import sys
 import types
 import typing
 from pathlib import Path
@@ -21,10 +20,7 @@ from typing import Any, Literal, Union
 
 import typer
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - python 3.10
-    import tomli as tomllib
+from seqcast import fileio
 
 # Parameters that are about the invocation, not the run: never read from or written to a file.
 NOT_IN_FILE = frozenset({"config", "save_config", "as_json", "home", "help"})
@@ -59,10 +55,10 @@ def _longs(command: Any) -> set[str]:
 def read_config(path: Path, command: Any) -> dict[str, Any]:
     """Parameter name -> value from a TOML file; unknown keys and tables are refused."""
     try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        raw = fileio.read_toml(path)  # never a FIFO's hang, /dev/zero's memory or deep nesting's recursion
     except OSError as exc:
         raise typer.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint="--config") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # UnicodeDecodeError included
         raise typer.BadParameter(f"{path} is not valid TOML: {exc}", param_hint="--config") from None
     keys = option_keys(command)
     hints = _hints(command)
@@ -181,8 +177,6 @@ def command_values(ctx: typer.Context) -> dict[str, Any]:
 
 
 def save_config(path: Path, ctx: typer.Context) -> Path:
-    from seqcast import fileio
-
     fileio.write_text(Path(path), to_toml(command_values(ctx), ctx.info_name or "train"))
     return Path(path)
 

@@ -200,7 +200,7 @@ def show(
     Example: seqcast runs show 20261127-0931
     """
     from seqcast import api
-    from seqcast.runs.backtests import BacktestRecord
+    from seqcast.runs.records import BacktestRecord
 
     with _user_errors():
         found = api.find(run_id, home)
@@ -229,10 +229,15 @@ def remove(
     Example: seqcast runs rm 20261127-0931 20261127-0945 --yes
     """
     from seqcast import api
-    from seqcast.runs.backtests import BacktestRecord, backtest_files
+    from seqcast.runs.records import BacktestRecord, backtest_files
 
     with _user_errors():
-        found = [api.find(i, home) for i in run_ids]  # every id checked before anything is deleted
+        from seqcast.runs.registry import resolve
+        from seqcast.workspace import Workspace
+
+        ws = Workspace.resolve(home)
+        # Every id checked before anything is deleted; a backtest is not read (an unreadable one goes too).
+        found = [resolve(ws, i, unread=True) for i in run_ids]
         unique = {str(f.path): f for f in found}
         out = _console()
         for f in unique.values():

@@ -198,9 +198,11 @@ def sweeps(ctx: typer.Context, as_json: JsonOption = False, home: HomeOption = N
     from seqcast.runs import sweep as sw
 
     with _user_errors():
-        found = sw.list_sweeps(home)
         rows: list[dict[str, Any]] = []
-        for s in found:
+        for s in sw.scan_sweeps(home):
+            if not isinstance(s, sw.Sweep):  # named, and the listing goes on
+                rows.append({"sweep_id": s.ident, "error": s.error})
+                continue
             best = s.leaderboard[0] if s.leaderboard else {}
             counts = s.counts()
             rows.append({"sweep_id": s.sweep_id, "status": s.status, "cells": len(s.cells), "done": counts["done"],
@@ -221,9 +223,15 @@ def sweeps(ctx: typer.Context, as_json: JsonOption = False, home: HomeOption = N
                                                                               "RMSE / naive") else "left",
                              min_width=len(rows[0]["sweep_id"]) if name == "sweep id" else None)
         for r in rows:
+            if "error" in r:
+                table.add_row(r["sweep_id"], "[red]unreadable[/]")
+                continue
             table.add_row(r["sweep_id"], r["status"], str(r["cells"]), str(r["done"]), str(r["failed"]),
                           escape(r["best"] or "–"), _num(r["best_rmse_ratio"], 4))
         _print_table(_console(), table)
+        for r in rows:  # why each unreadable one is skipped, in full
+            if "error" in r:
+                _console().print(f"[red]unreadable[/] {r['sweep_id']}: {escape(r['error'])}", soft_wrap=True)
 
 
 @sweeps_app.command("show")
@@ -246,6 +254,16 @@ def sweeps_show(
         _print_leaderboard(found)
 
 
+def _for_removal(sw: Any, ident: str, home: Any) -> Any:
+    """The sweep to remove: read (its runs are counted), or, when it cannot be read, only located."""
+    from seqcast.errors import RunCorruptError
+
+    try:
+        return sw.load_sweep(ident, home)
+    except RunCorruptError:
+        return sw.load_sweep(ident, home, unread=True)
+
+
 @sweeps_app.command("rm")
 def sweeps_remove(
     sweep_ids: Annotated[list[str], typer.Argument(help="Sweep ids (or unique prefixes).", metavar="ID",
@@ -263,7 +281,7 @@ def sweeps_remove(
     from seqcast.runs import sweep as sw
 
     with _user_errors():
-        found = {s.sweep_id: s for s in (sw.load_sweep(i, home) for i in sweep_ids)}  # all checked first
+        found = {s.sweep_id: s for s in (_for_removal(sw, i, home) for i in sweep_ids)}  # all checked first
         out = _console()
         for s in found.values():
             for path in sw.sweep_files(s):

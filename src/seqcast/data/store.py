@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -241,12 +240,9 @@ class Store:
             with self.lock(stored.source, symbol):
                 meta_path = self._meta_path(stored.source, symbol)
                 csv_names = {stored.csv_path.name}
-                try:  # a fetch may have replaced the CSV since the listing
-                    current = json.loads(meta_path.read_text(encoding="utf-8")).get("file")
-                    if isinstance(current, str) and Path(current).name == current:
-                        csv_names.add(current)
-                except (OSError, ValueError, AttributeError):
-                    pass
+                current = _named_csv(meta_path)  # a fetch may have replaced the CSV since the listing
+                if current is not None:
+                    csv_names.add(current)
                 try:
                     meta_path.unlink(missing_ok=True)  # first the JSON: the series is gone at once
                     for name in csv_names:
@@ -352,10 +348,7 @@ class Store:
         meta_path = self._meta_path(source, symbol)
         previous = None
         if meta_path.exists():
-            try:
-                previous = json.loads(meta_path.read_text(encoding="utf-8")).get("file")
-            except (OSError, ValueError, AttributeError):
-                previous = None
+            previous = _named_csv(meta_path)
         full_meta = {
             **meta,
             "source": source,
@@ -374,10 +367,7 @@ class Store:
         except BaseException:
             # The JSON still names the previous CSV (unless a Ctrl-C came just after its
             # rename): the new CSV would only be litter.
-            try:
-                named = json.loads(meta_path.read_text(encoding="utf-8")).get("file")
-            except (OSError, ValueError, AttributeError):
-                named = None
+            named = _named_csv(meta_path)
             if csv_path.name not in (previous, named):
                 try:
                     csv_path.unlink(missing_ok=True)
@@ -390,6 +380,17 @@ class Store:
             except OSError:
                 pass  # a stale CSV is harmless; the JSON no longer points at it
         return StoredSeries(full_meta, csv_path)
+
+
+def _named_csv(meta_path: Path) -> str | None:
+    """The CSV file name a store JSON names, read safely (never a hang, a huge read or a RecursionError);
+    None when it names none, or cannot be read (a FIFO, a link, deep nesting: what a fetch replaces)."""
+    try:
+        named = fileio.read_json(meta_path, max_bytes=fileio.MB)
+    except (OSError, ValueError):
+        return None
+    name = named.get("file") if isinstance(named, dict) else None
+    return name if isinstance(name, str) and Path(name).name == name else None
 
 
 def _checksum(stored: StoredSeries | None) -> str | None:

@@ -22,8 +22,8 @@ from seqcast.reports.findings import backtest_findings, calendar_sentence, run_f
 
 if TYPE_CHECKING:
 
-    from seqcast.runs.backtests import BacktestRecord
     from seqcast.runs.predict_next import Forecast
+    from seqcast.runs.records import BacktestRecord
     from seqcast.runs.registry import Run
 
 # Known metric keys: label (the terminal table's where it has the row), and a factor for display
@@ -339,10 +339,13 @@ def forecast_section(fc: Forecast) -> Section:
 
 
 def reproduce_command(config: dict[str, Any]) -> str:
-    """The `seqcast train` command line that repeats a run's configuration."""
+    """The `seqcast train` command line that repeats a run's configuration (each value shell-quoted:
+    a received run's values are data, never commands)."""
+    import shlex
+
     from seqcast.cli.configfile import to_cli_args
 
-    return " ".join(["seqcast", "train", *to_cli_args(config)])
+    return " ".join(["seqcast", "train", *(shlex.quote(str(a)) for a in to_cli_args(config))])
 
 
 # --------------------------------------------------------------------------- backtest report

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, cast
 
 from seqcast.data.store import Store
-from seqcast.errors import ConfigError, DataError, RunNotFoundError, SeqcastError
+from seqcast.errors import ConfigError, DataError, RunCorruptError, RunNotFoundError, SeqcastError
 from seqcast.runs.registry import Run
 from seqcast.workspace import Workspace
 
 if TYPE_CHECKING:
-    from seqcast.runs.backtests import BacktestRecord
+    from seqcast.runs.records import BacktestRecord
     from seqcast.runs.sweep import Sweep
 
 REPORT_FORMATS = ("html", "md")
@@ -22,7 +22,7 @@ CHART_FORMATS = ("png", "svg", "pdf")
 
 def find(ident: str | None = None, home: Path | str | None = None) -> Run | BacktestRecord:
     """A run or a saved backtest by id or unique prefix; the latest run when None."""
-    from seqcast.runs.backtests import resolve
+    from seqcast.runs.registry import resolve
 
     return resolve(Workspace.resolve(home), ident)
 
@@ -108,6 +108,8 @@ def sweep_or_none(ident: str | None, home: Path | str | None) -> Sweep | None:
         pass
     try:
         return load_sweep(ident, home)
+    except RunCorruptError:
+        raise  # a sweep record that cannot be used: say why, not "no run"
     except SeqcastError:
         return None  # find's own message is the one to show
 

@@ -100,10 +100,28 @@ def render_html(doc: Document) -> str:
     return "\n".join(out) + "\n"
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>&|~])")
+"""What could make Markdown of text copied from data: emphasis, links, code, raw HTML (<...>,
+entities), table cells, strikethrough; each is written backslash-escaped (CommonMark: a literal)."""
+
+
+def _md_escape(text: Any) -> str:
+    """Plain text as Markdown that renders as that text: never HTML, a link or emphasis; one line."""
+    escaped = _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\r", " ").replace("\n", " ")
+    return "\\" + escaped if escaped[:1] in ("#", "+", "-", "=") else escaped  # no heading or list either
+
+
+def _md_code(text: str) -> list[str]:
+    """A fenced code block that text cannot close: the fence is longer than any run of backticks in it."""
+    fence = "`" * max(3, 1 + max((len(r) for r in re.findall(r"`+", text)), default=0))
+    return [fence, text, fence, ""]
+
+
 def _md_cell(text: Any) -> str:
     if isinstance(text, Link):
-        return f"[{_md_text(text.text)}]({_md_destination(text.href)})".replace("|", "\\|")
-    return str(text).replace("|", "\\|").replace("\n", " ")
+        destination = _md_destination(text.href).replace("|", "\\|")  # a table cell's own delimiter
+        return f"[{_md_text(text.text)}]({destination})"
+    return _md_escape(text)
 
 
 def _md_destination(href: str) -> str:
@@ -117,8 +135,8 @@ def _md_destination(href: str) -> str:
 
 
 def _md_text(text: str) -> str:
-    """Text inside [...] (a link's or an image's): brackets and backslashes escaped."""
-    return text.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]").replace("\n", " ")
+    """Text inside [...] (a link's or an image's): escaped as any text copied from data."""
+    return _md_escape(text)
 
 
 def _md_kv(block: KeyValues) -> list[str]:
@@ -129,21 +147,22 @@ def render_markdown(doc: Document, path: Path) -> tuple[str, dict[Path, bytes]]:
     """Markdown text plus the chart files it links to (relative to path's folder)."""
     assets: dict[Path, bytes] = {}
     folder = f"{path.stem}_files"
-    out = [f"# {doc.title}", "", f"*{doc.subtitle}*", ""]
+    esc = _md_escape
+    out = [f"# {esc(doc.title)}", "", f"*{esc(doc.subtitle)}*", ""]
     for sec in doc.sections:
-        out += [f"## {sec.title}", ""]
+        out += [f"## {esc(sec.title)}", ""]
         for block in sec.blocks:
             if isinstance(block, str):
-                out += [block, ""]
+                out += [esc(block), ""]
             elif isinstance(block, KeyValues):
                 out += _md_kv(block)
             elif isinstance(block, Callout):
-                out += [f"**{block.text}**", ""]
+                out += [f"**{esc(block.text)}**", ""]
             elif isinstance(block, Code):
-                out += ["```", block.text, "```", ""]
+                out += _md_code(block.text)
             elif isinstance(block, Columns):
                 for title, kv in block.groups:
-                    out += [f"*{title}*", "", *_md_kv(kv)]
+                    out += [f"*{esc(title)}*", "", *_md_kv(kv)]
             elif isinstance(block, Table):
                 out.append("| " + " | ".join(_md_cell(h) for h in block.headers) + " |")
                 out.append("|" + "|".join("---" if i == 0 or not block.numeric else "---:"
@@ -164,7 +183,7 @@ def write(doc: Document, path: Path, fmt: Format = "html") -> Path:
     elif fmt == "md":
         text, assets = render_markdown(doc, path)
         for asset, data in assets.items():
-            asset.parent.mkdir(parents=True, exist_ok=True)
+            fileio.make_folder(asset.parent)  # one line when a file <stem>_files is in the way
             fileio.write_bytes(asset, data)
         fileio.write_text(path, text)
     else:

@@ -147,21 +147,14 @@ def parse_grid_args(args: list[str]) -> dict[str, list[Any]]:
 
 def read_config_file(path: Path | str) -> dict[str, Any]:
     """A sweep written down (TOML): option = value or [values], plus symbol, seed, seeds, backtest."""
-    import sys
-
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # Python 3.10
-        try:
-            import tomli as tomllib
-        except ImportError:
-            raise ConfigError("--config needs Python 3.11 or the tomli package: pip install tomli") from None
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = fileio.read_toml(path)  # never a FIFO's hang, /dev/zero's memory or deep nesting's recursion
+    except ImportError:
+        raise ConfigError("--config needs Python 3.11 or the tomli package: pip install tomli") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # UnicodeDecodeError included
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     options = grid_options()
     by_key = {key: flag for flag, (key, _tp) in options.items()}

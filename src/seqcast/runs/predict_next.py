@@ -73,7 +73,7 @@ def predict_next(run_id: str | None = None, *, horizon: int | None = None, home:
     narrower band. A run saved without calibration.json gives its trained level only (ConfigError).
     """
 
-    from seqcast.runs.backtests import get_run
+    from seqcast.runs.registry import get_run
 
     if days is not None and horizon is not None:
         raise ConfigError("give the horizon once: days is horizon's old name")

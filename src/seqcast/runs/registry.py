@@ -5,7 +5,8 @@ when complete, so `seqcast runs` never shows a half-written run. Files from a
 run folder are treated as data: JSON is validated, weight files are read only
 as plain files and checked against their recorded checksums. The registry stores
 and reads; rebuilding and running the network is seqcast.runs.networks's (torch.load
-with weights_only=True only).
+with weights_only=True only). Ids, their lookup and removal are seqcast.runs.records's, as are
+backtest records; resolve() finds a run or a backtest by one id, for `plot`, `report`, `runs`.
 """
 
 from __future__ import annotations
@@ -15,10 +16,8 @@ import io
 import math
 import os
 import re
-import secrets
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 from seqcast import fileio
 from seqcast.config import MODEL_KINDS, RunConfig
 from seqcast.errors import ConfigError, RunCorruptError, RunNotFoundError
+from seqcast.runs import records
+from seqcast.runs.records import OLD_META_KEYS, BacktestRecord, backtest_ids, read_backtest, rename_old_keys
 from seqcast.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -37,9 +38,8 @@ if TYPE_CHECKING:
     from seqcast.runs.networks import Predictor
 
 REQUIRED_FILES = ("config.json", "meta.json", "metrics.json", "scaler.json", "model.pt")
-_RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._^=-]{0,120}$")
-# What RunStore.new_id makes: <date>-<time>[.<ms>]-<kind>-<symbol>-<hex>. Anything else in
-# runs/ (a copy named <id>.bak, "old", a folder of notes) is not a run.
+# What RunStore.new_id makes (records.ID_RE for a run): <date>-<time>[.<ms>]-<kind>-<symbol>-<hex>.
+# Anything else in runs/ (a copy named <id>.bak, "old", a folder of notes) is not a run.
 _REAL_RUN_ID_RE = re.compile(
     rf"^\d{{8}}-\d{{6}}(?:\.\d{{3}})?-(?:{'|'.join(MODEL_KINDS)})-[a-z0-9^._=-]{{1,40}}-[0-9a-f]{{4,8}}$"
 )
@@ -91,18 +91,6 @@ def _nan_for_null(value: Any) -> Any:
     return math.nan if value is None else value
 
 
-OLD_META_KEYS = {"shrink": "shrinkage_weight", "coverage": "level"}
-"""meta.json keys written by seqcast before the renames -> their names now (still read)."""
-
-
-def rename_old_keys(values: dict[str, Any], renames: dict[str, str]) -> None:
-    """Give a record saved by an earlier seqcast today's key names, in place (a new name wins)."""
-    for old, new in renames.items():
-        if old in values:
-            value = values.pop(old)
-            values.setdefault(new, value)
-
-
 def _check_meta(meta: dict[str, Any], path: Path) -> None:
     """Reject a meta.json whose fields have the wrong types (a file from elsewhere is data)."""
     from datetime import date
@@ -113,6 +101,8 @@ def _check_meta(meta: dict[str, Any], path: Path) -> None:
     for key in ("symbol", "source", "interval_scale"):
         if key in meta and not isinstance(meta[key], str):
             raise bad(f"{key!r} must be a string")
+    if isinstance(meta.get("symbol"), str):
+        _check_symbol(meta["symbol"], bad)
     for key, low, high in (("shrinkage_weight", 0.0, 1.0), ("level", 0.5, 0.999),
                            ("shrink", 0.0, 1.0), ("coverage", 0.5, 0.999)):  # and their old names
         if key in meta and not _is_number(meta[key]):
@@ -146,6 +136,19 @@ def _check_meta(meta: dict[str, Any], path: Path) -> None:
         raise bad(f"training.best_epoch is {best!r}, not an epoch number")
 
 
+def _check_symbol(symbol: Any, bad: Any) -> None:
+    """A run's symbol is one seqcast could have stored (seqcast.data.symbols): raise bad(what) otherwise."""
+    from seqcast.data.symbols import normalise_symbol
+
+    try:
+        if not isinstance(symbol, str):
+            raise ConfigError("not a symbol")
+        normalise_symbol(symbol)
+    except ConfigError:
+        raise bad(f"the symbol {str(symbol)[:60]!r} is not one seqcast stores (letters, digits and . ^ _ - =)") \
+            from None
+
+
 def _check_metrics(metrics: dict[str, Any], path: Path) -> None:
     """Every part's metrics are numbers (or flags); the verdict and the "*_skipped" reasons are text."""
     for part in ("train", "val", "test"):
@@ -172,6 +175,9 @@ class Run:
         if not isinstance(meta, dict):
             raise RunCorruptError(f"{self.path / 'meta.json'} is not a JSON object; train again")
         _check_meta(meta, self.path / "meta.json")
+        if meta.get("run_id") not in (None, self.run_id):  # a run's id is its folder's name
+            raise RunCorruptError(f"{self.path / 'meta.json'} names another run, {str(meta['run_id'])[:80]!r}, "
+                                  "than its folder; it is not a seqcast run: train again")
         rename_old_keys(meta, OLD_META_KEYS)
         if "interval_widths" in meta:
             meta["interval_widths"] = [_nan_for_null(w) for w in meta["interval_widths"]]
@@ -179,10 +185,15 @@ class Run:
 
     @cached_property
     def config(self) -> RunConfig:
+        path = self.path / "config.json"
         try:
-            return RunConfig.from_dict(_read_json(self.path / "config.json"))
+            cfg = RunConfig.from_dict(_read_json(path))
         except ConfigError as exc:
-            raise RunCorruptError(f"{self.path / 'config.json'} is invalid: {exc}; train again") from None
+            raise RunCorruptError(f"{path} is invalid: {exc}; train again") from None
+        symbol = cfg.data.symbol
+        if symbol is not None:  # checked as meta.json's is: a symbol is a file name, never markup or a command
+            _check_symbol(symbol, lambda what: RunCorruptError(f"{path} is invalid: {what}; train again"))
+        return cfg
 
     @cached_property
     def metrics(self) -> dict[str, Any]:
@@ -296,11 +307,7 @@ class RunStore:
 
     def new_id(self, kind: str, symbol: str) -> str:
         """Readable, sortable, unique: 20261127-073512.041-lstm-eurpln-3f9a."""
-        now = datetime.now(timezone.utc)
-        # Milliseconds: runs trained within one second must still sort oldest first,
-        # or get(None) could return the older one (the random suffix does not sort).
-        stamp = f"{now:%Y%m%d-%H%M%S}.{now.microsecond // 1000:03d}"
-        return f"{stamp}-{kind}-{symbol}-{secrets.token_hex(2)}"
+        return records.new_id(f"{kind}-{symbol}")
 
     def ids(self) -> list[str]:
         """Ids of complete runs, oldest first."""
@@ -318,16 +325,10 @@ class RunStore:
         """The run with that id (or unique id prefix); the latest run when None."""
         ids = self.ids()
         if run_id is None:
-            if not ids:
-                raise RunNotFoundError("no runs yet; train one first: seqcast train")
-            return Run(ids[-1], self.root / ids[-1])
-        if not isinstance(run_id, str) or not _RUN_ID_RE.match(run_id) or ".." in run_id:
-            raise RunNotFoundError(
-                f"{run_id!r} is not a run id; list runs with: seqcast runs"
-            )
-        if run_id in ids:
-            return Run(run_id, self.root / run_id)
-        matches = [i for i in ids if i.startswith(run_id)]
+            found = records.pick(ids, None, noun="run", hint="seqcast runs",
+                                 empty="no runs yet; train one first: seqcast train")
+            return Run(found, self.root / found)
+        matches = records.matching(ids, run_id, noun="run", hint="seqcast runs")
         if len(matches) == 1:
             return Run(matches[0], self.root / matches[0])
         if len(matches) > 1:
@@ -383,16 +384,8 @@ class RunStore:
 
 
 def remove_run(run: Run) -> None:
-    """Delete a run folder; it disappears from listings at once."""
-    from seqcast.errors import WorkspaceError
-
-    try:
-        # Renamed out of sight first: a half-deleted run is never listed as a run.
-        hidden = run.path.with_name(f".tmp-rm-{run.run_id}-{os.getpid()}")
-        os.rename(run.path, hidden)
-        shutil.rmtree(hidden)
-    except OSError as exc:
-        raise WorkspaceError(f"cannot delete {run.path}: {exc.strerror or exc}") from exc
+    """Delete a run folder; it disappears from listings at once (WorkspaceError when it cannot)."""
+    records.remove_folder(run.path, run.run_id)
 
 
 def _clean_leftovers(root: Path) -> list[str]:
@@ -472,3 +465,79 @@ class RunWriter:
 
     def abort(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- a run or a backtest
+
+
+def resolve(ws: Workspace, ident: str | None, *, unread: bool = False) -> Run | BacktestRecord:
+    """A run or a backtest named by id or unique prefix (None: the latest run).
+
+    unread: a backtest is not read (its data is {}): what removing one needs, even an unreadable one.
+    """
+    read = records.unread_backtest if unread else read_backtest
+    store = RunStore(ws)
+    if ident is None or not records.typed_ident(ident):
+        return store.get(ident)  # the latest run, or RunStore's message for what is not an id
+    runs, backtests = store.ids(), backtest_ids(ws)
+    if ident in runs:
+        return store.get(ident)
+    if ident in backtests:
+        return read(ws, ident)
+    run_matches = [i for i in runs if i.startswith(ident)]
+    bt_matches = [i for i in backtests if i.startswith(ident)]
+    if len(run_matches) + len(bt_matches) > 1:
+        raise RunNotFoundError(
+            f"{ident!r} matches {_count(len(run_matches), 'run')} and {_count(len(bt_matches), 'backtest')}; "
+            "give more of the id "
+            "(seqcast runs, seqcast runs --backtests)"
+        )
+    if bt_matches:
+        return read(ws, bt_matches[0])
+    return store.get(ident)  # a unique run, or RunStore's own message (not found, incomplete, link)
+
+
+def remove(found: Run | BacktestRecord) -> None:
+    """Delete a run folder, or a backtest with its report and charts (it disappears from listings at once)."""
+    if isinstance(found, Run):
+        remove_run(found)
+        return
+    records.remove_backtest(found)  # its JSON and the report and charts beside it
+
+
+def predictions_csv(found: Run | BacktestRecord) -> str:
+    """A run's predictions.csv as text; for a backtest, every fold's test forecasts."""
+    if isinstance(found, Run):
+        return found.predictions().to_csv(index=False, lineterminator="\n", date_format="%Y-%m-%d",
+                                          float_format=CSV_FLOAT_FORMAT)
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["fold", "date", "actual", "predicted", "naive"])
+    for fold in found.data["folds"]:
+        for row in fold.get("predictions") or []:
+            writer.writerow([fold.get("fold"), row.get("date"),
+                             *(_csv_number(row.get(k)) for k in ("actual", "predicted", "naive"))])
+    return buffer.getvalue()
+
+
+def _csv_number(value: Any) -> Any:
+    return CSV_FLOAT_FORMAT % value if isinstance(value, float) else value
+
+
+def get_run(ws: Workspace, ident: str | None, command: str) -> Run:
+    """A run by id or unique prefix for a command that needs a run; a backtest's id is named as one."""
+    try:
+        return RunStore(ws).get(ident)
+    except RunNotFoundError:
+        if ident is not None and records.typed_ident(ident) and len(records.matching(backtest_ids(ws), ident)) == 1:
+            raise RunNotFoundError(
+                f"{ident!r} is a backtest; {command} needs a run id (a backtest has one model per "
+                "fold); list runs with: seqcast runs") from None
+        raise
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"

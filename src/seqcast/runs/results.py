@@ -248,7 +248,7 @@ def tagged_runs(home: Path, sweep_id: str, cells: list[dict[str, Any]]) -> Itera
 def tagged_backtests(home: Path, sweep_id: str, cells: list[dict[str, Any]], known: set[str]
                      ) -> Iterator[tuple[list[int], dict[str, Any]]]:
     """Backtests saved for this sweep but not in its table: (their fold cells, the record's entry)."""
-    from seqcast.runs.backtests import backtest_ids, read_backtest
+    from seqcast.runs.records import backtest_ids, read_backtest
     from seqcast.workspace import Workspace
 
     ws = Workspace.resolve(home)
@@ -293,7 +293,7 @@ def save_backtest_if_complete(sweep: Any, folds: int, cell_config: CellConfig, c
     import numpy as np
 
     from seqcast.runs.backtest import fold_result, pool_folds
-    from seqcast.runs.backtests import save_backtest
+    from seqcast.runs.records import save_backtest
 
     group = _group(sweep, folds, cell)
     if any(c["status"] != "done" or "fold_out" not in c for c in group) or cell.get("backtest_id"):

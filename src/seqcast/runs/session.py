@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from seqcast.fitted import Fitted
     from seqcast.models.training import EpochCallback
     from seqcast.runs.backtest import BacktestResult, FoldCallback
-    from seqcast.runs.backtests import BacktestRecord
     from seqcast.runs.predict_next import Forecast
+    from seqcast.runs.records import BacktestRecord
     from seqcast.runs.registry import Run
     from seqcast.runs.seeds import SeedsResult
     from seqcast.runs.sweep import Sweep
@@ -179,13 +179,13 @@ class Workspace(Folders):
 
     def backtests(self) -> list[str]:
         """Ids of saved backtests, oldest first."""
-        from seqcast.runs.backtests import backtest_ids
+        from seqcast.runs.records import backtest_ids
 
         return backtest_ids(self)
 
     def load_backtest(self, backtest_id: str | None = None) -> BacktestRecord:
         """A saved backtest by id or unique prefix (the latest when None)."""
-        from seqcast.runs.backtests import get_backtest
+        from seqcast.runs.records import get_backtest
 
         return get_backtest(self, backtest_id)
 
@@ -233,6 +233,6 @@ class Workspace(Folders):
     def export_predictions(self, ident: str | None = None) -> str:
         """A run's predictions.csv as text; for a backtest, every fold's test forecasts."""
         from seqcast.reports.outputs import find
-        from seqcast.runs.backtests import predictions_csv
+        from seqcast.runs.registry import predictions_csv
 
         return predictions_csv(find(ident, self.root))

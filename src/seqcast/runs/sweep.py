@@ -15,18 +15,18 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import secrets
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqcast import fileio
 from seqcast.config import RunConfig
 from seqcast.errors import ConfigError, SeqcastError
+from seqcast.runs import records
 from seqcast.runs.grid import (
     DATA_KEYS,
     MAX_CELLS,
@@ -49,7 +49,8 @@ if TYPE_CHECKING:
 
 SAVE_EVERY_S = 1.0
 """The record is rewritten at most this often while cells finish (and always at the end)."""
-_ID_RE = r"^[0-9]{8}-[0-9]{6}\.[0-9]{3}-sweep-[0-9a-f]{6}$"
+SWEEP_ID_RE = re.compile(r"^[0-9]{8}-[0-9]{6}\.[0-9]{3}-sweep-[0-9a-f]{6}$")
+"""A sweep's id (seqcast.runs.records.ID_RE with the label "sweep"): its record's file name."""
 
 
 class SweepInterrupted(KeyboardInterrupt):
@@ -114,83 +115,73 @@ def sweeps_dir(home: Path | str | None) -> Path:
 
 
 def new_sweep_id() -> str:
-    now = datetime.now(timezone.utc)
-    return f"{now:%Y%m%d-%H%M%S}.{now.microsecond // 1000:03d}-sweep-{secrets.token_hex(3)}"
+    return records.new_id("sweep", nbytes=3)
 
 
-def list_sweeps(home: Path | str | None = None) -> list[Sweep]:
-    """Saved sweeps, oldest first (unreadable records are skipped)."""
+def scan_sweeps(home: Path | str | None = None) -> list[Sweep | records.Unreadable]:
+    """Every sweep record, oldest first: a Sweep, or an Unreadable naming why it cannot be read."""
     root = sweeps_dir(home)
-    found = []
-    for path in sorted(root.glob("*.json")) if root.is_dir() else []:
+    found: list[Sweep | records.Unreadable] = []
+    for ident in records.json_ids(root, SWEEP_ID_RE):
+        path = root / f"{ident}.json"
         try:
             found.append(_read(path))
-        except SeqcastError:
-            continue
+        except SeqcastError as exc:
+            found.append(records.Unreadable(ident, path, str(exc)))
     return found
 
 
-def load_sweep(sweep_id: str | None = None, home: Path | str | None = None) -> Sweep:
-    """A sweep by id or unique id prefix; the latest when None."""
-    import re
+def list_sweeps(home: Path | str | None = None) -> list[Sweep]:
+    """Saved sweeps, oldest first (unreadable records are left out: scan_sweeps names them)."""
+    return [s for s in scan_sweeps(home) if isinstance(s, Sweep)]
 
-    from seqcast.errors import RunNotFoundError
 
+def load_sweep(sweep_id: str | None = None, home: Path | str | None = None, *, unread: bool = False) -> Sweep:
+    """A sweep by id or unique id prefix; the latest when None. RunNotFoundError or RunCorruptError.
+
+    unread: the record is not read (its data has no cells): what removing one needs, even an unreadable one.
+    """
     root = sweeps_dir(home)
-    ids = sorted(p.stem for p in root.glob("*.json")) if root.is_dir() else []
-    if sweep_id is None:
-        if not ids:
-            raise RunNotFoundError("no sweeps yet; start one: seqcast sweep --model lstm,gru")
-        return _read(root / f"{ids[-1]}.json")
-    if not re.match(r"^[0-9A-Za-z.-]{1,64}$", sweep_id):
-        raise RunNotFoundError(f"{sweep_id!r} is not a sweep id; list sweeps with: seqcast sweeps")
-    matches = [i for i in ids if i.startswith(sweep_id)]
-    if sweep_id in ids:
-        matches = [sweep_id]
-    if len(matches) > 1:
-        raise RunNotFoundError(f"{sweep_id!r} matches {len(matches)} sweeps; give more of the id (seqcast sweeps)")
-    if not matches:
-        raise RunNotFoundError(f"no sweep {sweep_id!r}; list sweeps with: seqcast sweeps")
-    return _read(root / f"{matches[0]}.json")
+    found = records.pick(records.json_ids(root, SWEEP_ID_RE), sweep_id, noun="sweep", hint="seqcast sweeps",
+                         empty="no sweeps yet; start one: seqcast sweep --model lstm,gru")
+    if unread:
+        return Sweep(found, root / f"{found}.json", {"cells": []})
+    return _read(root / f"{found}.json")
 
 
-_BESIDE = ("html", "md", "png", "svg", "pdf", "sqlite", "sqlite-journal")
+_BESIDE = (*records.BESIDE, "sqlite", "sqlite-journal")
 """What seqcast writes beside a sweep's JSON: its report (html, md), chart (png, svg, pdf) and results table."""
 
 
 def sweep_files(sweep: Sweep) -> list[Path]:
     """Every file of a sweep in sweeps/: its report and charts, the md report's <id>_files/, then the
     JSON itself (last: a sweep stays listed until everything else is gone). Its runs are not here."""
-    folder, ident = sweep.path.parent, sweep.sweep_id
-    extra = [folder / f"{ident}.{ext}" for ext in _BESIDE] + [folder / f"{ident}_files"]
-    return [p for p in extra if p.is_symlink() or p.exists()] + [sweep.path]
+    return [*records.beside(sweep.path, sweep.sweep_id, _BESIDE), sweep.path]
 
 
 def remove_sweep(sweep: Sweep) -> None:
     """Delete a sweep's record and the report and charts written beside it; its runs and backtests
     stay (they are ordinary runs: `seqcast runs rm`). Refused while a process is running the sweep."""
-    import shutil
+    if sweep.path.name != f"{sweep.sweep_id}.json" or not SWEEP_ID_RE.match(sweep.sweep_id):
+        from seqcast.errors import WorkspaceError
 
+        raise WorkspaceError(f"refusing to delete {sweep.path}: it is not the record of sweep {sweep.sweep_id!r}")
     lock = sweep.path.parent / f".{sweep.sweep_id}.lock"
     with _locked(lock):
-        for path in sweep_files(sweep):
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            else:
-                path.unlink(missing_ok=True)
+        records.remove_files(sweep_files(sweep), sweep.path.parent)
     lock.unlink(missing_ok=True)
 
 
 def _read(path: Path) -> Sweep:
-    from seqcast.errors import RunCorruptError
+    """The sweep record at path (its id: the file name), read safely and checked once."""
+    from seqcast.errors import RunNotFoundError
 
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise RunCorruptError(f"{path} is not a readable sweep record ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("cells"), list) or "spec" not in data:
-        raise RunCorruptError(f"{path} is not a sweep record")
-    return Sweep(str(data.get("sweep_id", path.stem)), path, data)
+    ident = path.name.removesuffix(".json")
+    if not SWEEP_ID_RE.match(ident) or path.name == ident:
+        raise RunNotFoundError(f"{path} is not named like a sweep record (<id>.json)")
+    data = records.read_record(path, ident=ident, id_key="sweep_id", check=records.check_sweep, fix=records.SWEEP_FIX)
+    data["sweep_id"] = ident
+    return Sweep(ident, path, data)
 
 
 def _save(sweep: Sweep) -> None:
@@ -219,7 +210,7 @@ def _locked(path: Path) -> Iterator[None]:
     except ImportError:  # Windows: sweep ids are unique anyway
         yield
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
+    fileio.make_folder(path.parent)  # one line when a file named sweeps is in the way
     with open(path, "a+") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -290,7 +281,7 @@ def run_sweep(
         if resume is None:
             sweep.data = _new_record(sweep.sweep_id, spec, inputs, backend, address)
             sweep.data["keep_runs"] = keep_runs
-        sweep.path.parent.mkdir(parents=True, exist_ok=True)
+        fileio.make_folder(sweep.path.parent)
         with Results(results_path(sweep.path)) as table:
             if resume is None:
                 adopted = False
@@ -563,4 +554,4 @@ def _finish(sweep: Sweep, spec: SweepSpec) -> None:
 __all__ = ["KEEP_RUNS_HELP", "MAX_CELLS", "MAX_SEEDS", "NOT_IN_GRID", "SUMMARY_METRICS", "Sweep", "SweepInterrupted",
            "SweepSpec", "grid_options", "leaderboard", "list_sweeps", "load_sweep",
            "parse_grid_args", "parse_keep_runs", "read_config_file", "read_symbol_file", "remove_sweep",
-           "run_sweep", "sweep_files", "symbol_args"]
+           "run_sweep", "scan_sweeps", "sweep_files", "symbol_args"]

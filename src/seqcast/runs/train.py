@@ -242,7 +242,7 @@ def backtest(
     from seqcast.data.store import check_writable
     from seqcast.models.memory import memory_hint
     from seqcast.runs.backtest import walk_forward
-    from seqcast.runs.backtests import save_backtest
+    from seqcast.runs.records import save_backtest
 
     cfg = make_config(config, **overrides)
     ws = Workspace.resolve(home)

@@ -85,11 +85,11 @@ def resolve_base_url(base_url: str | None, env_var: str, default: str) -> str:
     """The base URL (scheme and host): the argument, else $env_var, else default."""
     url = base_url or os.environ.get(env_var) or default
     url = url.strip().rstrip("/")
-    parts = urlsplit(url)
     try:
+        parts = urlsplit(url)  # "http://[::1" (an unclosed IPv6 host) or "[zz]" raise ValueError here
         valid = (parts.scheme in ("http", "https") and bool(parts.hostname)
                  and not any(ch.isspace() for ch in url) and (parts.port is None or parts.port > 0))
-    except ValueError:  # a port that is not a number or out of range
+    except ValueError:  # a broken IPv6 host, a port that is not a number or out of range
         valid = False
     if not valid:
         origin = "base_url" if base_url else env_var if os.environ.get(env_var) else "default"
