@@ -11,7 +11,8 @@ the fit (measured inside the process) twice: on the machine as it is ("idle") an
 with two busy loops running (two processes spinning on the CPU, as a newcomer's
 other programs would, each in its own session). Idle and busy alternate within every
 repeat, and runs are rotated, so load from anything else hits all settings alike.
-Prints medians (min-max) of fit seconds, the threads each setting ended up with, the busy/idle ratio of each setting, and the load average.
+Prints medians (min-max) of fit seconds, the threads each setting ended up with, the
+busy/idle ratio of each setting, and the load average.
 """
 
 from __future__ import annotations
