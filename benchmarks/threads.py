@@ -2,22 +2,23 @@
 
     python benchmarks/threads.py                 # 3 repeats, ~5 min on 2 cores
     python benchmarks/threads.py --repeats 1 --classic-epochs 3   # a quick look
+    python benchmarks/threads.py --same-session  # busy loops in this session (autogroup: see README)
 
 For the default job (`seqcast train --from 2015-01-01`) and the course's classic job
 (LSTM(50)x2, batch 32, window 60; --classic-epochs epochs, default 8), each with
 seqcast's default thread choice, `--threads 1` and `--threads <all cores>`, it times
 the fit (measured inside the process) twice: on the machine as it is ("idle") and
 with two busy loops running (two processes spinning on the CPU, as a newcomer's
-other programs would). Runs are interleaved and rotated so load from anything else
-hits all settings alike. Prints medians (min-max) of fit seconds, the threads each
-setting ended up with, the busy/idle ratio of each setting, and the load average.
+other programs would, each in its own session). Idle and busy alternate within every
+repeat, and runs are rotated, so load from anything else hits all settings alike.
+Prints medians (min-max) of fit seconds, the threads each setting ended up with, the
+busy/idle ratio of each setting, and the load average.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import statistics
 import subprocess
@@ -32,11 +33,6 @@ JOBS = {
     "classic": ["train", "--from", FROM, "--model", "lstm", "--layers", "2", "--hidden", "50", "--dropout", "0.2",
                 "--batch-size", "32", "--patience", "0", "--target", "level", "--val-fraction", "0"],
 }
-
-
-def spin() -> None:
-    while True:
-        pass
 
 
 def seqcast_cmd() -> list[str]:
@@ -66,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--classic-epochs", type=int, default=8)
     p.add_argument("--busy-loops", type=int, default=2)
+    p.add_argument("--same-session", action="store_true",
+                   help="start the busy loops in this session (they then share its autogroup CPU share)")
     p.add_argument("--json-out", type=Path, default=Path(__file__).resolve().parent / "results" / "threads.json")
     a = p.parse_args(argv)
 
@@ -77,15 +75,18 @@ def main(argv: list[str] | None = None) -> int:
                    capture_output=True)
     results: dict[str, dict[str, list[dict]]] = {}
     cells = [(job, name) for job in JOBS for name in settings]
-    for condition in ("idle", "busy"):
-        loops = []
-        if condition == "busy":
-            loops = [multiprocessing.Process(target=spin, daemon=True) for _ in range(a.busy_loops)]
-            for proc in loops:
-                proc.start()
-            time.sleep(2)  # let the load average notice them a little
-        try:
-            for r in range(a.repeats):
+    for r in range(a.repeats):
+        # Idle and busy alternate within each repeat (and swap order every repeat), so a
+        # change in the machine's background load hits both conditions alike.
+        for condition in ("idle", "busy") if r % 2 == 0 else ("busy", "idle"):
+            loops = []
+            if condition == "busy":
+                # Each loop in its own session, as other programs are: with autogroup scheduling a
+                # loop in this benchmark's session takes its share from the training's session.
+                loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"],
+                                          start_new_session=not a.same_session) for _ in range(a.busy_loops)]
+                time.sleep(1)
+            try:
                 k = r % len(cells)
                 for job, name in cells[k:] + cells[:k]:
                     args = [*JOBS[job], *settings[name], "--seed", str(r)]
@@ -95,11 +96,14 @@ def main(argv: list[str] | None = None) -> int:
                     results.setdefault(condition, {}).setdefault(f"{job} {name}", []).append(row)
                     print(f"{condition:5s} {job:8s} {name:12s} fit {row['fit_s']:6.2f} s  threads {row['threads']}  "
                           f"load {row['load']:.1f}", file=sys.stderr, flush=True)
-        finally:
-            for proc in loops:
-                proc.terminate()
+            finally:
+                for proc in loops:
+                    proc.kill()
+                for proc in loops:
+                    proc.wait()
+    where = "this session" if a.same_session else "their own sessions"
     print(f"\nfit seconds, median (min-max) of {a.repeats}; {cores} usable cores; "
-          f"busy = {a.busy_loops} spinning processes")
+          f"busy = {a.busy_loops} spinning processes in {where}")
     print(f"{'job, threads':26s} {'idle':>22s} {'busy':>22s}  busy/idle  threads used (idle, busy)")
     for key in results["idle"]:
         idle = [row["fit_s"] for row in results["idle"][key]]

@@ -14,18 +14,31 @@ from seqcast.models.training import fit
 
 def test_small_networks_train_on_one_thread_even_on_an_idle_machine():
     default_job = threads.step_flop("lstm", batch=64, lookback=60, hidden=32, layers=1)
-    assert default_job < threads.STEP_FLOP_FOR_THREADS
-    assert threads.choose_threads(default_job, cpus=8, busy=0.0) == 1
+    classic = threads.step_flop("lstm", batch=32, lookback=60, hidden=50, layers=2)
+    for job in (default_job, classic):  # the course's LSTM(50)x2 too: two threads never paid for it
+        assert job < threads.STEP_FLOP_FOR_THREADS
+        assert threads.choose_threads(job, cpus=8, busy=0.0) == 1
 
 
 def test_larger_networks_use_the_idle_cores_only():
-    classic = threads.step_flop("lstm", batch=32, lookback=60, hidden=50, layers=2)
-    assert classic > threads.STEP_FLOP_FOR_THREADS
-    assert threads.choose_threads(classic, cpus=2, busy=0.1) == 2
-    assert threads.choose_threads(classic, cpus=2, busy=2.0) == 1  # two busy loops: one thread
-    assert threads.choose_threads(classic, cpus=2, busy=12.0) == 1  # never zero
-    assert threads.choose_threads(classic, cpus=16, busy=0.0) == threads.MAX_DEFAULT_THREADS
-    assert threads.choose_threads(classic, cpus=1, busy=0.0) == 1
+    large = threads.step_flop("lstm", batch=64, lookback=60, hidden=256, layers=2)
+    assert large > threads.STEP_FLOP_FOR_THREADS
+    assert threads.choose_threads(large, cpus=2, busy=0.1) == 2
+    assert threads.choose_threads(large, cpus=2, busy=2.0) == 1  # two busy loops: one thread
+    assert threads.choose_threads(large, cpus=2, busy=12.0) == 1  # never zero
+    assert threads.choose_threads(large, cpus=16, busy=0.0) == threads.MAX_DEFAULT_THREADS
+    assert threads.choose_threads(large, cpus=1, busy=0.0) == 1
+
+
+@pytest.mark.parametrize(("average", "text", "expected"),
+                         [(0.2, "0.20 0.30 0.40 3/150 999\n", 2.0),   # two loops just started: the run queue
+                          (3.5, "3.50 2.00 1.00 1/150 999\n", 3.5),   # the average, when it is larger
+                          (0.4, "garbage\n", 0.4)])
+def test_busy_cpus_sees_processes_started_a_moment_ago(monkeypatch, tmp_path, average, text, expected):
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (average, 0.0, 0.0))
+    (tmp_path / "loadavg").write_text(text)
+    assert threads.busy_cpus(tmp_path / "loadavg") == expected
+    assert threads.busy_cpus(tmp_path / "missing") == average
 
 
 def test_step_flop_counts_the_recurrent_arithmetic():

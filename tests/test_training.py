@@ -221,6 +221,44 @@ def test_our_adam_matches_torch_adam_bit_for_bit():
     assert not torch.equal(ours[0], train(lambda params: Adam(params, lr=1e-2))[0])
 
 
+def test_fused_adam_over_one_flat_buffer_matches_torch_fused_adam_bit_for_bit():
+    # What fit() runs: every weight a view of one buffer, clipped and stepped as one tensor.
+    from seqcast.models.training import Adam, FlatParams
+
+    def train(flat_buffer: bool):
+        torch.manual_seed(0)
+        model = build_model(ModelConfig(kind="lstm", hidden=8, layers=2))
+        x, y = torch.randn(16, 12, 1), torch.randn(16)
+        if flat_buffer:
+            flat = FlatParams(list(model.parameters()))
+            optimizer, zero = Adam([flat.param], lr=3e-3, fused=True), flat.zero_grad
+        else:
+            torch_adam = torch.optim.Adam(list(model.parameters()), lr=3e-3, fused=True)
+            optimizer, zero = torch_adam, torch_adam.zero_grad
+        for _ in range(30):
+            zero()
+            torch.nn.functional.mse_loss(model(x), y).backward()
+            optimizer.step()
+        if flat_buffer:
+            flat.release()
+        return [p.detach().clone() for p in model.parameters()]
+
+    ours, reference = train(True), train(False)
+    for a, b in zip(ours, reference, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_fit_gives_each_parameter_its_own_storage_back():
+    model = build_model(ModelConfig(kind="lstm", hidden=4, layers=2, dropout=0.2))
+    before = [p.detach().clone() for p in model.parameters()]
+    x, y = torch.randn(40, 6, 1), torch.randn(40)
+    fit(model, x, y, None, None, TrainConfig(epochs=1, patience=0, threads=1))
+    params = list(model.parameters())
+    assert all(p.grad is None for p in params)
+    assert len({p.untyped_storage().data_ptr() for p in params}) == len(params)  # no shared buffer left
+    assert any(not torch.equal(a, b) for a, b in zip(before, params, strict=True))  # it did train
+
+
 @pytest.mark.parametrize(
     "cfg",
     [ModelConfig(kind="lstm", hidden=6, layers=2), ModelConfig(kind="gru", hidden=5),

@@ -3,17 +3,22 @@
 PyTorch starts one intra-op thread per core. A small recurrent network gains little
 from a second thread (each time step is a few small matrix products that must wait
 for each other), and as soon as other programs compete for the cores the threads
-wait on each other: on this project's 2-core machine, training with two busy loops
-running was 4x slower with all cores than with one (benchmarks/README.md).
+wait on each other at every barrier: on this project's 2-core machine the classic
+LSTM(50)x2 fit took 45-51 s on two threads against 4-6 s on one with other jobs
+running, and two threads were no faster (or slower) even when the machine was quiet
+(benchmarks/README.md).
 
 The default therefore depends on the work and on the machine:
 
-- the cores this process may really use: CPU affinity and the cgroup CPU quota
-  (a container limited to 1.5 CPUs counts as 1), not os.cpu_count();
-- capped by OMP_NUM_THREADS where it is set (the user's or a scheduler's own limit);
-- minus the cores other programs keep busy (the 1-minute load average);
-- and one thread for networks whose training step is too small to share
-  (below STEP_FLOP_FOR_THREADS floating-point operations per batch).
+- one thread for networks whose training step is too small to share
+  (below STEP_FLOP_FOR_THREADS floating-point operations per batch): every network
+  of the sizes seqcast's options suggest, the course's classic one included;
+- above it, the cores this process may really use: CPU affinity and the cgroup CPU
+  quota (a container limited to 1.5 CPUs counts as 1), not os.cpu_count(); capped by
+  OMP_NUM_THREADS where it is set (the user's or a scheduler's own limit);
+- minus the cores other programs keep busy: the larger of the 1-minute load average
+  and the processes running right now (/proc/loadavg's run queue), so two busy
+  loops started a second ago count although the average has not caught up yet.
 
 `--threads N` (TrainConfig.threads) overrides all of this.
 """
@@ -26,10 +31,13 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-STEP_FLOP_FOR_THREADS = 2e8
+STEP_FLOP_FOR_THREADS = 4e9
 """Floating-point operations per training step (forward + backward of one batch) below
-which one thread is used: the default job (LSTM(32), batch 64, window 60: ~1e8) stays on
-one thread, the course's LSTM(50)x2 with batch 32 (~3.5e8) may use more on an idle machine."""
+which one thread is used. The default job (LSTM(32), batch 64, window 60: ~1e8 per step)
+and the course's LSTM(50)x2 with batch 32 (~3.5e8) stay on one thread: for the latter two
+threads measured 0.86-1.3x the one-thread time on a quiet 2-core machine and 4-10x under
+load. At 4e9 (~40 ms per step on one core; LSTM(256)x2, batch 64) each time step's matrix
+products are large enough (~2e7 FLOP each) for a parallel region to pay for its barrier."""
 
 MAX_DEFAULT_THREADS = 4
 """More threads than this never paid for a network of seqcast's size."""
@@ -74,12 +82,19 @@ def usable_cpus() -> int:
     return max(1, cpus)
 
 
-def busy_cpus() -> float:
-    """Cores other programs keep busy now: the 1-minute load average (0 where unknown)."""
+def busy_cpus(loadavg: Path = Path("/proc/loadavg")) -> float:
+    """Cores other programs keep busy: the 1-minute load average or, where larger, the
+    processes running right now besides this one (Linux: /proc/loadavg's "running/total"
+    field); 0 where neither is known."""
     try:
-        return os.getloadavg()[0]
+        average = os.getloadavg()[0]
     except (AttributeError, OSError):
-        return 0.0
+        average = 0.0
+    try:
+        running = int(loadavg.read_text().split()[3].split("/")[0]) - 1  # minus this process
+    except (OSError, IndexError, ValueError):
+        running = 0
+    return max(average, float(running))
 
 
 def recurrent_step_flop(*, batch: int, lookback: int, hidden: int, layers: int, n_features: int = 1,

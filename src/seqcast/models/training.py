@@ -111,8 +111,26 @@ def _fit(
 ) -> FitResult:
     started = time.perf_counter()
     generator = torch.Generator().manual_seed(cfg.seed)
-    params = list(model.parameters())
-    optimizer = Adam(params, cfg.lr)
+    flat = FlatParams(list(model.parameters()))
+    try:
+        return _epochs(model, flat, x_train, y_train, x_val, y_val, cfg, on_epoch_end, started, generator)
+    finally:
+        flat.release()
+
+
+def _epochs(
+    model: nn.Module,
+    flat: FlatParams,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_val: torch.Tensor | None,
+    y_val: torch.Tensor | None,
+    cfg: TrainConfig,
+    on_epoch_end: EpochCallback | None,
+    started: float,
+    generator: torch.Generator,
+) -> FitResult:
+    optimizer = Adam([flat.param], cfg.lr, fused=flat.param.device.type in ("cpu", "cuda"))
     loss_fn = nn.MSELoss()
     val = (x_val, y_val) if x_val is not None and y_val is not None and len(x_val) > 0 else None
     has_val = val is not None
@@ -132,12 +150,12 @@ def _fit(
             total = torch.zeros((), device=x_train.device)
             for i in range(0, n, cfg.batch_size):
                 x, y = xs[i : i + cfg.batch_size], ys[i : i + cfg.batch_size]  # (batch, lookback, 1), (batch,)
-                optimizer.zero_grad()
+                flat.zero_grad()
                 loss = loss_fn(model(x), y)
                 loss.backward()
                 if cfg.clip > 0:
-                    nn.utils.clip_grad_norm_(params, cfg.clip)
-                optimizer.step()
+                    nn.utils.clip_grad_norm_(flat.param, cfg.clip, foreach=True)  # one norm, one scale
+                optimizer.step()  # one fused Adam over all weights
                 total += loss.detach() * len(x)
             train_loss = float(total) / n
             val_loss = evaluate_loss(model, *val) if val is not None else math.nan
@@ -183,24 +201,71 @@ def _check_diverged(epoch: int, train_loss: float, val_loss: float, zero_loss: f
     )
 
 
-class Adam:
-    """Adam through PyTorch's functional API (torch.optim.adam.adam), foreach on every device.
+class FlatParams:
+    """A network's weights and their gradients moved into two flat buffers for the training.
 
-    The arithmetic, and so the weights, are torch.optim.Adam's bit for bit. torch.optim.Adam's
-    step() imports torch._dynamo on first use (about 1 s and 70-85 MB per process; measured
-    in benchmarks/README.md); the functional adam() it calls does not. Only what the loop
-    needs: no weight decay, amsgrad or param groups.
+    Each parameter becomes a view of `param` (one 1-D tensor) and its .grad a view of
+    `param.grad`, so the backward pass accumulates straight into one buffer and clipping
+    and Adam each run as one operation over all weights instead of one per tensor
+    (fused Adam over ~31,000 weights of the classic LSTM(50)x2: one kernel instead of
+    ~10 foreach ops on 10 tensors). release() gives every parameter its own storage back and
+    drops the gradients, so the model leaves fit() as an ordinary module. All parameters
+    must share one device and dtype (build_model's networks, moved with .to(), do).
+    """
+
+    def __init__(self, params: list[nn.Parameter]) -> None:
+        self.params = [p for p in params if p.requires_grad]
+        first = self.params[0] if self.params else torch.zeros(0)
+        if any(p.device != first.device or p.dtype != first.dtype for p in self.params):
+            raise ValueError("FlatParams needs every parameter on one device with one dtype")
+        self.param = torch.empty(sum(p.numel() for p in self.params), dtype=first.dtype, device=first.device)
+        self.param.grad = torch.zeros_like(self.param)
+        offset = 0
+        with torch.no_grad():
+            for p in self.params:
+                n = p.numel()
+                view = self.param[offset : offset + n].view_as(p)
+                view.copy_(p)
+                p.data = view
+                p.grad = self.param.grad[offset : offset + n].view_as(p)
+                offset += n
+
+    def zero_grad(self) -> None:
+        grad = self.param.grad
+        if grad is not None:
+            grad.zero_()
+
+    def release(self) -> None:
+        with torch.no_grad():
+            for p in self.params:
+                p.data = p.data.clone()
+                p.grad = None
+        self.param.grad = None
+
+
+class Adam:
+    """Adam through PyTorch's functional API (torch.optim.adam.adam): foreach, or fused.
+
+    The arithmetic, and so the weights, are torch.optim.Adam's bit for bit (with the same
+    foreach or fused choice). torch.optim.Adam's step() imports torch._dynamo on first use
+    (about 1 s and 70-85 MB per process; measured in benchmarks/README.md); the functional
+    adam() it calls does not. Only what the loop needs: no weight decay, amsgrad or param
+    groups. fused=True (CPU and CUDA) runs one kernel per tensor: with the loop's single flat
+    buffer (FlatParams), one kernel per step.
     """
 
     def __init__(
-        self, params: list[nn.Parameter], lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+        self, params: list[torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+        *, fused: bool = False,
     ) -> None:
         self.params = list(params)
         self.lr, (self.beta1, self.beta2), self.eps = lr, betas, eps
+        self.fused = fused
         self.exp_avg = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
-        # Per parameter, as torch counts them; CPU float tensors as torch.optim keeps them.
-        self.steps = [torch.tensor(0.0) for _ in self.params]
+        # Per parameter, as torch counts them; float tensors where torch.optim keeps them
+        # (on the CPU for foreach, on the parameter's device for fused).
+        self.steps = [torch.tensor(0.0, device=p.device if fused else "cpu") for p in self.params]
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -218,8 +283,8 @@ class Adam:
         adam(
             params, grads, [self.exp_avg[i] for i in live],
             [self.exp_avg_sq[i] for i in live], [], [self.steps[i] for i in live],
-            foreach=True, amsgrad=False, beta1=self.beta1, beta2=self.beta2, lr=self.lr,
-            weight_decay=0.0, eps=self.eps, maximize=False,
+            foreach=not self.fused, fused=self.fused or None, amsgrad=False, beta1=self.beta1, beta2=self.beta2,
+            lr=self.lr, weight_decay=0.0, eps=self.eps, maximize=False,
         )
 
 
