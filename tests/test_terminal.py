@@ -271,7 +271,7 @@ def test_readme_plot_example_is_an_unambiguous_prefix() -> None:
     text = "\n".join(page.read_text(encoding="utf-8") for page in pages)
     ids = set(re.findall(r"\b\d{8}-\d{6}\.\d{3}-[a-z]+-[a-z0-9]+-[0-9a-f]{4}\b", text))
     prefixes = re.findall(r"seqcast (?:plot|report|runs show|runs export|runs rm|predict-next) (\d{8}-\d+)\b", text)
-    assert "20261130-151444" in prefixes  # the docs still show the example this test checks
+    assert "20261207-165503" in prefixes  # the docs still show the example this test checks
     for prefix in prefixes:
         matching = {i for i in ids if i.startswith(prefix)}
         assert len(matching) == 1, (prefix, matching)
