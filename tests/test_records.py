@@ -255,3 +255,14 @@ def test_a_run_whose_meta_names_another_id_is_not_a_seqcast_run(home):
     run, _sweep, _bt = ids(home)
     edit(home / "runs" / run / "meta.json", lambda d: d.update(run_id="../../victim"))
     assert "names another run" in one_line(["runs", "show", run])
+
+
+def test_a_prefix_of_several_runs_is_refused_by_plot_and_report_too(home):
+    """A prefix that matches several runs (and a sweep) is ambiguous everywhere: plot and report do not
+    fall through to the sweep, as `runs show` does not (a newcomer's finding)."""
+    runs = sorted(os.listdir(home / "runs"))
+    assert len(runs) >= 2
+    names = [*runs, *ids(home)[1:]]
+    prefix = names[0][:next(i for i, chars in enumerate(zip(*names, strict=False)) if len(set(chars)) > 1)][:13]
+    for command in (["plot", prefix], ["report", prefix], ["runs", "show", prefix]):
+        assert "give more of the id" in one_line(command)

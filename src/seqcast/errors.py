@@ -73,6 +73,10 @@ class RunNotFoundError(RunError):
     """No run with that id in the workspace."""
 
 
+class AmbiguousIdError(RunNotFoundError):
+    """An id prefix that matches more than one record: no one of them is meant."""
+
+
 class RunCorruptError(RunError):
     """A run folder is incomplete, corrupted or not trusted."""
 

@@ -471,7 +471,7 @@ def multiple_testing_sentence(mt: dict[str, Any], unit: str = "cells") -> str:
 
     tests, alpha = int(number("tests")), number("alpha", 0.05) or 0.05
     if tests <= 0:
-        return f"no {unit} with a test against naive yet"
+        return f"no {unit} with a test against naive (none finished yet, or every one equals naive)"
     raw = int(number("raw_better")) + int(number("raw_worse"))
     better, worse = int(number("better")), int(number("worse"))
     expected = number("expected_by_chance", alpha * tests)

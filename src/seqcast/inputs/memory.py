@@ -26,7 +26,8 @@ DEFAULT_SYMBOL = "series"
 """The symbol of a Series without a name (and of a DataFrame) when fit gets no symbol="""
 
 _EXTRA_COLUMNS = ("Open", "High", "Low", "Volume")
-_NEXT_STEP = "fix or drop that row (e.g. series.dropna()) and try again"
+_NEXT_STEP = ("fix or drop the rows it names (series.dropna() drops missing values, "
+              "series[~series.index.duplicated()] repeated dates) and try again")
 
 
 @dataclass
@@ -149,7 +150,8 @@ def memory_store(y: Any, covariates: Mapping[str, Any] | None, symbol: Any) -> M
 
     if symbol is None:
         symbol = y.name if isinstance(y, pd.Series) and y.name is not None else DEFAULT_SYMBOL
-    target = memory_series(y, _symbol_of(symbol, "series"), "the series y")
+    target_symbol = _symbol_of(symbol, "series")
+    target = memory_series(y, target_symbol, f"the series {target_symbol!r}")
     if covariates is None:
         covariates = {}
     if not isinstance(covariates, Mapping):

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, cast
 
 from seqcast.data.store import Store
-from seqcast.errors import ConfigError, DataError, RunCorruptError, RunNotFoundError, SeqcastError
+from seqcast.errors import AmbiguousIdError, ConfigError, DataError, RunCorruptError, RunNotFoundError, SeqcastError
 from seqcast.runs.registry import Run
 from seqcast.workspace import Workspace
 
@@ -104,6 +104,8 @@ def sweep_or_none(ident: str | None, home: Path | str | None) -> Sweep | None:
     try:
         find(ident, home)
         return None
+    except AmbiguousIdError:
+        raise  # a prefix of several runs is not a sweep's id either: say so, as `runs show` does
     except RunNotFoundError:
         pass
     try:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqcast import fileio
-from seqcast.errors import RunCorruptError, RunNotFoundError, WorkspaceError
+from seqcast.errors import AmbiguousIdError, RunCorruptError, RunNotFoundError, WorkspaceError
 from seqcast.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ def pick(ids: list[str], ident: str | None, *, noun: str, hint: str, empty: str)
             raise RunNotFoundError(empty)
         return ids[-1]
     if len(matches) > 1:
-        raise RunNotFoundError(f"{ident!r} matches {len(matches)} {noun}s; give more of the id ({hint})")
+        raise AmbiguousIdError(f"{ident!r} matches {len(matches)} {noun}s; give more of the id ({hint})")
     if not matches:
         raise RunNotFoundError(f"no {noun} {ident!r}; list {noun}s with: {hint}")
     return matches[0]

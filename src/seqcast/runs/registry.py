@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from seqcast import fileio
 from seqcast.config import MODEL_KINDS, RunConfig
-from seqcast.errors import ConfigError, RunCorruptError, RunNotFoundError
+from seqcast.errors import AmbiguousIdError, ConfigError, RunCorruptError, RunNotFoundError
 from seqcast.runs import records
 from seqcast.runs.records import OLD_META_KEYS, BacktestRecord, backtest_ids, read_backtest, rename_old_keys
 from seqcast.workspace import Workspace
@@ -487,7 +487,7 @@ def resolve(ws: Workspace, ident: str | None, *, unread: bool = False) -> Run | 
     run_matches = [i for i in runs if i.startswith(ident)]
     bt_matches = [i for i in backtests if i.startswith(ident)]
     if len(run_matches) + len(bt_matches) > 1:
-        raise RunNotFoundError(
+        raise AmbiguousIdError(
             f"{ident!r} matches {_count(len(run_matches), 'run')} and {_count(len(bt_matches), 'backtest')}; "
             "give more of the id "
             "(seqcast runs, seqcast runs --backtests)"
