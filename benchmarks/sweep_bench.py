@@ -76,7 +76,7 @@ def at_scale(n_symbols: int, workers: int | None, backend: str, address: str | N
                 "driver_cpu_s_per_cell": round(stats["driver_cpu_s"] / stats["cells"], 4),
                 "driver_max_rss_mb": round(stats["max_rss_kb"] / 1024, 1),
                 "disk_kb_per_cell": round(disk / 1024 / stats["cells"], 2), "backend": backend,
-                "multiple_testing": stats["multiple_testing"]}
+                "multiple_testing": stats["multiple_testing"], "spa": stats.get("spa")}
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
@@ -93,7 +93,7 @@ result = sw.run_sweep(spec, home=home, keep_runs="none", workers=workers, backen
                       address=opts.get("--address"))
 usage = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"cells": len(result.cells), "fit_s": sum(c.get("seconds") or 0 for c in result.cells),
-                  "multiple_testing": result.data["multiple_testing"],
+                  "multiple_testing": result.data["multiple_testing"], "spa": result.data.get("spa"),
                   "driver_cpu_s": usage.ru_utime + usage.ru_stime, "max_rss_kb": usage.ru_maxrss}))
 """
 

@@ -240,6 +240,10 @@ def _print_leaderboard(sweep: Any) -> None:
         from seqcast.forecast.stats import multiple_testing_sentence
 
         out.print(multiple_testing_sentence(sweep.data["multiple_testing"], unit), soft_wrap=True)
+    if isinstance(sweep.data.get("spa"), dict) and sweep.data["spa"].get("pvalue") is not None:
+        from seqcast.forecast.stats import spa_sentence
+
+        out.print(escape(spa_sentence(sweep.data["spa"])), soft_wrap=True)
     for cell in sweep.cells:
         if cell["status"] == "failed":
             out.print(f"[red]failed[/] cell {cell['cell'] + 1} ({escape(cell['symbol'] or '')} seed {cell['seed']}): "

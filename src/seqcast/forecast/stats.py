@@ -480,3 +480,49 @@ def multiple_testing_sentence(mt: dict[str, Any], unit: str = "cells") -> str:
         part for part in (f"{better} better" if better else "", f"{worse} worse" if worse else "") if part)
     return (f"{raw} of {tests} {unit} differ from naive at p < {alpha:g}, about {chance} expected by chance; "
             f"{after} after Holm's correction")
+
+
+SPA_REPS = 1000
+SPA_SEED = 24
+"""The bootstrap's seed: the same losses give the same p-value."""
+
+
+def spa_pvalue(gains: object, reps: int = SPA_REPS, seed: int = SPA_SEED) -> dict[str, float | int | str]:
+    """Hansen's test for superior predictive ability of the best of K models over naive (arch.bootstrap.SPA).
+
+    gains: (T, K) per-day loss differentials naive − model (positive: the model's loss is lower that
+    day), one column per searched model. The null is that no model beats naive in expectation; the
+    p-value ("consistent" variant, stationary bootstrap, studentized, `reps` resamples, seeded) accounts
+    for the best being picked among K. A column that never differs from naive cannot beat it and is
+    left out of the bootstrap (not of K). Returns {"method": "hansen-spa", "pvalue", "reps", "days": T,
+    "models": K, "best": the column with the largest mean gain}. DataError for fewer than 10 days or no column.
+    """
+    from arch.bootstrap import SPA
+
+    d = np.asarray(gains, dtype=np.float64)
+    if d.ndim != 2 or d.shape[1] == 0 or d.shape[0] < 10 or not np.isfinite(d).all():
+        raise DataError(f"the SPA test needs at least 10 days of finite gains for one model or more, got {d.shape}")
+    days, models = d.shape
+    best = int(np.argmax(d.mean(axis=0)))
+    varied = np.flatnonzero(d.std(axis=0) > 1e-12 * max(1.0, float(np.abs(d).max())))
+    out: dict[str, float | int | str] = {"method": "hansen-spa", "reps": int(reps), "days": days, "models": models,
+                                         "best": best}
+    if varied.size == 0:  # every model is naive on every day: nothing beats it
+        return {**out, "pvalue": 1.0}
+    spa = SPA(np.zeros(days), -d[:, varied], reps=int(reps), seed=np.random.default_rng(seed))
+    spa.compute()
+    p = float(spa.pvalues["consistent"])
+    return {**out, "pvalue": min(1.0, max(0.0, p))}
+
+
+def spa_sentence(spa: dict[str, Any], unit: str = "configs") -> str:
+    """The SPA test in words: "the best config's edge over naive survives the search: SPA p = 0.03" /
+    "... could be luck from searching 12 configs: SPA p = 0.41" (at the 5 % level)."""
+    p, models = spa.get("pvalue"), spa.get("configs")
+    if not isinstance(p, (int, float)) or not math.isfinite(p):
+        return f"no test of the best config against naive over the search ({spa.get('reason') or 'no losses'})"
+    name = spa.get("best_config")
+    best = f"the best config ({name})" if isinstance(name, str) and name else "the best config"
+    if p < 0.05:
+        return f"{best}'s edge over naive survives the search: SPA p = {p:.2g}"
+    return f"{best}'s edge over naive could be luck from searching {models} {unit}: SPA p = {p:.2g}"

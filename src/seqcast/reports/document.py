@@ -483,6 +483,12 @@ def sweep_document(record: dict[str, Any], *, cell_reports: dict[str, str] | Non
         board.p(multiple_testing_sentence(counted, unit) + ". \"Beat / lost\" counts them after Holm's "
                 "correction over all the sweep's tests: at p < 0.05 alone, chance makes about one test in twenty "
                 "look like a difference.")
+    spa = record.get("spa")
+    if isinstance(spa, dict) and spa.get("pvalue") is not None:
+        from seqcast.forecast.stats import spa_sentence
+
+        board.p(spa_sentence(spa)[0].upper() + spa_sentence(spa)[1:] + " (Hansen's test for superior predictive "
+                "ability over every config searched, on their per-day losses against naive).")
     if rows:
         board.blocks.append(Chart("leaderboard", sweep_figure(record), "RMSE / naive per configuration"))
 

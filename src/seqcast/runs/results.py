@@ -5,7 +5,9 @@ committed (one transaction per cell, so a `kill -9` of the driver loses at most 
 written); the JSON record is a summary rewritten now and then, and on --resume the table wins.
 Every cell's config, symbol, seed, fold, metrics, fit seconds and run id (when its run folder is
 kept, --keep-runs) are here, whether or not it got a run folder; `configs` holds each config's
-label and options, `backtests` each finished backtest of a --backtest sweep.
+label and options, `backtests` each finished backtest of a --backtest sweep, `losses` each trained
+cell's test-part squared errors of the model and of naive per day (float32; the days as int32 days
+since 1970-01-01), what the search-aware test of the best config against naive needs (spa_test).
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ CREATE TABLE IF NOT EXISTS cells (
     seed INTEGER NOT NULL, fold INTEGER, status TEXT NOT NULL, run_id TEXT, test TEXT, seconds REAL,
     epochs INTEGER, node TEXT, attempts INTEGER, worker_deaths TEXT, error TEXT, lasting INTEGER,
     fold_out TEXT, backtest_id TEXT);
+CREATE TABLE IF NOT EXISTS losses (cell INTEGER PRIMARY KEY, days BLOB NOT NULL, model BLOB NOT NULL,
+    naive BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS backtests (
     config INTEGER NOT NULL, requested_symbol TEXT, seed INTEGER NOT NULL, backtest_id TEXT NOT NULL,
     symbol TEXT, cells TEXT NOT NULL, test TEXT, seconds REAL, PRIMARY KEY (config, requested_symbol, seed));
@@ -114,9 +118,11 @@ class Results:
             self._db.executemany("INSERT OR REPLACE INTO configs VALUES (?, ?, ?)",
                                  ((i, label, json.dumps(options)) for i, label, options in configs))
 
-    def save_cell(self, cell: dict[str, Any], config: dict[str, Any] | None = None) -> None:
+    def save_cell(self, cell: dict[str, Any], config: dict[str, Any] | None = None,
+                  losses: tuple[bytes, bytes, bytes] | None = None) -> None:
         """The cell's row, committed now: from here on it is done (or failed) for a resume.
-        config (the record's {"label", "options"} of the cell's config) is added to configs once."""
+        config (the record's {"label", "options"} of the cell's config) is added to configs once;
+        losses (test_losses of its predictions) in the same transaction."""
         row = [(_dumps(cell.get(c)) if c in _JSON_COLUMNS else cell.get(c)) for c in _CELL_COLUMNS]
         row[_CELL_COLUMNS.index("lasting")] = int(bool(cell.get("lasting")))
         with self._db:
@@ -125,6 +131,10 @@ class Results:
                                  (cell["config"], config["label"], json.dumps(config["options"])))
             self._db.execute(f"INSERT OR REPLACE INTO cells ({', '.join(_CELL_COLUMNS)}) VALUES "
                              f"({', '.join('?' * len(_CELL_COLUMNS))})", row)
+            if losses is None:
+                self._db.execute("DELETE FROM losses WHERE cell = ?", (cell["cell"],))
+            else:
+                self._db.execute("INSERT OR REPLACE INTO losses VALUES (?, ?, ?, ?)", (cell["cell"], *losses))
 
     def set_run(self, cell: int, run_id: str | None) -> None:
         """A cell's run folder kept (its id) or removed (None) under --keep-runs best:N."""
@@ -161,6 +171,19 @@ class Results:
                                     "cells": json.loads(cells), "test": json.loads(test) if test else {},
                                     "seconds": seconds}))
         return out
+
+    def losses(self) -> Iterator[tuple[int, Any, Any, Any]]:
+        """(cell, days, model, naive) per cell with saved test losses: (n,) int32 days since 1970-01-01
+        and the (n,) float32 squared errors of the model and of naive; rows of another length are skipped."""
+        import numpy as np
+
+        for cell, days, model, naive in self._db.execute("SELECT cell, days, model, naive FROM losses ORDER BY cell"):
+            if not all(isinstance(b, bytes) for b in (days, model, naive)) or not len(days) == len(model) == len(naive):
+                continue
+            if len(days) % 4:
+                continue
+            yield (int(cell), np.frombuffer(days, dtype="<i4"), np.frombuffer(model, dtype="<f4"),
+                   np.frombuffer(naive, dtype="<f4"))
 
     def count(self, status: str = "done") -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM cells WHERE status = ?", (status,)).fetchone()[0])
@@ -456,9 +479,78 @@ def leaderboard(record: dict[str, Any], cells: list[dict[str, Any]]) -> list[dic
     return rows
 
 
+def test_losses(predictions: Any) -> tuple[bytes, bytes, bytes] | None:
+    """A run's test part as Results.save_cell stores it: (days int32, model and naive squared errors
+    float32), little-endian bytes; None when the predictions have no naive column or no test day."""
+    import numpy as np
+
+    if not {"date", "part", "actual", "predicted", "naive"} <= set(predictions.columns):
+        return None
+    test = predictions[predictions["part"] == "test"]
+    if test.empty:
+        return None
+    days = test["date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    actual = test["actual"].to_numpy(dtype=np.float64)
+    model = (actual - test["predicted"].to_numpy(dtype=np.float64)) ** 2
+    naive = (actual - test["naive"].to_numpy(dtype=np.float64)) ** 2
+    return (days.astype("<i4").tobytes(), model.astype("<f4").tobytes(), naive.astype("<f4").tobytes())
+
+
+def spa_test(record: dict[str, Any], cells: list[dict[str, Any]], table: Results) -> dict[str, Any]:
+    """The record's "spa": Hansen's SPA test of the best config against naive, accounting for the search
+    over every config (seqcast.forecast.stats.spa_pvalue).
+
+    Per symbol, the days every config's cells forecast; per config and day, the gain naive − model of
+    the squared errors averaged over the config's seeds and divided by naive's mean squared error on
+    that symbol (so symbols of different scales weigh alike); the symbols' days one after the other.
+    A config without a trained cell on some symbol is left out. {"method", "pvalue": None, "reason"}
+    when there is nothing to test (a --backtest sweep, fewer than 10 common days, no saved losses).
+    """
+    import numpy as np
+
+    from seqcast.errors import DataError
+    from seqcast.forecast.stats import SPA_REPS, spa_pvalue
+
+    none: dict[str, Any] = {"method": "hansen-spa", "pvalue": None, "reps": SPA_REPS}
+    if record["spec"].get("backtest"):
+        return {**none, "reason": "not computed for a --backtest sweep"}
+    by_cell = {c["cell"]: c for c in cells if c["status"] == "done" and c.get("fold") is None}
+    groups: dict[str, dict[int, list[tuple[Any, Any, Any]]]] = {}
+    for cell, days, model, naive in table.losses():
+        if cell in by_cell and np.isfinite(model).all() and np.isfinite(naive).all():
+            c = by_cell[cell]
+            groups.setdefault(str(c.get("requested_symbol") or c.get("symbol")), {}).setdefault(
+                c["config"], []).append((days, model, naive))
+    configs = sorted(set.intersection(*(set(g) for g in groups.values()))) if groups else []
+    if not configs:
+        return {**none, "reason": "no config has saved test losses on every symbol"}
+    parts = []
+    for symbol in sorted(groups):
+        common = None
+        for config in configs:
+            for days, _, _ in groups[symbol][config]:
+                common = days if common is None else np.intersect1d(common, days)
+        if common is None or len(common) == 0:
+            continue
+        gains = []
+        for config in configs:
+            model = np.mean([m[np.searchsorted(d, common)] for d, m, _ in groups[symbol][config]], axis=0)
+            naive = np.mean([n[np.searchsorted(d, common)] for d, _, n in groups[symbol][config]], axis=0)
+            scale = float(np.mean(naive))
+            gains.append((naive - model) / (scale if scale > 0 else 1.0))
+        parts.append(np.column_stack(gains))
+    try:
+        found = spa_pvalue(np.concatenate(parts, axis=0) if parts else np.zeros((0, len(configs))))
+    except DataError as exc:
+        return {**none, "reason": str(exc)}
+    best = configs[int(found.pop("best"))]
+    return {"method": found["method"], "best_config": record["configs"][best]["label"], "config": best,
+            "pvalue": found["pvalue"], "reps": found["reps"], "configs": found["models"], "days": found["days"]}
+
+
 def _finite(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 __all__ = ["KEEP_RUNS_HELP", "KeptRuns", "Results", "counting", "leaderboard", "parse_keep_runs", "reconcile",
-           "results_path", "save_backtest_if_complete", "tagged_backtests", "tagged_runs"]
+           "results_path", "save_backtest_if_complete", "spa_test", "tagged_backtests", "tagged_runs", "test_losses"]

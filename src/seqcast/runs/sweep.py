@@ -291,7 +291,7 @@ def run_sweep(
             if resume is not None and not todo:
                 if adopted:  # the last cells were saved but the record did not say so yet
                     sweep.data["status"] = "finished" if not sweep.counts()["failed"] else "finished with failed cells"
-                    _finish(sweep, spec)
+                    _finish(sweep, spec, table)
                 return sweep  # every cell is done: nothing runs (the record keeps its backend)
             _run_todo(sweep, spec, inputs, todo, table, ws.root, backend, address, workers,
                       (on_start, on_cell_end, on_retry))
@@ -318,14 +318,14 @@ def _run_todo(sweep: Sweep, spec: SweepSpec, inputs: dict[_DataKey, SeriesInput]
     except KeyboardInterrupt:
         executor.close()
         sweep.data["status"] = "interrupted"
-        _finish(sweep, spec)
+        _finish(sweep, spec, table)
         counts = sweep.counts()
         raise SweepInterrupted(sweep.sweep_id, counts["done"], len(sweep.cells)) from None
     finally:
         executor.close()
     failed = sweep.counts()["failed"]
     sweep.data["status"] = "finished" if not failed else "finished with failed cells"
-    _finish(sweep, spec)
+    _finish(sweep, spec, table)
 
 
 def _save_summary(sweep: Sweep) -> None:
@@ -509,7 +509,7 @@ def _drain(items: list[Any]) -> Iterator[Any]:
 def _record_outcome(sweep: Sweep, spec: SweepSpec, inputs: dict[_DataKey, SeriesInput], cell: dict[str, Any],
                     outcome: Any, home: Path, table: Any, kept: Any) -> None:
     """A finished cell into the workspace: its run folder when kept, then its row (from then on done)."""
-    from seqcast.runs.results import save_backtest_if_complete
+    from seqcast.runs.results import save_backtest_if_complete, test_losses
     from seqcast.runs.train import save_run
 
     cell.update(node=outcome.node, attempts=outcome.attempts, worker_deaths=outcome.worker_deaths)
@@ -526,7 +526,7 @@ def _record_outcome(sweep: Sweep, spec: SweepSpec, inputs: dict[_DataKey, Series
                     seconds=record.meta["training"]["seconds"], epochs=record.meta["training"]["epochs_run"])
         if kept.wants(cell):
             cell["run_id"] = save_run(record, home).run_id
-        table.save_cell(cell, sweep.data["configs"][cell["config"]])
+        table.save_cell(cell, sweep.data["configs"][cell["config"]], test_losses(record.predictions))
         kept.added(cell)
     else:
         out = outcome.value
@@ -538,11 +538,12 @@ def _record_outcome(sweep: Sweep, spec: SweepSpec, inputs: dict[_DataKey, Series
                                   table)
 
 
-def _finish(sweep: Sweep, spec: SweepSpec) -> None:
-    from seqcast.runs.results import counting
+def _finish(sweep: Sweep, spec: SweepSpec, table: Any) -> None:
+    from seqcast.runs.results import counting, spa_test
 
     sweep.data["leaderboard"] = leaderboard(sweep)
     sweep.data["multiple_testing"] = counting(sweep)
+    sweep.data["spa"] = spa_test(sweep.data, sweep.cells, table)
     nodes: dict[str, int] = {}
     for cell in sweep.cells:
         if cell.get("node") and cell["status"] == "done":
