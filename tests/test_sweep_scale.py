@@ -283,3 +283,13 @@ def test_symbol_file_and_empty_symbols(fetched, tmp_path):
     assert sw.read_config_file(toml)["symbols"] == ["sine"]
     result = runner.invoke(app, ["sweep", "--symbol", "", *TINY])
     assert result.exit_code == 1 and "--symbol has an empty value" in result.output
+
+
+@pytest.mark.parametrize("key", ["seed", "symbol"])
+def test_seed_and_symbol_in_a_python_grid_are_one_clear_error(key):
+    """api.sweep({"seed": [1, 2]}) was a TypeError deep in the driver; the grid refuses it up front."""
+    from seqcast.errors import ConfigError
+    from seqcast.runs.grid import SweepSpec
+
+    with pytest.raises(ConfigError, match=f"{key} is not a grid option"):
+        SweepSpec(grid={key: [1, 2], "epochs": [1]})

@@ -269,6 +269,10 @@ class SweepSpec:
         if len(set(self.symbols)) != len(self.symbols):
             raise ConfigError("a --symbol is given twice")
         flags = {key: flag for flag, (key, _tp) in grid_options().items()}
+        for key in NOT_IN_GRID:
+            if key in self.grid:
+                raise ConfigError(f"{key} is not a grid option: give symbols with --symbol (symbols=[...]) and "
+                                  "seeds with --seed and --seeds (seed=, seeds=)")
         for key, values in self.grid.items():
             if not values:
                 raise ConfigError(f"--{flags.get(key, key)} has no values (an empty list): give at least one, "
