@@ -197,33 +197,6 @@ def horizon_scores(
     return scores
 
 
-def horizon_multipliers(
-    predict: Predictor,
-    values: np.ndarray,
-    origins: np.ndarray,
-    max_horizon: int,
-    level: float,
-    *,
-    vol: Sequence[GarchParams],
-    target: str,
-    scaler: Scaler,
-    lookback: int,
-    shrinkage_weight: float,
-    relative: bool,
-    window: int = CALIBRATION_DAYS,
-) -> list[float]:
-    """Conformal multipliers (approximate: see rolling_multipliers) of the h-day volatility scale, h = 1..max_horizon.
-
-    The conformal quantiles at `level` of horizon_scores (same arguments): the forecast of the
-    next day(s) after `values` uses the same scale (horizon_scales) times these multipliers.
-    """
-    from seqcast.forecast.stats import conformal_quantile
-
-    scores = horizon_scores(predict, values, origins, max_horizon, vol=vol, target=target, scaler=scaler,
-                            lookback=lookback, shrinkage_weight=shrinkage_weight, relative=relative, window=window)
-    return [float(conformal_quantile(z, level)) for z in scores]
-
-
 def forecast_half_widths(multipliers: list[float], values: np.ndarray, vol: Sequence[GarchParams], relative: bool,
                          horizon: int) -> np.ndarray:
     """Interval half-widths for the `horizon` periods after `values` (nan past the calibrated horizons)."""
