@@ -264,3 +264,14 @@ def test_the_report_says_word_for_word_what_the_terminal_says(tmp_path):
     calendar = next(line for line in text.splitlines() if line.startswith("| **calendar**"))
     assert "one value each business day, Monday to Friday" in calendar
     assert "weekdays 0, 1" not in calendar and "closed_dates" not in calendar
+
+
+def test_direction_on_a_test_part_that_never_moves_says_so():
+    """A pegged series: no hit rate to show, so one plain sentence instead of '– % called right'."""
+    from seqcast.reports.findings import direction_finding
+
+    found = direction_finding({"pt_pvalue": None, "directional_accuracy": None,
+                               "majority_direction_accuracy": None})
+    assert found is not None and found.lead + found.words == "direction: not measurable (no test day moved)"
+    moved = direction_finding({"pt_pvalue": 0.01, "directional_accuracy": 0.6, "majority_direction_accuracy": 0.5})
+    assert moved is not None and "60 % called right" in moved.words

@@ -106,6 +106,8 @@ def direction_finding(test: Mapping[str, Any]) -> Finding | None:
     """The direction's hit rate against always calling the majority direction (Pesaran–Timmermann)."""
     if "pt_pvalue" not in test:
         return None
+    if not math.isfinite(_float(test.get("directional_accuracy"))):
+        return Finding("direction", "direction: ", "not measurable (no test day moved)", "")
     return Finding("direction", "direction: ",
                    f"{_num(100 * _float(test.get('directional_accuracy')), 3)} % called right; always the "
                    f"majority direction: {_num(100 * _float(test.get('majority_direction_accuracy')), 3)} % "
